@@ -1,0 +1,5 @@
+"""Allow ``python -m sob``."""
+
+from sob.cli import main
+
+main()

@@ -1,0 +1,180 @@
+"""Assessment as at the end of a quarter: scope, order, rules, prices, caps (SPEC 5).
+
+``assess`` is the one entry point: evidence frames in, one frame out with a
+row per in-scope claim or cohort result in processing order, its status,
+reason, price and payable amount.  Everything else (pay runs, examples,
+explanations) reads that frame.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from sob.caps import apply_caps
+from sob.contract import Contract
+from sob.pricing import claim_price_expr, price_result
+from sob.rules import (
+    apply_prerequisites,
+    apply_ranked_rules,
+    apply_result_rules,
+    apply_rules_1_to_7,
+    outcome_table,
+)
+
+#: Columns of the assessed frame that every consumer may rely on.
+ASSESSED_COLUMNS = (
+    "_order",
+    "claim_id",
+    "kind",
+    "participant_id",
+    "cohort",
+    "outcome_id",
+    "achieved_on",
+    "submitted_on",
+    "status",
+    "reason",
+    "price",
+    "payable",
+)
+
+_CLAIM_SCHEMA = {
+    "claim_id": pl.String,
+    "participant_id": pl.String,
+    "outcome_id": pl.String,
+    "achieved_on": pl.Date,
+    "submitted_on": pl.Date,
+    "status": pl.String,
+    "error": pl.String,
+}
+_RESULT_SCHEMA = {
+    "result_id": pl.String,
+    "outcome_id": pl.String,
+    "cohort": pl.String,
+    "achieved_on": pl.Date,
+    "submitted_on": pl.Date,
+    "baseline": pl.String,
+    "observed": pl.String,
+    "units": pl.String,
+    "status": pl.String,
+    "error": pl.String,
+}
+_SORT_KEYS = ["_undated", "submitted_on", "achieved_on", "claim_id"]
+
+
+def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema)
+
+
+def _prepare(frame: pl.DataFrame | None, schema: dict, kind: str, as_at: date) -> pl.DataFrame:
+    """In-scope rows of one evidence frame with ``kind`` and the undated flag."""
+    frame = _empty(schema) if frame is None else frame
+    if kind == "improvement":
+        frame = frame.rename({"result_id": "claim_id"})
+    if "error" not in frame.columns:
+        frame = frame.with_columns(error=pl.lit(None, pl.String))
+    undated = pl.col("achieved_on").is_null() | pl.col("submitted_on").is_null()
+    return frame.with_columns(kind=pl.lit(kind), _undated=undated).filter(
+        pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(as_at))
+    )
+
+
+def processing_order(claims: pl.DataFrame, results: pl.DataFrame) -> pl.DataFrame:
+    """Both kinds in one frame, sorted by (submitted_on, achieved_on, id), with ``_order``.
+
+    Rows whose dates cannot be read come last, by id (SPEC 4.4).  Ids compare
+    by code point, which is polars' byte order for UTF-8 strings.
+    """
+    both = claims if results.height == 0 else pl.concat([claims, results], how="diagonal_relaxed")
+    return both.sort(_SORT_KEYS, nulls_last=True).with_row_index("_order").with_columns(
+        pl.col("_order").cast(pl.Int64)
+    )
+
+
+def assess(
+    contract: Contract,
+    claims: pl.DataFrame | None,
+    participants: pl.DataFrame | None,
+    results: pl.DataFrame | None,
+    as_at: date,
+) -> pl.DataFrame:
+    """Assess every in-scope row as at ``as_at`` (the end of a quarter)."""
+    rows = processing_order(
+        _prepare(claims, _CLAIM_SCHEMA, "claim", as_at),
+        _prepare(results, _RESULT_SCHEMA, "improvement", as_at),
+    )
+    claim_rows = _assess_claims(rows.filter(pl.col("kind") == "claim"), participants, contract)
+    result_rows = _assess_results(rows.filter(pl.col("kind") == "improvement"), contract)
+    both = claim_rows if result_rows.height == 0 else pl.concat([claim_rows, result_rows], how="diagonal_relaxed").sort("_order")
+    return _apply_money(both, contract)
+
+
+def _assess_claims(claims: pl.DataFrame, participants: pl.DataFrame | None, contract: Contract) -> pl.DataFrame:
+    """Rules 1–11 and the price of accepted claims."""
+    register = participants is not None
+    if register:
+        reg = participants.select("participant_id", "enrolled_on", "eligible", "cohort").unique(
+            "participant_id", keep="first"
+        )
+        claims = claims.drop("cohort", strict=False).join(reg, on="participant_id", how="left", maintain_order="left")
+    else:
+        claims = claims.with_columns(
+            enrolled_on=pl.lit(None, pl.Date), eligible=pl.lit(None, pl.Boolean), cohort=pl.lit(None, pl.String)
+        )
+    claims = claims.join(outcome_table(contract), on="outcome_id", how="left", maintain_order="left")
+    claims = claims.with_columns(reason=pl.col("error"))
+    claims = apply_rules_1_to_7(claims.lazy(), contract, register).collect()
+    claims = apply_prerequisites(claims, contract)
+    claims = apply_ranked_rules(claims)
+    return claims.with_columns(
+        pl.when(pl.col("reason").is_null()).then(claim_price_expr(contract)).otherwise(None).alias("price")
+    )
+
+
+def _assess_results(results: pl.DataFrame, contract: Contract) -> pl.DataFrame:
+    """Rules of SPEC 5.3 and the exact price of cohort results that pass them."""
+    if results.height == 0:
+        return results.with_columns(reason=pl.col("error"), price=pl.lit(None, pl.Int64))
+    results = apply_result_rules(results.with_columns(reason=pl.col("error")), contract)
+    open_rows = results.filter(pl.col("reason").is_null())
+    verdicts: list[tuple[int, str | None, int | None]] = []
+    by_id = {o.id: o for o in contract.outcomes}
+    # One row per cohort and measurement: exact Fractions, not a loop over claims.
+    for order, outcome_id, achieved, baseline, observed, units in open_rows.select(
+        "_order", "outcome_id", "achieved_on", "baseline", "observed", "units"
+    ).iter_rows():
+        verdict = price_result(by_id[outcome_id], contract, achieved, baseline, observed, units or "1")
+        verdicts.append((order, None if verdict.passes else "BELOW_THRESHOLD", verdict.amount))
+    priced = pl.DataFrame(
+        verdicts, schema={"_order": pl.Int64, "_threshold": pl.String, "_amount": pl.Int64}, orient="row"
+    )
+    results = results.join(priced, on="_order", how="left", maintain_order="left")
+    return results.with_columns(
+        pl.coalesce("reason", "_threshold").alias("reason"),
+        pl.when(pl.col("reason").is_null() & pl.col("_threshold").is_null()).then(pl.col("_amount")).otherwise(None).alias("price"),
+    ).drop("_threshold", "_amount")
+
+
+def _apply_money(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
+    """Caps over accepted rows, then status and reason as SPEC 5.5 names them."""
+    accepted = rows.filter(pl.col("reason").is_null()).select("_order", "kind", "participant_id", "outcome_id", "price")
+    capped = apply_caps(accepted, contract).select("_order", "payable", "cap_reason")
+    rows = rows.join(capped, on="_order", how="left", maintain_order="left")
+    price, payable = pl.col("price"), pl.col("payable")
+    status = (
+        pl.when(pl.col("reason") == "VOLUME_CAP")
+        .then(pl.lit("capped"))
+        .when(pl.col("reason").is_not_null())
+        .then(pl.lit("rejected"))
+        .when(payable == price)
+        .then(pl.lit("paid"))
+        .when(payable > 0)
+        .then(pl.lit("partial"))
+        .otherwise(pl.lit("capped"))
+    )
+    return rows.with_columns(
+        status=status,
+        reason=pl.coalesce("reason", "cap_reason"),
+        payable=payable.fill_null(0),
+    ).drop("cap_reason")

@@ -1,0 +1,191 @@
+"""The contract: typed, immutable objects read from a TOML file (SPEC 3).
+
+Money is held as ``int`` minor units of the contract's currency and shares as
+exact ``Decimal`` values, so nothing downstream ever meets a binary float.
+``load_contract`` (in :mod:`sob.contract_checks`) builds these objects and
+collects every problem in one pass; this module only defines the shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+from sob.money import format_minor
+
+OutcomeKind = Literal["claim", "improvement"]
+
+
+@dataclass(frozen=True)
+class Payer:
+    """An outcome payer and its share of every payment (unless overridden)."""
+
+    id: str
+    name: str
+    share: Decimal
+
+
+@dataclass(frozen=True)
+class PricePoint:
+    """A dated price: in force for achievements on or after ``start``."""
+
+    start: date
+    price: int
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A volume tier: ranks after the previous tier's ``up_to`` up to this one's."""
+
+    up_to: int | None
+    price: int
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A prerequisite: a qualified claim of ``outcome`` at least ``min_days`` earlier."""
+
+    outcome: str
+    min_days: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One line of the rate card."""
+
+    id: str
+    name: str = ""
+    kind: OutcomeKind = "claim"
+    price: int | None = None
+    prices: tuple[PricePoint, ...] = ()
+    tiers: tuple[Tier, ...] = ()
+    max_claims: int = 1
+    window_days: int | None = None
+    exclusive: str | None = None
+    cohorts: tuple[str, ...] | None = None
+    volume_cap: int | None = None
+    amount_cap: int | None = None
+    payers: tuple[tuple[str, Decimal], ...] | None = None
+    profile: tuple[tuple[str, int], ...] = ()
+    requires: tuple[Requirement, ...] = ()
+    direction: Literal["decrease", "increase"] | None = None
+    min_improvement: Decimal = Decimal(0)
+    deadweight: Decimal = Decimal(0)
+
+    def price_on(self, day: date) -> int | None:
+        """Flat or dated price for an achievement on ``day`` (not for tiers)."""
+        if self.price is not None:
+            return self.price
+        chosen = None
+        for point in self.prices:
+            if point.start <= day:
+                chosen = point.price
+        return chosen
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Money caps; ``partial`` says whether a claim crossing a cap is cut or zeroed."""
+
+    per_participant: int | None = None
+    total: int | None = None
+    partial: bool = True
+
+
+@dataclass(frozen=True)
+class EvidenceConfig:
+    """How evidence files are found and read (``[evidence]``)."""
+
+    claims: str | None = None
+    participants: str | None = None
+    results: str | None = None
+    date_format: str = "%Y-%m-%d"
+    delimiter: str = ","
+    columns: tuple[tuple[str, str], ...] = ()  # canonical name -> header in the files
+
+    def header_for(self, canonical: str) -> str:
+        """The header a canonical column is found under."""
+        return dict(self.columns).get(canonical, canonical)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A worked example from the contract's payment schedule (SPEC 8).
+
+    Rows are kept as plain dicts of canonical column → TOML value (dates as
+    ``date``, numbers as ``Decimal``/``int``); ``expect`` keeps money as
+    ``Decimal`` for comparison after formatting.
+    """
+
+    name: str
+    quarter: str | None
+    participants: tuple[dict[str, Any], ...] = ()
+    claims: tuple[dict[str, Any], ...] = ()
+    results: tuple[dict[str, Any], ...] = ()
+    expect: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A whole contract, valid by construction when ``load_contract`` returns it."""
+
+    id: str
+    name: str
+    currency: str
+    minor_units: int
+    start: date
+    outcomes_end: date
+    claims_end: date
+    referrals_end: date | None
+    fiscal_year_start_month: int
+    payers: tuple[Payer, ...]
+    outcomes: tuple[Outcome, ...]
+    caps: Caps = Caps()
+    evidence: EvidenceConfig = EvidenceConfig()
+    examples: tuple[Example, ...] = ()
+    path: Path | None = None
+    schema: str = "sob/1"
+
+    # --- lookups the engine needs -------------------------------------------------
+    def outcome(self, outcome_id: str) -> Outcome:
+        for o in self.outcomes:
+            if o.id == outcome_id:
+                return o
+        raise KeyError(outcome_id)
+
+    @property
+    def payer_ids(self) -> list[str]:
+        return [p.id for p in self.payers]
+
+    def shares_for(self, outcome: Outcome) -> list[Fraction]:
+        """Shares of every contract payer (in ``[[payers]]`` order) for ``outcome``.
+
+        An outcome's ``payers`` table overrides the contract split; payers it
+        does not name get 0.  Ties in the largest-remainder split still go to
+        the payer listed first in ``[[payers]]`` (SPEC 5.6).
+        """
+        if outcome.payers is None:
+            return [Fraction(p.share) for p in self.payers]
+        override = dict(outcome.payers)
+        return [Fraction(override.get(p.id, Decimal(0))) for p in self.payers]
+
+    def money(self, minor: int) -> str:
+        """Format minor units as the contract's plain amount string."""
+        return format_minor(minor, self.minor_units)
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder that evidence paths are relative to."""
+        return self.path.parent if self.path is not None else Path(".")
+
+    @property
+    def needs_register(self) -> bool:
+        """The register is required by ``referrals_end``, ``window_days`` or ``cohorts`` (SPEC 4.2)."""
+        return self.referrals_end is not None or any(
+            o.window_days is not None or o.cohorts is not None for o in self.outcomes
+        )

@@ -1,0 +1,221 @@
+"""A quarter close (SPEC 6): entitled, previously paid and due, per row and per payer.
+
+``pay_quarter`` assesses the evidence as at the end of the quarter and takes
+what was paid before either from a ledger of closed quarters or, without one,
+from the same evidence assessed as at the end of the previous quarter.  It
+returns the claim table of SPEC 9 plus the aggregates every output needs, as
+data; rendering and export live elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from sob.assessment import assess
+from sob.contract import Contract
+from sob.payers import split_amounts
+from sob.quarters import Quarter
+from sob.rules import CLAIM_RULES, RESULT_RULES
+
+TABLE_HEAD = (
+    "claim_id",
+    "kind",
+    "participant_id",
+    "cohort",
+    "outcome_id",
+    "achieved_on",
+    "submitted_on",
+    "status",
+    "reason",
+    "price",
+    "entitled",
+    "previously_paid",
+    "due",
+)
+_STATUSES = ("paid", "partial", "capped", "rejected")
+
+
+@dataclass
+class PayRun:
+    """Everything a quarter close computed; amounts are minor units."""
+
+    contract: Contract
+    quarter: Quarter
+    table: pl.DataFrame  # the claim table of SPEC 9, export column order
+    assessed: pl.DataFrame  # the as-at-Q assessment with diagnostic columns
+    payer_totals: pl.DataFrame  # payer_id, entitled, previously_paid, due
+    with_ledger: bool = False
+    missing_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def money_columns(self) -> list[str]:
+        cols = ["price", "entitled", "previously_paid", "due"] + [f"due_{p}" for p in self.contract.payer_ids]
+        return cols + [c for c in ("amount_claimed", "claimed_variance") if c in self.table.columns]
+
+
+def pay_quarter(
+    contract: Contract,
+    claims: pl.DataFrame | None,
+    participants: pl.DataFrame | None,
+    results: pl.DataFrame | None,
+    quarter: Quarter,
+    *,
+    ledger: pl.DataFrame | None = None,
+    carried: list[str] | None = None,
+    amount_claimed: bool = False,
+) -> PayRun:
+    """Close ``quarter``: the claim table and per-payer totals.
+
+    ``ledger`` is what :func:`sob.ledger.previously_paid` returns for the
+    quarters closed before ``quarter`` (``paid`` and ``paid_<payer>`` per
+    claim id); without it previously paid is the entitlement as at the end
+    of the previous quarter, recomputed from the same files.
+    """
+    fy = contract.fiscal_year_start_month
+    payers = contract.payer_ids
+    current = assess(contract, claims, participants, results, quarter.end(fy))
+    rows = current.rename({"payable": "entitled"})
+    rows = split_amounts(rows, contract, "entitled", "_ent_")
+    prev_cols = ["previously_paid"] + [f"_prev_{p}" for p in payers]
+    missing = pl.DataFrame()
+    if ledger is None:
+        before = assess(contract, claims, participants, results, quarter.previous().end(fy))
+        before = split_amounts(before.select("claim_id", "outcome_id", "payable"), contract, "payable", "_prev_")
+        before = before.rename({"payable": "previously_paid"}).drop("outcome_id")
+        rows = rows.join(before, on="claim_id", how="left", maintain_order="left")
+    else:
+        paid = ledger.rename({"paid": "previously_paid"} | {f"paid_{p}": f"_prev_{p}" for p in payers})
+        rows = rows.join(paid.select("claim_id", *prev_cols), on="claim_id", how="left", maintain_order="left")
+        missing = _missing_rows(paid, current, payers)
+    rows = rows.with_columns([pl.col(c).fill_null(0) for c in prev_cols])
+    rows = rows.with_columns(
+        due=pl.col("entitled") - pl.col("previously_paid"),
+        **{f"due_{p}": pl.col(f"_ent_{p}") - pl.col(f"_prev_{p}") for p in payers},
+    )
+    if missing.height:
+        rows = pl.concat([rows, missing], how="diagonal_relaxed")
+    payer_totals = _payer_totals(rows, payers)
+    table = _claim_table(rows, contract, carried or [], amount_claimed)
+    return PayRun(
+        contract=contract,
+        quarter=quarter,
+        table=table,
+        assessed=current,
+        payer_totals=payer_totals,
+        with_ledger=ledger is not None,
+        missing_rows=missing.height,
+    )
+
+
+def _missing_rows(paid: pl.DataFrame, current: pl.DataFrame, payers: list[str]) -> pl.DataFrame:
+    """Ledger claims that are not in-scope rows now: nothing paid disappears silently (SPEC 6)."""
+    gone = paid.join(current.select("claim_id"), on="claim_id", how="anti").sort("claim_id")
+    return gone.with_columns(
+        status=pl.lit("rejected"),
+        reason=pl.lit("MISSING_FROM_EVIDENCE"),
+        price=pl.lit(None, pl.Int64),
+        entitled=pl.lit(0, pl.Int64),
+        due=-pl.col("previously_paid"),
+        **{f"_ent_{p}": pl.lit(0, pl.Int64) for p in payers},
+        **{f"due_{p}": -pl.col(f"_prev_{p}") for p in payers},
+    )
+
+
+def _payer_totals(rows: pl.DataFrame, payers: list[str]) -> pl.DataFrame:
+    """Entitled, previously paid and due per payer; each column sums to the row totals."""
+    sums = rows.select(
+        [pl.col(f"_ent_{p}").sum().alias(f"e{i}") for i, p in enumerate(payers)]
+        + [pl.col(f"_prev_{p}").sum().alias(f"p{i}") for i, p in enumerate(payers)]
+    ).row(0)
+    n = len(payers)
+    entitled = [int(v or 0) for v in sums[:n]]
+    previous = [int(v or 0) for v in sums[n:]]
+    return pl.DataFrame(
+        {
+            "payer_id": payers,
+            "entitled": entitled,
+            "previously_paid": previous,
+            "due": [e - p for e, p in zip(entitled, previous)],
+        },
+        schema={"payer_id": pl.String, "entitled": pl.Int64, "previously_paid": pl.Int64, "due": pl.Int64},
+    )
+
+
+def _claim_table(rows: pl.DataFrame, contract: Contract, carried: list[str], amount_claimed: bool) -> pl.DataFrame:
+    """The rows in the column order of SPEC 9 (export, ledger and JSON all use it)."""
+    cols = [pl.col(c) for c in TABLE_HEAD] + [pl.col(f"due_{p}") for p in contract.payer_ids]
+    if amount_claimed:
+        if "amount_claimed" not in rows.columns:
+            rows = rows.with_columns(amount_claimed=pl.lit(None, pl.Int64))
+        cols += [pl.col("amount_claimed"), (pl.col("amount_claimed") - pl.col("entitled")).alias("claimed_variance")]
+    for c in carried:
+        if c not in rows.columns:
+            rows = rows.with_columns(pl.lit(None, pl.String).alias(c))
+        cols.append(pl.col(c))
+    return rows.select(cols)
+
+
+def reason_order() -> list[str]:
+    """Every reason code in the order rules apply (for stable listings)."""
+    seen: list[str] = []
+    for code in (*CLAIM_RULES, *RESULT_RULES, "PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP", "MISSING_FROM_EVIDENCE"):
+        if code not in seen:
+            seen.append(code)
+    return seen
+
+
+def summary(run: PayRun) -> dict:
+    """The JSON object of ``sob pay --format json`` (SPEC 9), amounts as strings."""
+    c, t = run.contract, run.table
+    money = c.money
+    fy = c.fiscal_year_start_month
+    counts = dict(t.group_by("status").len().iter_rows())
+    totals_row = t.select(pl.col("entitled").sum(), pl.col("previously_paid").sum(), pl.col("due").sum()).row(0)
+    entitled, previous, due = (int(v or 0) for v in totals_row)
+    accepted = (
+        pl.col("status").is_in(["paid", "partial"])
+        | ((pl.col("status") == "capped") & (pl.col("reason") != "VOLUME_CAP"))
+    )
+    per_outcome = {
+        oid: (n, acc, e, du)
+        for oid, n, acc, e, du in t.group_by("outcome_id")
+        .agg(pl.len(), accepted.sum(), pl.col("entitled").sum(), pl.col("due").sum())
+        .iter_rows()
+    }
+    by_outcome = []
+    for o in c.outcomes:
+        n, acc, e, du = per_outcome.get(o.id, (0, 0, 0, 0))
+        by_outcome.append(
+            {"outcome_id": o.id, "claims": int(n), "accepted": int(acc), "entitled": money(int(e or 0)), "due": money(int(du or 0))}
+        )
+    rejected = dict(t.filter(pl.col("status") == "rejected").group_by("reason").len().iter_rows())
+    order = reason_order()
+    rejections = {
+        code: int(rejected[code])
+        for code in sorted(rejected, key=lambda r: (order.index(r) if r in order else len(order), r or ""))
+    }
+    caps: dict = {}
+    if c.caps.total is not None:
+        caps["total"] = {"limit": money(c.caps.total), "used": money(entitled), "headroom": money(c.caps.total - entitled)}
+    return {
+        "contract": c.id,
+        "quarter": str(run.quarter),
+        "period": {"start": run.quarter.start(fy).isoformat(), "end": run.quarter.end(fy).isoformat()},
+        "totals": {
+            "claims": t.height,
+            **{s: int(counts.get(s, 0)) for s in _STATUSES},
+            "entitled": money(entitled),
+            "previously_paid": money(previous),
+            "due": money(due),
+        },
+        "by_outcome": by_outcome,
+        "by_payer": [
+            {"payer_id": pid, "entitled": money(e), "previously_paid": money(p), "due": money(d)}
+            for pid, e, p, d in run.payer_totals.iter_rows()
+        ],
+        "rejections": rejections,
+        "caps": caps,
+    }

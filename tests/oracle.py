@@ -1,0 +1,199 @@
+"""A deliberately naive, sequential reading of SPEC 5 and 6, for property tests.
+
+It shares nothing with the engine but the Contract dataclasses: plain Python
+lists and dicts, every rule applied claim by claim exactly as the spec words
+it.  The engine must agree with it on every random case.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+
+def _key(row):
+    undated = row["achieved_on"] is None or row["submitted_on"] is None
+    return (undated, row["submitted_on"] or date.max, row["achieved_on"] or date.max, row["id"])
+
+
+def assess(contract, claims, participants, results, as_at):
+    """claims/results: lists of dicts (id, participant_id/cohort, outcome_id, dates, status, error...).
+
+    Returns {id: (status, reason, price, payable)} and the processing order.
+    """
+    reg = None if participants is None else {p["participant_id"]: p for p in participants}
+    outcomes = {o.id: o for o in contract.outcomes}
+    rows = []
+    for c in claims:
+        rows.append(dict(c, kind="claim"))
+    for r in results:
+        rows.append(dict(r, kind="improvement"))
+    rows = [r for r in rows if r["achieved_on"] is None or r["submitted_on"] is None or r["submitted_on"] <= as_at]
+    rows.sort(key=_key)
+    claim_rows = [r for r in rows if r["kind"] == "claim"]
+
+    def rules_1_to_7(c):
+        if c.get("error"):
+            return c["error"]
+        if c["status"] in ("withdrawn", "failed"):
+            return "WITHDRAWN"
+        o = outcomes[c["outcome_id"]]
+        if reg is not None:
+            p = reg[c["participant_id"]]
+            if p["eligible"] is False or (o.cohorts is not None and p.get("cohort") not in o.cohorts):
+                return "INELIGIBLE"
+            if p["enrolled_on"] < contract.start or (
+                contract.referrals_end is not None and p["enrolled_on"] > contract.referrals_end
+            ):
+                return "ENROLMENT_OUT_OF_PERIOD"
+            if c["achieved_on"] < p["enrolled_on"]:
+                return "BEFORE_ENROLMENT"
+            if o.window_days is not None and c["achieved_on"] > p["enrolled_on"] + timedelta(days=o.window_days):
+                return "OUT_OF_WINDOW"
+        if c["achieved_on"] < contract.start or c["achieved_on"] > contract.outcomes_end:
+            return "OUT_OF_CONTRACT_PERIOD"
+        if c["submitted_on"] > contract.claims_end:
+            return "LATE_CLAIM"
+        return None
+
+    pre = {c["id"]: rules_1_to_7(c) for c in claim_rows}
+    memo: dict[str, bool] = {}
+
+    def qualified(c) -> bool:
+        if c["id"] in memo:
+            return memo[c["id"]]
+        ok = pre[c["id"]] is None
+        if ok:
+            for req in outcomes[c["outcome_id"]].requires:
+                limit = c["achieved_on"] - timedelta(days=req.min_days)
+                if not any(
+                    d["participant_id"] == c["participant_id"]
+                    and d["outcome_id"] == req.outcome
+                    and d["achieved_on"] <= limit
+                    and qualified(d)
+                    for d in claim_rows
+                ):
+                    ok = False
+                    break
+        memo[c["id"]] = ok
+        return ok
+
+    reason = {}
+    for c in claim_rows:
+        r = pre[c["id"]]
+        if r is None and not qualified(c):
+            r = "PREREQUISITE_MISSING"
+        reason[c["id"]] = r
+    counts: dict = {}
+    for c in claim_rows:
+        if reason[c["id"]] is None:
+            k = (c["participant_id"], c["outcome_id"])
+            counts[k] = counts.get(k, 0) + 1
+            if counts[k] > outcomes[c["outcome_id"]].max_claims:
+                reason[c["id"]] = "MAX_CLAIMS"
+    groups: set = set()
+    for c in claim_rows:
+        g = outcomes[c["outcome_id"]].exclusive if c.get("error") is None else None
+        if reason[c["id"]] is None and g is not None:
+            k = (c["participant_id"], g)
+            if k in groups:
+                reason[c["id"]] = "EXCLUSIVE"
+            groups.add(k)
+    vol: dict = {}
+    rank: dict = {}
+    for c in claim_rows:
+        if reason[c["id"]] is None:
+            o = outcomes[c["outcome_id"]]
+            vol[o.id] = vol.get(o.id, 0) + 1
+            rank[c["id"]] = vol[o.id]
+            if o.volume_cap is not None and vol[o.id] > o.volume_cap:
+                reason[c["id"]] = "VOLUME_CAP"
+    price = {}
+    for c in claim_rows:
+        if reason[c["id"]] is None:
+            o = outcomes[c["outcome_id"]]
+            if o.price is not None:
+                price[c["id"]] = o.price
+            elif o.prices:
+                price[c["id"]] = [p.price for p in o.prices if p.start <= c["achieved_on"]][-1]
+            else:
+                lower = 0
+                for t in o.tiers:
+                    if t.up_to is None or rank[c["id"]] <= t.up_to:
+                        price[c["id"]] = t.price
+                        break
+    # cohort results
+    slots: set = set()
+    for r in [r for r in rows if r["kind"] == "improvement"]:
+        o = outcomes.get(r["outcome_id"])
+        why = r.get("error")
+        if why is None and r["status"] in ("withdrawn", "failed"):
+            why = "WITHDRAWN"
+        elif why is None and (r["achieved_on"] < contract.start or r["achieved_on"] > contract.outcomes_end):
+            why = "OUT_OF_CONTRACT_PERIOD"
+        elif why is None and r["submitted_on"] > contract.claims_end:
+            why = "LATE_CLAIM"
+        if why is None:
+            k = (r["outcome_id"], r["cohort"])
+            if k in slots:
+                why = "MAX_CLAIMS"
+            slots.add(k)
+        if why is None:
+            b, ob, u = Fraction(Decimal(r["baseline"])), Fraction(Decimal(r["observed"])), Fraction(Decimal(r.get("units") or "1"))
+            imp = b - ob if o.direction == "decrease" else ob - b
+            if imp < Fraction(o.min_improvement) * b:
+                why = "BELOW_THRESHOLD"
+            else:
+                p = o.price if o.price is not None else [x.price for x in o.prices if x.start <= r["achieved_on"]][-1]
+                exact = Fraction(p) * u * imp * (1 - Fraction(o.deadweight))
+                sign = -1 if exact < 0 else 1
+                q, rem = divmod(abs(exact.numerator), exact.denominator)
+                if 2 * rem >= exact.denominator:
+                    q += 1
+                price[r["id"]] = sign * q
+        reason[r["id"]] = why
+    # caps, sequentially
+    used_p: dict = {}
+    used_o: dict = {}
+    used_t = 0
+    out = {}
+    for r in rows:
+        rid = r["id"]
+        if reason[rid] is not None:
+            st = "capped" if reason[rid] == "VOLUME_CAP" else "rejected"
+            out[rid] = (st, reason[rid], None, 0)
+            continue
+        p = price[rid]
+        o = outcomes[r["outcome_id"]]
+        rooms = []
+        if contract.caps.per_participant is not None and r["kind"] == "claim":
+            rooms.append((contract.caps.per_participant - used_p.get(r["participant_id"], 0), 0, "PARTICIPANT_CAP"))
+        if o.amount_cap is not None:
+            rooms.append((o.amount_cap - used_o.get(o.id, 0), 1, "OUTCOME_CAP"))
+        if contract.caps.total is not None:
+            rooms.append((contract.caps.total - used_t, 2, "CONTRACT_CAP"))
+        if contract.caps.partial:
+            pay = min([p] + [x[0] for x in rooms])
+        else:
+            pay = p if all(p <= x[0] for x in rooms) else 0
+        if r["kind"] == "claim":
+            used_p[r["participant_id"]] = used_p.get(r["participant_id"], 0) + pay
+        used_o[o.id] = used_o.get(o.id, 0) + pay
+        used_t += pay
+        if pay == p:
+            out[rid] = ("paid", None, p, pay)
+        else:
+            why = min(rooms)[2]
+            out[rid] = ("partial" if pay > 0 else "capped", why, p, pay)
+    return out, [r["id"] for r in rows]
+
+
+def split(amount: int, shares: list[Fraction]) -> list[int]:
+    base = [amount * s for s in shares]
+    parts = [int(b.numerator // b.denominator) for b in base]
+    rema = [b - p for b, p in zip(base, parts)]
+    left = amount - sum(parts)
+    for i in sorted(range(len(shares)), key=lambda i: (-rema[i], i))[:left]:
+        parts[i] += 1
+    return parts

@@ -1,0 +1,258 @@
+"""Property tests: the engine agrees with a naive reading of the spec on random cases.
+
+``tests/oracle.py`` applies SPEC 5 claim by claim; hypothesis draws small
+random contracts and evidence (prerequisite chains, exclusive groups, tiers,
+dated prices, every cap with partial true and false, several payers) and the
+engine must give the same status, reason, price and payable for every row.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import oracle
+from engine_helpers import contract as make_contract
+from sob.assessment import assess
+from sob.contract import Caps, Outcome, Payer, PricePoint, Requirement, Tier
+from sob.payrun import pay_quarter
+from sob.quarters import Quarter
+
+START = date(2020, 1, 1)
+
+
+def _day(r: random.Random, span: int = 500) -> date:
+    return START + timedelta(days=r.randrange(-20, span))
+
+
+def random_case(seed: int, max_claims: int = 30):
+    """A random contract with claims, register and cohort results."""
+    r = random.Random(seed)
+    outcomes = []
+    n_out = r.randint(1, 5)
+    groups = ["g1", "g2", None, None]
+    for i in range(n_out):
+        oid = f"O{i}"
+        kind_pick = r.random()
+        if kind_pick < 0.15:
+            outcomes.append(
+                Outcome(
+                    oid,
+                    kind="improvement",
+                    direction=r.choice(["decrease", "increase"]),
+                    price=r.choice([0, 1999, 200000]),
+                    min_improvement=Decimal(r.choice(["0", "0.1", "0.075"])),
+                    deadweight=Decimal(r.choice(["0", "0.33", "0.5"])),
+                    amount_cap=r.choice([None, None, 150000]),
+                )
+            )
+            continue
+        price_kind = r.random()
+        price = prices = tiers = None
+        if price_kind < 0.6:
+            price = r.choice([0, 100, 5000, 150000, 99999])
+        elif price_kind < 0.8:
+            prices = (PricePoint(START, r.choice([1000, 2500])), PricePoint(START + timedelta(days=200), r.choice([700, 3000])))
+        else:
+            tiers = (Tier(r.randint(1, 3), r.choice([2000, 500])), Tier(None, r.choice([1600, 100])))
+        earlier = [o for o in outcomes if o.kind == "claim"]
+        requires = ()
+        if earlier and r.random() < 0.5:
+            requires = tuple(
+                Requirement(o.id, r.choice([0, 0, 10, 91])) for o in r.sample(earlier, r.randint(1, min(2, len(earlier))))
+            )
+        exclusive = r.choice(groups)
+        outcomes.append(
+            Outcome(
+                oid,
+                price=price,
+                prices=prices or (),
+                tiers=tiers or (),
+                max_claims=1 if exclusive else r.choice([1, 1, 2, 3]),
+                window_days=r.choice([None, None, 120, 400]),
+                exclusive=exclusive,
+                cohorts=r.choice([None, None, ("a",), ("a", "b")]),
+                volume_cap=r.choice([None, None, 0, 2, 5]),
+                amount_cap=r.choice([None, None, 10000, 300000]),
+                requires=requires,
+            )
+        )
+    n_pay = r.randint(1, 3)
+    shares = {1: ["1"], 2: ["0.7", "0.3"], 3: ["0.333", "0.333", "0.334"]}[n_pay]
+    payers = [Payer(f"P{i}", f"Payer {i}", Decimal(s)) for i, s in enumerate(shares)]
+    if n_pay > 1 and r.random() < 0.3:
+        o = r.choice(outcomes)
+        outcomes[outcomes.index(o)] = Outcome(**{**o.__dict__, "payers": (("P1", Decimal("1")),)})
+    caps = Caps(
+        per_participant=r.choice([None, 5000, 160000, 300000]),
+        total=r.choice([None, None, 10000, 400000, 1000000]),
+        partial=r.random() < 0.6,
+    )
+    contract = make_contract(
+        outcomes,
+        payers=payers,
+        caps=caps,
+        referrals_end=r.choice([None, START + timedelta(days=300)]),
+        outcomes_end=START + timedelta(days=450),
+        claims_end=START + timedelta(days=r.choice([450, 470])),
+    )
+    people = [f"p{i}" for i in range(r.randint(1, 6))]
+    register = r.random() < 0.8
+    reg_rows = [
+        {"participant_id": p, "enrolled_on": _day(r, 350), "eligible": r.random() > 0.05, "cohort": r.choice(["a", "a", "b", None])}
+        for p in people
+    ]
+    claim_rows = []
+    claim_outcomes = [o for o in outcomes if o.kind == "claim"]
+    enrolled = {p["participant_id"]: p["enrolled_on"] for p in reg_rows}
+    for i in range(r.randint(0, max_claims) if claim_outcomes else 0):
+        who = r.choice(people)
+        ach = enrolled[who] + timedelta(days=r.randrange(-5, 150)) if r.random() < 0.85 else _day(r)
+        sub = ach + timedelta(days=r.choice([0, 0, 3, 40, 100]))
+        claim_rows.append(
+            {
+                "id": f"c{r.randint(0, 999):03d}x{i}",
+                "participant_id": who,
+                "outcome_id": r.choice(claim_outcomes).id,
+                "achieved_on": ach,
+                "submitted_on": sub,
+                "status": r.choice(["claimed"] * 8 + ["withdrawn", "failed"]),
+            }
+        )
+    result_rows = []
+    for o in [o for o in outcomes if o.kind == "improvement"]:
+        for j in range(r.randint(0, 3)):
+            ach = _day(r)
+            result_rows.append(
+                {
+                    "id": f"r{o.id}{j}",
+                    "outcome_id": o.id,
+                    "cohort": r.choice(["k1", "k2"]),
+                    "achieved_on": ach,
+                    "submitted_on": ach + timedelta(days=r.choice([0, 30])),
+                    "baseline": r.choice(["1.55", "100", "2"]),
+                    "observed": r.choice(["1.42", "80", "2.5", "0"]),
+                    "units": r.choice(["1", "1000", "3.5"]),
+                    "status": r.choice(["claimed"] * 5 + ["withdrawn"]),
+                }
+            )
+    return contract, claim_rows, (reg_rows if register or contract.needs_register else None), result_rows
+
+
+def frames(claim_rows, reg_rows, result_rows):
+    claims = pl.DataFrame(
+        [{k: v for k, v in c.items() if k != "id"} | {"claim_id": c["id"], "error": None} for c in claim_rows],
+        schema={"participant_id": pl.String, "outcome_id": pl.String, "achieved_on": pl.Date, "submitted_on": pl.Date,
+                "status": pl.String, "claim_id": pl.String, "error": pl.String},
+    )
+    parts = None
+    if reg_rows is not None:
+        parts = pl.DataFrame(
+            [p | {"error": None} for p in reg_rows],
+            schema={"participant_id": pl.String, "enrolled_on": pl.Date, "eligible": pl.Boolean, "cohort": pl.String, "error": pl.String},
+        )
+    results = pl.DataFrame(
+        [{k: v for k, v in r.items() if k != "id"} | {"result_id": r["id"], "error": None} for r in result_rows],
+        schema={"outcome_id": pl.String, "cohort": pl.String, "achieved_on": pl.Date, "submitted_on": pl.Date,
+                "baseline": pl.String, "observed": pl.String, "units": pl.String, "status": pl.String,
+                "result_id": pl.String, "error": pl.String},
+    )
+    return claims, parts, results
+
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(st.integers(0, 10**9), st.integers(0, 600))
+def test_engine_matches_the_sequential_reading_of_the_spec(seed, day):
+    contract, claim_rows, reg_rows, result_rows = random_case(seed)
+    as_at = START + timedelta(days=day)
+    expected, order = oracle.assess(contract, claim_rows, reg_rows, result_rows, as_at)
+    got = assess(contract, *frames(claim_rows, reg_rows, result_rows), as_at)
+    assert got["claim_id"].to_list() == order
+    for cid, status, reason, price, payable in got.select("claim_id", "status", "reason", "price", "payable").iter_rows():
+        assert (status, reason, price, payable) == expected[cid], cid
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10**9), st.integers(0, 600))
+def test_engine_matches_the_spec_on_larger_cases(seed, day):
+    contract, claim_rows, reg_rows, result_rows = random_case(seed, max_claims=400)
+    as_at = START + timedelta(days=day)
+    expected, order = oracle.assess(contract, claim_rows, reg_rows, result_rows, as_at)
+    got = assess(contract, *frames(claim_rows, reg_rows, result_rows), as_at)
+    assert got["claim_id"].to_list() == order
+    for cid, status, reason, price, payable in got.select("claim_id", "status", "reason", "price", "payable").iter_rows():
+        assert (status, reason, price, payable) == expected[cid], cid
+
+
+@SETTINGS
+@given(st.integers(0, 10**9), st.randoms(use_true_random=False))
+def test_row_order_never_changes_a_result(seed, rnd):
+    contract, claim_rows, reg_rows, result_rows = random_case(seed)
+    q = Quarter(2020, 4)
+    a = pay_quarter(contract, *frames(claim_rows, reg_rows, result_rows), q).table
+    rnd.shuffle(claim_rows)
+    rnd.shuffle(result_rows)
+    if reg_rows:
+        rnd.shuffle(reg_rows)
+    b = pay_quarter(contract, *frames(claim_rows, reg_rows, result_rows), q).table
+    assert a.equals(b)
+
+
+@SETTINGS
+@given(st.integers(0, 10**9))
+def test_payer_columns_sum_and_caps_hold(seed):
+    contract, claim_rows, reg_rows, result_rows = random_case(seed)
+    run = pay_quarter(contract, *frames(claim_rows, reg_rows, result_rows), Quarter(2021, 2))
+    t = run.table
+    payer_sum = sum(t[f"due_{p}"] for p in contract.payer_ids)
+    assert (payer_sum == t["due"]).all()
+    assert run.payer_totals["entitled"].sum() == t["entitled"].sum()
+    assert run.payer_totals["due"].sum() == t["due"].sum()
+    caps = contract.caps
+    if caps.total is not None:
+        assert t["entitled"].sum() <= caps.total
+    if caps.per_participant is not None:
+        per = t.filter(pl.col("kind") == "claim").group_by("participant_id").agg(pl.col("entitled").sum())
+        assert (per["entitled"] <= caps.per_participant).all()
+    for o in contract.outcomes:
+        if o.amount_cap is not None:
+            assert t.filter(pl.col("outcome_id") == o.id)["entitled"].sum() <= o.amount_cap
+    assert (t["entitled"] >= 0).all()
+    priced = t.filter(pl.col("price").is_not_null())
+    assert (priced["entitled"] <= priced["price"]).all()
+
+
+@SETTINGS
+@given(st.integers(0, 10**9))
+def test_dues_over_consecutive_quarters_add_up_to_the_last_entitlement(seed):
+    contract, claim_rows, reg_rows, result_rows = random_case(seed)
+    evidence = frames(claim_rows, reg_rows, result_rows)
+    q, total_due = Quarter(2019, 4), 0
+    per_payer = {p: 0 for p in contract.payer_ids}
+    for _ in range(7):
+        q = q.next()
+        run = pay_quarter(contract, *evidence, q)
+        total_due += run.table["due"].sum()
+        for p in per_payer:
+            per_payer[p] += run.table[f"due_{p}"].sum()
+    assert total_due == run.table["entitled"].sum()
+    assert per_payer == dict(zip(run.payer_totals["payer_id"], run.payer_totals["entitled"]))
+
+
+def test_split_matches_the_oracle_on_awkward_shares():
+    from sob.money import split_largest_remainder
+
+    shares = [Fraction(1, 3), Fraction(1, 3), Fraction(1, 3)]
+    for amount in range(0, 50):
+        assert split_largest_remainder(amount, shares) == oracle.split(amount, shares)
+        assert sum(split_largest_remainder(amount, shares)) == amount
+    assert split_largest_remainder(1, [Fraction(1, 2), Fraction(1, 2)]) == [1, 0]
