@@ -1,0 +1,716 @@
+"""The ledger: closed quarters on disk, what they paid, and a tamper check (SPEC 7).
+
+Layout, for contract ``C`` and quarter ``Q`` (``YYYY-Qn``)::
+
+    DIR/C/Q.csv    the claim table of Q exactly as closed
+    DIR/C/Q.toml   the manifest: ids, totals, SHA-256 hashes, previous manifest
+    DIR/C/.lock    taken (flock) while a close runs
+
+A quarter is *closed* when, and only when, its manifest exists: the close
+writes Q.csv first and the manifest (which holds Q.csv's hash) last, each by
+temporary file + fsync + rename, so a crash leaves either the old ledger or
+the new one.  A Q.csv without a manifest is an incomplete close: it does not
+count, the next close of Q overwrites it, and :func:`verify` reports it.
+
+Q.csv is a machine record that ``sob`` reads back to work out what was paid,
+so it is written with the export's CSV rules (amounts ``1500.00``, ISO dates,
+null as an empty field) but *without* the spreadsheet formula prefix of SPEC 9:
+a ``'`` added to ``-P1`` would change the claim id it records.
+
+Each manifest records the SHA-256 of the previous closed quarter's manifest
+bytes (``""`` for the first), so editing, removing or reordering a closed
+quarter breaks the chain that later quarters recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import io
+import os
+import re
+import tomllib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import tomli_w
+
+from sob.export import atomic_write_bytes, csv_bytes, fsync_dir, is_money_column
+from sob.findings import Finding, InputError, UsageError, errors_only
+from sob.money import format_minor, parse_decimal, to_minor
+from sob.quarters import Quarter
+
+LOCK_NAME = ".lock"
+_CONTRACT_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_TEMP_FILE = re.compile(r"\..+\.[0-9a-f]+\.tmp")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+# Columns previously_paid needs from every closed Q.csv (besides due_<payer>).
+META_COLUMNS: tuple[str, ...] = (
+    "claim_id", "kind", "participant_id", "cohort", "outcome_id", "achieved_on", "submitted_on",
+)
+_DATE_COLUMNS = ("achieved_on", "submitted_on")
+# Columns close_quarter needs in the claim table (besides due_<payer>).
+_TABLE_COLUMNS = META_COLUMNS + ("status", "entitled", "previously_paid", "due")
+_EVIDENCE_HASHES = ("contract", "claims", "participants", "results")
+
+
+# --------------------------------------------------------------------------
+# small helpers
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (for the manifest's evidence hashes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _ledger_root(directory: Path) -> Path:
+    """DIR must exist: a mistyped --ledger must not look like an empty ledger.
+
+    An empty ledger would make every claim look unpaid and pay it again, so a
+    missing folder is a command-line error rather than "nothing closed yet".
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise UsageError(
+            f"ledger folder {root} does not exist (an empty ledger is an empty folder: create it first)"
+        )
+    return root
+
+
+def _contract_dir(directory: Path, contract_id: str) -> Path:
+    """``DIR/<contract id>``; the id pattern of SPEC 3 keeps paths inside DIR."""
+    if not isinstance(contract_id, str) or not _CONTRACT_ID.fullmatch(contract_id):
+        raise InputError(f"contract id {contract_id!r} cannot name a ledger folder")
+    return _ledger_root(directory) / contract_id
+
+
+def _as_quarter(quarter: Quarter | str) -> Quarter:
+    """Accept ``Quarter`` or its ``YYYY-Qn`` label."""
+    if isinstance(quarter, Quarter):
+        return quarter
+    try:
+        return Quarter.parse(quarter)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _quarter_of(path: Path, suffix: str) -> Quarter | None:
+    """The quarter a ledger file name stands for (``2025-Q1.toml``), if any."""
+    if path.suffix != suffix:
+        return None
+    try:
+        q = Quarter.parse(path.stem)
+    except ValueError:
+        return None
+    return q if str(q) == path.stem else None
+
+
+def _manifest_paths(cdir: Path) -> dict[Quarter, Path]:
+    """Manifests of a contract folder by quarter: the closed quarters."""
+    if not cdir.is_dir():
+        return {}
+    found: dict[Quarter, Path] = {}
+    for entry in cdir.iterdir():
+        q = _quarter_of(entry, ".toml")
+        if q is not None and entry.is_file():
+            found[q] = entry
+    return dict(sorted(found.items()))
+
+
+def closed_quarters(directory: Path, contract_id: str) -> list[str]:
+    """Labels of the closed quarters of a contract, oldest first.
+
+    Only manifests count: a Q.csv left alone by an interrupted close is not a
+    closed quarter.
+    """
+    return [str(q) for q in _manifest_paths(_contract_dir(directory, contract_id))]
+
+
+def _read_manifest(path: Path) -> tuple[bytes, dict[str, Any]]:
+    """Bytes and parsed content of a manifest; InputError if unreadable."""
+    data = path.read_bytes()
+    try:
+        parsed = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(
+            f"ledger manifest {path} cannot be read ({exc}); run `sob ledger verify`"
+        ) from exc
+    problem = _manifest_problem(parsed)
+    if problem:
+        raise InputError(f"ledger manifest {path} is damaged: {problem}; run `sob ledger verify`")
+    return data, parsed
+
+
+def _manifest_problem(parsed: dict[str, Any]) -> str | None:
+    """Why a parsed manifest is unusable, or ``None``."""
+    for key in ("contract", "quarter"):
+        if not isinstance(parsed.get(key), str):
+            return f"no {key}"
+    hashes = parsed.get("hashes")
+    if not isinstance(hashes, dict):
+        return "no [hashes] table"
+    for key in ("table", "previous_manifest"):
+        if not isinstance(hashes.get(key), str):
+            return f"no hashes.{key}"
+    if not isinstance(parsed.get("totals", {}), dict):
+        return "[totals] is not a table"
+    return None
+
+
+# --------------------------------------------------------------------------
+# reading what was paid
+
+
+def _parse_money(df: pl.DataFrame, name: str, minor_units: int, file: Path) -> pl.DataFrame:
+    """Decimal text (exactly ``minor_units`` digits) → Int64 minor units, no floats.
+
+    ``"-0.05"`` becomes ``"-005"`` by dropping the point and is cast to -5;
+    the pattern check first makes that removal exact.
+    """
+    digits = r"^-?\d+$" if minor_units == 0 else rf"^-?\d+\.\d{{{minor_units}}}$"
+    col = pl.col(name)
+    bad = df.with_row_index("_line").filter(col.is_not_null() & ~col.str.contains(digits))
+    if bad.height:
+        row = bad.row(0, named=True)
+        raise InputError(
+            f"ledger file {file} line {row['_line'] + 2}: {name} {row[name]!r} is not an "
+            f"amount with {minor_units} decimals"
+        )
+    parsed = df.with_columns(col.str.replace(".", "", literal=True).cast(pl.Int64, strict=False))
+    if parsed[name].null_count() != df[name].null_count():
+        raise InputError(f"ledger file {file}: an amount in {name} is too large")
+    return parsed
+
+
+def _parse_dates(df: pl.DataFrame, name: str, file: Path) -> pl.DataFrame:
+    """ISO date text → Date; anything else is a damaged ledger."""
+    parsed = df.with_columns(pl.col(name).str.to_date("%Y-%m-%d", strict=False))
+    if parsed[name].null_count() != df[name].null_count():
+        raise InputError(f"ledger file {file}: {name} holds a value that is not an ISO date")
+    return parsed
+
+
+def _load_closed_table(
+    cdir: Path, q: Quarter, manifest: Path, minor_units: int, payer_ids: list[str]
+) -> pl.DataFrame:
+    """One closed quarter's rows, checked against its manifest before use.
+
+    The CSV bytes are hashed and parsed from the same buffer, so what is
+    summed is exactly what the manifest vouches for; a changed file is refused
+    rather than trusted with public money.
+    """
+    _, parsed = _read_manifest(manifest)
+    where = f"ledger quarter {q} of {cdir.name}"
+    if parsed["contract"] != cdir.name or parsed["quarter"] != str(q):
+        raise InputError(f"{where}: manifest {manifest} records {parsed['contract']} {parsed['quarter']}")
+    if "minor_units" in parsed and parsed["minor_units"] != minor_units:
+        raise InputError(
+            f"{where} was closed with {parsed['minor_units']} minor digits, the contract now has {minor_units}"
+        )
+    if "payers" in parsed and list(parsed["payers"]) != list(payer_ids):
+        raise InputError(
+            f"{where} was closed with payers {parsed['payers']}, the contract now lists {list(payer_ids)}"
+        )
+    csv_path = cdir / f"{q}.csv"
+    try:
+        data = csv_path.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputError(f"{where}: {csv_path} is missing; run `sob ledger verify`") from exc
+    if sha256_bytes(data) != parsed["hashes"]["table"]:
+        raise InputError(f"{where}: {csv_path} changed since it was closed; run `sob ledger verify`")
+    df = pl.read_csv(io.BytesIO(data), infer_schema=False)
+    wanted = [*META_COLUMNS, "due", *(f"due_{p}" for p in payer_ids)]
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        raise InputError(f"{where}: {csv_path} has no column(s) {', '.join(missing)}")
+    df = df.select(wanted)
+    for name in wanted[len(META_COLUMNS):]:
+        df = _parse_money(df, name, minor_units, csv_path)
+        if df[name].null_count():
+            raise InputError(f"{where}: {csv_path} has an empty {name}")
+    for name in _DATE_COLUMNS:
+        df = _parse_dates(df, name, csv_path)
+    return df
+
+
+def _paid_schema(payer_ids: list[str]) -> dict[str, pl.DataType]:
+    """Columns of :func:`previously_paid`'s result."""
+    schema: dict[str, pl.DataType] = {c: pl.String() for c in META_COLUMNS}
+    schema.update({c: pl.Date() for c in _DATE_COLUMNS})
+    schema["paid"] = pl.Int64()
+    schema.update({f"paid_{p}": pl.Int64() for p in payer_ids})
+    return schema
+
+
+def previously_paid(
+    directory: Path,
+    contract_id: str,
+    quarter: Quarter | str,
+    payer_ids: list[str],
+    minor_units: int,
+) -> pl.DataFrame:
+    """What the closed quarters before ``quarter`` paid, per claim id (SPEC 6).
+
+    One row per claim id that appears in any closed quarter strictly before
+    ``quarter``, sorted by claim id: its metadata from its latest closed row
+    (latest quarter, last row within it), ``paid`` = the sum of its ``due``
+    and ``paid_<payer>`` = the sum of ``due_<payer>`` over those quarters —
+    exact integers, parsed from the decimal text without floats.  Rows whose
+    sum is 0 are kept: a claim once in the ledger never disappears.
+    """
+    q = _as_quarter(quarter)
+    cdir = _contract_dir(directory, contract_id)
+    frames = []
+    for ordinal, (closed, manifest) in enumerate(_manifest_paths(cdir).items()):
+        if closed >= q:
+            break
+        df = _load_closed_table(cdir, closed, manifest, minor_units, payer_ids)
+        frames.append(df.with_columns(pl.lit(ordinal).alias("_q"), pl.int_range(pl.len()).alias("_row")))
+    schema = _paid_schema(payer_ids)
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    sums = [pl.col("due").sum().alias("paid")]
+    sums += [pl.col(f"due_{p}").sum().alias(f"paid_{p}") for p in payer_ids]
+    return (
+        pl.concat(frames)
+        .sort(["_q", "_row"])
+        .group_by("claim_id", maintain_order=True)
+        .agg([pl.col(c).last() for c in META_COLUMNS[1:]] + sums)
+        .sort("claim_id")
+        .select(list(schema))
+        .cast(schema)
+    )
+
+
+# --------------------------------------------------------------------------
+# closing a quarter
+
+
+@contextlib.contextmanager
+def _exclusive_lock(cdir: Path) -> Iterator[None]:
+    """``flock`` on DIR/C/.lock, non-blocking: a second close is refused, not queued.
+
+    The lock dies with the process, so a crashed close never leaves a stale
+    lock behind (unlike a lock *file* whose existence is the lock).
+    """
+    fd = os.open(cdir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise InputError(
+                    f"another close is running for {cdir.name} (ledger {cdir.parent}); nothing was written"
+                ) from exc
+            raise
+        yield
+    finally:
+        os.close(fd)
+
+
+def ensure_can_close(directory: Path, contract_id: str, quarter: Quarter | str) -> None:
+    """Raise InputError when ``quarter`` may not be closed; change nothing.
+
+    Refused: a quarter already closed, one earlier than the latest closed
+    quarter (SPEC 7), or a ledger that fails :func:`verify` (closing on top
+    of a tampered record would vouch for it).  The engine can call this
+    before writing ``--export`` so that a refused close writes no file at all;
+    :func:`close_quarter` checks again under the lock.
+    """
+    q = _as_quarter(quarter)
+    cdir = _contract_dir(directory, contract_id)
+    closed = list(_manifest_paths(cdir))
+    if q in closed:
+        raise InputError(f"quarter {q} of {contract_id} is already closed in {cdir.parent}; nothing was written")
+    if closed and q < closed[-1]:
+        raise InputError(
+            f"quarter {q} of {contract_id} is earlier than the latest closed quarter {closed[-1]}; nothing was written"
+        )
+    problems = errors_only(_verify_contract(cdir)) if cdir.is_dir() else []
+    if problems:
+        raise InputError(
+            f"the ledger of {contract_id} in {cdir.parent} fails verification; nothing was written",
+            problems,
+        )
+
+
+def _check_table(table: pl.DataFrame, payer_ids: list[str]) -> None:
+    """The claim table must carry what the ledger will need to read back."""
+    wanted = [*_TABLE_COLUMNS, *(f"due_{p}" for p in payer_ids)]
+    missing = [c for c in wanted if c not in table.columns]
+    if missing:
+        raise ValueError(f"claim table has no column(s) {', '.join(missing)}")
+    for name in ("entitled", "previously_paid", "due", *(f"due_{p}" for p in payer_ids)):
+        if not is_money_column(name, table.schema[name]):
+            raise ValueError(f"claim table column {name} must hold integer minor units")
+
+
+def _total(table: pl.DataFrame, name: str) -> int:
+    """Exact sum of an integer column (Python ints never overflow)."""
+    return sum(v for v in table.get_column(name).to_list() if v is not None)
+
+
+def _totals(
+    table: pl.DataFrame, minor_units: int, payer_ids: list[str], extra: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Manifest totals computed from the table itself, plus the engine's extras.
+
+    The table is what Q.csv records and hashes, so its sums are authoritative;
+    an extra key that repeats one of them must agree (an int is read as minor
+    units), otherwise the close is refused as inconsistent.
+    """
+    totals: dict[str, Any] = {"claims": table.height}
+    for name in ("entitled", "previously_paid", "due", *(f"due_{p}" for p in payer_ids)):
+        totals[name] = format_minor(_total(table, name), minor_units)
+    for key, value in (extra or {}).items():
+        if key not in totals:
+            totals[key] = value
+            continue
+        same = value if key == "claims" or not isinstance(value, int) else format_minor(value, minor_units)
+        if same != totals[key]:
+            raise ValueError(f"totals[{key!r}] = {value!r} disagrees with the claim table ({totals[key]!r})")
+    return totals
+
+
+def _manifest_bytes(
+    contract_id: str,
+    q: Quarter,
+    minor_units: int,
+    payer_ids: list[str],
+    totals: dict[str, Any],
+    hashes: dict[str, str],
+) -> bytes:
+    """The manifest TOML; ``hashes`` already holds table and previous_manifest."""
+    from sob import __version__
+
+    manifest = {
+        "contract": contract_id,
+        "quarter": str(q),
+        "closed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sob_version": __version__,
+        "minor_units": minor_units,
+        "payers": list(payer_ids),
+        "totals": totals,
+        "hashes": hashes,
+    }
+    return tomli_w.dumps(manifest).encode("utf-8")
+
+
+def _evidence_hashes(hashes: dict[str, str]) -> dict[str, str]:
+    """The caller's hashes of contract and evidence files, checked to be SHA-256."""
+    out: dict[str, str] = {}
+    for key, value in hashes.items():
+        if key in ("table", "previous_manifest"):
+            continue  # computed here, never taken from the caller
+        if not isinstance(value, str) or not _SHA256.fullmatch(value):
+            raise ValueError(f"hashes[{key!r}] is not a lower-case hex SHA-256")
+        out[key] = value
+    if "contract" not in out:
+        raise ValueError("hashes must include the contract file's SHA-256")
+    return out
+
+
+def _write_table_file(path: Path, data: bytes) -> None:
+    """Step 1 of a close: Q.csv (a separate function so tests can crash here)."""
+    atomic_write_bytes(path, data)
+
+
+def _write_manifest_file(path: Path, data: bytes) -> None:
+    """Step 2 of a close: the manifest, the commit point."""
+    atomic_write_bytes(path, data)
+
+
+def _sync_dir(path: Path) -> None:
+    """Step 3 of a close: make both renames durable."""
+    fsync_dir(path)
+
+
+def close_quarter(
+    directory: Path,
+    contract_id: str,
+    quarter: Quarter | str,
+    table: pl.DataFrame,
+    minor_units: int,
+    payer_ids: list[str],
+    hashes: dict[str, str],
+    totals: dict[str, Any] | None = None,
+) -> Path:
+    """Close ``quarter``: write DIR/C/Q.csv then DIR/C/Q.toml; return the manifest path.
+
+    Refused with InputError, changing nothing, when the quarter is already
+    closed, earlier than the latest closed one, another close holds the lock,
+    or the ledger fails verification.  ``hashes`` maps ``contract`` (required)
+    and ``claims``/``participants``/``results`` (those used) to SHA-256
+    hex digests; ``totals`` may add keys to the manifest's ``[totals]``.
+    """
+    q = _as_quarter(quarter)
+    cdir = _contract_dir(directory, contract_id)
+    _check_table(table, payer_ids)
+    data = csv_bytes(table, minor_units, formula_prefix=False)
+    manifest_totals = _totals(table, minor_units, payer_ids, totals)
+    evidence = _evidence_hashes(hashes)
+    ensure_can_close(directory, contract_id, q)  # refuse before creating even .lock
+    cdir.mkdir(exist_ok=True)
+    with _exclusive_lock(cdir):
+        ensure_can_close(directory, contract_id, q)
+        closed = _manifest_paths(cdir)
+        previous = sha256_bytes(closed[max(closed)].read_bytes()) if closed else ""
+        csv_path, manifest_path = cdir / f"{q}.csv", cdir / f"{q}.toml"
+        # Render the manifest before writing anything, so a value TOML cannot
+        # hold fails here rather than between the two writes.
+        all_hashes = {**evidence, "table": sha256_bytes(data), "previous_manifest": previous}
+        manifest = _manifest_bytes(contract_id, q, minor_units, payer_ids, manifest_totals, all_hashes)
+        _write_table_file(csv_path, data)
+        _write_manifest_file(manifest_path, manifest)
+        _sync_dir(cdir)
+    return manifest_path
+
+
+# --------------------------------------------------------------------------
+# verification
+
+
+def _finding(code: str, path: Path, message: str, severity: str = "error") -> Finding:
+    return Finding(code=code, message=message, file=str(path), severity=severity)
+
+
+def _scan_contract_dir(cdir: Path) -> tuple[dict[Quarter, Path], dict[Quarter, Path], list[Finding]]:
+    """Sort a contract folder's entries into CSVs, manifests and unexpected files."""
+    csvs: dict[Quarter, Path] = {}
+    manifests: dict[Quarter, Path] = {}
+    findings: list[Finding] = []
+    for entry in sorted(cdir.iterdir()):
+        if entry.name == LOCK_NAME and entry.is_file():
+            continue
+        if _TEMP_FILE.fullmatch(entry.name) and entry.is_file():
+            findings.append(_finding(
+                "LEDGER_INCOMPLETE", entry,
+                "temporary file left by an interrupted write (not part of any closed quarter)",
+                "warning",
+            ))
+            continue
+        q_csv, q_toml = _quarter_of(entry, ".csv"), _quarter_of(entry, ".toml")
+        if q_csv is not None and entry.is_file():
+            csvs[q_csv] = entry
+        elif q_toml is not None and entry.is_file():
+            manifests[q_toml] = entry
+        else:
+            findings.append(_finding("LEDGER_ADDED", entry, "not a file sob writes in a ledger"))
+    return dict(sorted(csvs.items())), dict(sorted(manifests.items())), findings
+
+
+def _check_manifest(cdir: Path, q: Quarter, path: Path, data: bytes, csvs: dict[Quarter, Path]) -> tuple[dict[str, Any] | None, list[Finding]]:
+    """Parse one manifest and check its names and its table hash."""
+    try:
+        parsed = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return None, [_finding("LEDGER_BAD_MANIFEST", path, f"manifest cannot be parsed: {exc}")]
+    problem = _manifest_problem(parsed)
+    if problem:
+        return None, [_finding("LEDGER_BAD_MANIFEST", path, f"manifest is damaged: {problem}")]
+    findings = []
+    if parsed["contract"] != cdir.name or parsed["quarter"] != str(q):
+        findings.append(_finding(
+            "LEDGER_REORDERED", path,
+            f"manifest records {parsed['contract']}/{parsed['quarter']} but is stored as {cdir.name}/{q}",
+        ))
+    csv_path = csvs.get(q)
+    if csv_path is None:
+        findings.append(_finding("LEDGER_REMOVED", cdir / f"{q}.csv", f"{q}.csv of closed quarter {q} is missing"))
+    elif sha256_file(csv_path) != parsed["hashes"]["table"]:
+        findings.append(_finding("LEDGER_CHANGED", csv_path, f"{q}.csv changed since quarter {q} was closed"))
+    return parsed, findings
+
+
+def _check_chain(
+    cdir: Path,
+    order: list[Quarter],
+    manifests: dict[Quarter, Path],
+    digests: dict[Quarter, str],
+    parsed: dict[Quarter, dict[str, Any]],
+    csvs: dict[Quarter, Path],
+) -> tuple[list[Finding], set[Quarter]]:
+    """Each manifest must point at the manifest of the closed quarter before it.
+
+    Returns the findings and the orphan CSV quarters explained as removed
+    manifests (so they are not also reported as incomplete closes).
+    """
+    findings: list[Finding] = []
+    explained: set[Quarter] = set()
+    by_digest = {d: q for q, d in digests.items()}
+    for i, q in enumerate(order):
+        if q not in parsed:
+            continue  # unparseable: already reported as LEDGER_BAD_MANIFEST
+        recorded = parsed[q]["hashes"]["previous_manifest"]
+        before = order[i - 1] if i else None
+        expected = digests[before] if before is not None else ""
+        if recorded == expected:
+            continue
+        orphans = [c for c in csvs if c not in manifests and (before is None or c > before) and c < q]
+        if recorded in by_digest:
+            findings.append(_finding(
+                "LEDGER_REORDERED", manifests[q],
+                f"chain of {q} points to the manifest of {by_digest[recorded]}, "
+                + (f"not to {before}" if before is not None else "but it is the first closed quarter"),
+            ))
+        elif not recorded:
+            findings.append(_finding(
+                "LEDGER_REORDERED", manifests[q],
+                f"{q} records itself as the first closed quarter, but {before} comes before it",
+            ))
+        elif orphans:
+            gone = orphans[-1]
+            explained.add(gone)
+            findings.append(_finding(
+                "LEDGER_REMOVED", cdir / f"{gone}.toml",
+                f"manifest of closed quarter {gone} is missing ({gone}.csv remains; {q} chains to it)",
+            ))
+        else:
+            what = (
+                f"{before}.toml was changed, or a quarter between was removed, after {q} was closed"
+                if before is not None
+                else "an earlier closed quarter was removed"
+            )
+            findings.append(_finding(
+                "LEDGER_CHAIN_BROKEN", manifests[q],
+                f"previous_manifest of {q} does not match the closed quarter before it: {what}",
+            ))
+    return findings, explained
+
+
+def _verify_contract(cdir: Path) -> list[Finding]:
+    """All checks for one contract folder."""
+    csvs, manifests, findings = _scan_contract_dir(cdir)
+    digests: dict[Quarter, str] = {}
+    parsed: dict[Quarter, dict[str, Any]] = {}
+    for q, path in manifests.items():
+        data = path.read_bytes()
+        digests[q] = sha256_bytes(data)
+        content, more = _check_manifest(cdir, q, path, data, csvs)
+        findings += more
+        if content is not None:
+            parsed[q] = content
+    chain, explained = _check_chain(cdir, list(manifests), manifests, digests, parsed, csvs)
+    findings += chain
+    for q, path in csvs.items():
+        if q not in manifests and q not in explained:
+            findings.append(_finding(
+                "LEDGER_INCOMPLETE", path,
+                f"incomplete close (no manifest): quarter {q} is not closed; closing it again overwrites this file",
+                "warning",
+            ))
+    return findings
+
+
+def verify(directory: Path) -> list[Finding]:
+    """Re-hash every closed quarter of every contract in DIR; [] means intact.
+
+    Codes: LEDGER_CHANGED (a Q.csv differs from its manifest's hash),
+    LEDGER_REMOVED (a closed quarter's CSV or manifest is gone),
+    LEDGER_ADDED (a file sob did not write), LEDGER_REORDERED (a manifest
+    stored under another quarter/contract, or chaining to the wrong quarter),
+    LEDGER_CHAIN_BROKEN (previous_manifest matches no manifest: one was edited
+    or removed), LEDGER_BAD_MANIFEST (unparseable), LEDGER_INCOMPLETE (a
+    warning: Q.csv or a temporary file left by an interrupted close; the
+    closed quarters are intact).  The latest manifest has no successor to
+    vouch for it, so an edit to its totals alone is not detectable (an edit to
+    its table hash is, as LEDGER_CHANGED).
+    """
+    root = _ledger_root(directory)
+    findings: list[Finding] = []
+    for entry in sorted(root.iterdir()):
+        if entry.is_dir():
+            findings += _verify_contract(entry)
+        else:
+            findings.append(_finding("LEDGER_ADDED", entry, "a ledger holds only contract folders"))
+    return findings
+
+
+# --------------------------------------------------------------------------
+# summary
+
+
+def _amount(text: Any, minor_units: int, path: Path, key: str) -> int:
+    """Minor units of a manifest total; InputError when it is not an amount."""
+    value = parse_decimal(text) if isinstance(text, str) else None
+    try:
+        if value is None:
+            raise ValueError
+        return to_minor(value, minor_units)
+    except ValueError as exc:
+        raise InputError(f"ledger manifest {path}: totals.{key} {text!r} is not an amount") from exc
+
+
+def _minor_units_of(parsed: dict[str, Any]) -> int:
+    """The manifest's minor units; older manifests: the digits of its due total."""
+    if isinstance(parsed.get("minor_units"), int):
+        return parsed["minor_units"]
+    due = str(parsed.get("totals", {}).get("due", "0"))
+    return len(due.partition(".")[2])
+
+
+def show(directory: Path) -> list[dict[str, Any]]:
+    """One dict per contract and closed quarter, oldest first, from the manifests.
+
+    Keys: contract, quarter, closed_at, claims, entitled, previously_paid, due,
+    due_by_payer {payer: due}, paid_to_date (cumulative due up to and
+    including that quarter) and paid_to_date_by_payer; amounts are decimal
+    strings.  A damaged manifest is an InputError naming it.
+    """
+    root = _ledger_root(directory)
+    rows: list[dict[str, Any]] = []
+    for cdir in sorted(p for p in root.iterdir() if p.is_dir()):
+        running: dict[str, int] = {}
+        for q, path in _manifest_paths(cdir).items():
+            _, parsed = _read_manifest(path)
+            units = _minor_units_of(parsed)
+            totals = parsed.get("totals", {})
+            listed = parsed.get("payers")
+            payers = [str(p) for p in listed] if isinstance(listed, list) else [
+                k[4:] for k in totals if k.startswith("due_")
+            ]
+            dues = {"": _amount(totals.get("due"), units, path, "due")}
+            dues.update({p: _amount(totals.get(f"due_{p}"), units, path, f"due_{p}") for p in payers})
+            for key, value in dues.items():
+                running[key] = running.get(key, 0) + value
+            rows.append({
+                "contract": cdir.name,
+                "quarter": str(q),
+                "closed_at": parsed.get("closed_at"),
+                "claims": totals.get("claims"),
+                "entitled": totals.get("entitled"),
+                "previously_paid": totals.get("previously_paid"),
+                "due": totals.get("due"),
+                "due_by_payer": {p: totals.get(f"due_{p}") for p in payers},
+                "paid_to_date": format_minor(running[""], units),
+                "paid_to_date_by_payer": {p: format_minor(running[p], units) for p in payers},
+            })
+    return rows
+
+
+__all__ = [
+    "LOCK_NAME",
+    "close_quarter",
+    "closed_quarters",
+    "ensure_can_close",
+    "previously_paid",
+    "sha256_bytes",
+    "sha256_file",
+    "show",
+    "verify",
+]
