@@ -72,16 +72,24 @@ def parse_decimal(text: str) -> Decimal | None:
 
 def fits_minor_units(value: Decimal, units: int) -> bool:
     """``500.000`` fits GBP, ``500.005`` does not (SPEC 3.1)."""
-    return value == value.quantize(Decimal(1).scaleb(-units)) if value.is_finite() else False
+    if not value.is_finite():
+        return False
+    return (Fraction(value) * 10**units).denominator == 1
 
 
 def to_minor(value: Decimal | int, units: int) -> int:
-    """Exact minor units of ``value``; raises ``ValueError`` if it needs rounding."""
+    """Exact minor units of ``value``; raises ``ValueError`` if it needs rounding.
+
+    Goes through ``Fraction``: ``Decimal`` arithmetic would round silently at
+    its context precision (28 digits).
+    """
     d = Decimal(value)
-    scaled = d.scaleb(units)
-    if scaled != scaled.to_integral_value():
+    if not d.is_finite():
+        raise ValueError(f"{value} is not a finite amount")
+    scaled = Fraction(d) * 10**units
+    if scaled.denominator != 1:
         raise ValueError(f"{value} has more than {units} decimal places")
-    return int(scaled)
+    return scaled.numerator
 
 
 def format_minor(minor: int, units: int) -> str:
