@@ -160,7 +160,7 @@ def _apply_money(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     """Caps over accepted rows, then status and reason as SPEC 5.5 names them."""
     accepted = rows.filter(pl.col("reason").is_null()).select("_order", "kind", "participant_id", "outcome_id", "price")
     capped = apply_caps(accepted, contract).select("_order", "payable", "cap_reason")
-    rows = rows.join(capped, on="_order", how="left", maintain_order="left")
+    rows = rows.join(capped, on="_order", how="left", maintain_order="left").rename({"status": "_evidence_status"})
     price, payable = pl.col("price"), pl.col("payable")
     status = (
         pl.when(pl.col("reason") == "VOLUME_CAP")

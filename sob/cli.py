@@ -1,4 +1,353 @@
-"""Command line (placeholder until the commands land)."""
+"""The ``sob`` command line: parse options, call :mod:`sob.workflows`, render.
 
-def main() -> None:  # pragma: no cover
-    raise SystemExit(0)
+Nothing here computes money or checks rules.  Every error the core raises is
+a :class:`sob.findings.SobError` with its exit code; anything else is an
+internal error, shown as one line (with a traceback only under ``--debug``,
+because frames may hold participant data).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from sob import __version__
+from sob.findings import Finding, SobError
+
+app = typer.Typer(
+    name="sob",
+    help="Validate, assess and pay social outcomes contracts from TOML and CSV files.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    add_completion=True,
+)
+ledger_app = typer.Typer(help="Closed quarters: verify the hash chain, list totals.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+_STATE = {"debug": False, "no_color": False}
+
+
+class FindingFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+class PayFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+ClaimsOpt = Annotated[Optional[Path], typer.Option("--claims", help="Claims CSV/Parquet (default: [evidence] claims).")]
+ParticipantsOpt = Annotated[
+    Optional[Path], typer.Option("--participants", help="Participants register (default: [evidence] participants).")
+]
+ResultsOpt = Annotated[Optional[Path], typer.Option("--results", help="Cohort results (default: [evidence] results).")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sob {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show a traceback on internal errors.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colour in terminal output (NO_COLOR works too).")] = False,
+) -> None:
+    """sob: social outcomes contracts, paid to the penny."""
+    _STATE["debug"] = debug
+    _STATE["no_color"] = no_color
+
+
+def _consoles():
+    from sob.render.console import make_consoles
+
+    return make_consoles(no_color=_STATE["no_color"])
+
+
+def _print_findings(findings: list[Finding]) -> None:
+    from sob.render.findings import file_line_reader, format_text
+
+    if findings:
+        sys.stderr.write(format_text(findings, file_line_reader()))
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn core errors into a message on stderr and their exit code."""
+    try:
+        yield
+    except SobError as exc:
+        _print_findings(exc.findings)
+        sys.stderr.write(f"sob: error: {exc.message}\n")
+        raise typer.Exit(exc.exit_code) from None
+    except typer.Exit:
+        raise
+    except BrokenPipeError:
+        _quiet_stdout()
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("sob: interrupted\n")
+        raise typer.Exit(130) from None
+    except Exception as exc:  # noqa: BLE001 - last line of defence: never a bare traceback
+        if _STATE["debug"]:
+            raise
+        sys.stderr.write(f"sob: internal error: {type(exc).__name__}: {exc}\n(run with --debug for a traceback)\n")
+        raise typer.Exit(2) from None
+
+
+def _quiet_stdout() -> None:
+    """The reader went away (``sob validate ... | head``): stop writing quietly, exit 1 as Rich does.
+
+    Standard output is pointed at the null device so that the interpreter's
+    final flush does not report the broken pipe again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests), or already gone
+        pass
+
+
+def _evidence(claims: Path | None, participants: Path | None, results: Path | None):
+    from sob.workflows import EvidencePaths
+
+    return EvidencePaths(claims, participants, results)
+
+
+@app.command()
+def validate(
+    contracts: Annotated[list[Path], typer.Argument(help="Contract files (several at once, e.g. a glob).")],
+    claims: ClaimsOpt = None,
+    participants: ParticipantsOpt = None,
+    results: ResultsOpt = None,
+    format: Annotated[FindingFormat, typer.Option("--format", help="text, json or github annotations.")] = FindingFormat.text,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the check too.")] = False,
+) -> None:
+    """Check contracts (and their evidence and worked examples); exit 1 on any problem."""
+    from sob.render.findings import file_line_reader, format_github, format_json, format_text, summary_line
+    from sob.workflows import validate_one
+
+    with _errors():
+        given = _evidence(claims, participants, results)
+        if given.any and len(contracts) > 1:
+            from sob.findings import UsageError
+
+            raise UsageError("--claims/--participants/--results go with a single contract")
+        outcomes = [validate_one(p, given) for p in contracts]
+        findings = [f for o in outcomes for f in o.findings]
+        files = [f for o in outcomes for f in o.files]
+        if format is FindingFormat.json:
+            extra = {
+                "contracts": [
+                    {
+                        "file": str(o.path),
+                        "examples": [{"name": r.name, "quarter": r.quarter, "passed": r.passed, "differences": r.differences} for r in o.examples],
+                        "summary": o.summary,
+                    }
+                    for o in outcomes
+                ]
+            }
+            sys.stdout.write(format_json(findings, files, extra, strict=strict))
+        elif format is FindingFormat.github:
+            text = format_github(findings, file_line_reader())
+            if text:
+                sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        else:
+            if findings:
+                sys.stdout.write(format_text(findings, file_line_reader()))
+            for o in outcomes:
+                if o.summary:
+                    sys.stdout.write(_summary_text(o) + "\n")
+        sys.stderr.write(summary_line(findings, len(files)) + "\n")
+        failing = [f for f in findings if f.severity == "error" or strict]
+        if failing:
+            raise typer.Exit(1)
+
+
+def _summary_text(outcome) -> str:
+    s = outcome.summary
+    status = ", ".join(f"{k} {v}" for k, v in s["status"].items()) or "no rows"
+    reasons = ", ".join(f"{k} {v}" for k, v in s["reasons"].items())
+    text = f"{outcome.path}: as at the end of {s['as_at']['quarter']}: {status}"
+    return text + (f" (reasons: {reasons})" if reasons else "")
+
+
+@app.command()
+def pay(
+    contract: Annotated[Path, typer.Argument(help="The contract TOML file.")],
+    quarter: Annotated[str, typer.Option("--quarter", help="Quarter to close, YYYY-Qn in the contract's fiscal year.")],
+    claims: ClaimsOpt = None,
+    participants: ParticipantsOpt = None,
+    results: ResultsOpt = None,
+    ledger: Annotated[Optional[Path], typer.Option("--ledger", help="Folder of closed quarters: previously paid comes from it.")] = None,
+    close: Annotated[bool, typer.Option("--close", help="Close the quarter in the ledger (needs --ledger).")] = False,
+    reject_invalid: Annotated[bool, typer.Option("--reject-invalid", help="Reject rows with data errors instead of stopping.")] = False,
+    export: Annotated[Optional[Path], typer.Option("--export", help="Write the claim table: .csv, .parquet, .json or .xlsx.")] = None,
+    format: Annotated[PayFormat, typer.Option("--format", help="table (terminal) or json (SPEC 9).")] = PayFormat.table,
+) -> None:
+    """Close a quarter: entitled, previously paid and due, per claim and per payer."""
+    from sob.payrun import summary
+    from sob.workflows import PayRequest, close_and_export, compute_pay
+
+    with _errors():
+        req = PayRequest(contract, quarter, _evidence(claims, participants, results), ledger, close, reject_invalid, export)
+        outcome = _with_progress("assessing", lambda: compute_pay(req))
+        close_and_export(req, outcome)
+        if outcome.warnings:
+            _print_findings(outcome.warnings)
+        if format is PayFormat.json:
+            sys.stdout.write(json.dumps(summary(outcome.run), indent=2) + "\n")
+        else:
+            from sob.render.pay import render_pay
+
+            out, _ = _consoles()
+            files = [(f.kind, str(f.path), f.rows, f.sha256) for f in outcome.evidence.files]
+            render_pay(outcome.run, files, out)
+        if outcome.closed_manifest is not None:
+            sys.stderr.write(f"closed {outcome.run.quarter}: {outcome.closed_manifest}\n")
+        if export is not None:
+            sys.stderr.write(f"wrote {export}\n")
+
+
+def _with_progress(label: str, work: Callable):
+    """Run ``work`` with a spinner on stderr when it is a terminal; silent when piped."""
+    from sob.render.console import progress_enabled
+
+    _, err = _consoles()
+    if not progress_enabled(err):
+        return work()
+    with err.status(f"{label}…"):
+        return work()
+
+
+@app.command("test")
+def test_examples(
+    contracts: Annotated[list[Path], typer.Argument(help="Contract files whose worked examples to run.")],
+) -> None:
+    """Run each contract's worked examples: a pass/fail line each, exit 1 on any failure."""
+    from sob.contract_checks import load_contract
+    from sob.examples import run_examples
+
+    failed = 0
+    with _errors():
+        for path in contracts:
+            contract, findings = load_contract(path)
+            if contract is None:
+                _print_findings(findings)
+                sys.stdout.write(f"FAIL {path}: the contract has errors (see `sob validate {path}`)\n")
+                failed += 1
+                continue
+            if not contract.examples:
+                sys.stdout.write(f"     {path}: no worked examples\n")
+            for r in run_examples(contract):
+                mark = "PASS" if r.passed else "FAIL"
+                sys.stdout.write(f"{mark} {path}: {r.name} ({r.quarter})\n")
+                for diff in r.differences:
+                    sys.stdout.write(f"       {diff}\n")
+                failed += not r.passed
+        sys.stderr.write(f"{'all examples pass' if not failed else f'{failed} failing'}\n")
+        if failed:
+            raise typer.Exit(1)
+
+
+@app.command()
+def explain(
+    contract: Annotated[Path, typer.Argument(help="The contract TOML file.")],
+    quarter: Annotated[str, typer.Option("--quarter", help="As at the end of this quarter (YYYY-Qn).")],
+    claim: Annotated[str, typer.Option("--claim", help="The claim_id (or result_id) to explain.")],
+    claims: ClaimsOpt = None,
+    participants: ParticipantsOpt = None,
+    results: ResultsOpt = None,
+    ledger: Annotated[Optional[Path], typer.Option("--ledger", help="Folder of closed quarters.")] = None,
+    reject_invalid: Annotated[bool, typer.Option("--reject-invalid", help="Explain rows with data errors too.")] = False,
+) -> None:
+    """Tell the story of one claim: each rule, its price, the caps, the split and what is due."""
+    from sob.explain import explain_claim
+    from sob.render.explain import render_explanation
+    from sob.workflows import PayRequest, compute_pay
+
+    with _errors():
+        req = PayRequest(contract, quarter, _evidence(claims, participants, results), ledger, reject_invalid=reject_invalid)
+        outcome = compute_pay(req)
+        story = explain_claim(outcome.run, claim)
+        out, _ = _consoles()
+        render_explanation(story, outcome.run.contract, out)
+
+
+@ledger_app.command("verify")
+def ledger_verify(directory: Annotated[Path, typer.Argument(help="The ledger folder.")]) -> None:
+    """Re-hash every closed quarter; name each changed, removed, added or reordered file."""
+    from sob import ledger as core
+    from sob.findings import errors_only
+
+    with _errors():
+        findings = core.verify(directory)
+        _print_findings(findings)
+        if errors_only(findings):
+            sys.stderr.write(f"ledger {directory}: NOT intact ({len(errors_only(findings))} problem(s))\n")
+            raise typer.Exit(1)
+        sys.stdout.write(f"ledger {directory}: intact\n")
+
+
+@ledger_app.command("show")
+def ledger_show(
+    directory: Annotated[Path, typer.Argument(help="The ledger folder.")],
+    format: Annotated[PayFormat, typer.Option("--format", help="table (terminal) or json.")] = PayFormat.table,
+) -> None:
+    """List closed quarters with totals per payer and cumulative paid."""
+    from sob import ledger as core
+    from sob.render.ledger import render_ledger
+
+    with _errors():
+        rows = core.show(directory)
+        if format is PayFormat.json:
+            sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+            return
+        out, _ = _consoles()
+        render_ledger(rows, out)
+
+
+@app.command()
+def init(path: Annotated[Path, typer.Argument(help="Where to write the starter contract.")] = Path("contract.toml")) -> None:
+    """Write a valid starter contract (refuses to overwrite a file)."""
+    from sob.starter import write_starter
+
+    with _errors():
+        write_starter(path)
+        sys.stdout.write(f"wrote {path}; check it with `sob validate {path}`\n")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of the contract format."""
+    from sob.schema import contract_json_schema
+
+    with _errors():
+        sys.stdout.write(json.dumps(contract_json_schema(), indent=2) + "\n")
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - nothing may escape as a traceback
+        if _STATE["debug"]:
+            raise
+        sys.stderr.write(f"sob: internal error: {type(exc).__name__}: {exc}\n")
+        raise SystemExit(2) from None

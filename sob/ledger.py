@@ -248,6 +248,42 @@ def _load_closed_table(
     return df
 
 
+def _manifest_payers(parsed: dict[str, Any]) -> list[str]:
+    """The payer ids a manifest was closed with (older manifests: its due_<payer> totals)."""
+    listed = parsed.get("payers")
+    if isinstance(listed, list):
+        return [str(p) for p in listed]
+    return [k[4:] for k in parsed.get("totals", {}) if k.startswith("due_")]
+
+
+def _totals_problem(data: bytes, parsed: dict[str, Any], csv_path: Path) -> str | None:
+    """How a manifest's ``[totals]`` disagree with the Q.csv bytes it vouches for, or ``None``.
+
+    The table hash protects Q.csv and the next manifest's chain protects this
+    manifest, but the latest manifest has no next one: its totals (what
+    ``show`` reports as paid to date) are only trustworthy if they are the
+    sums of its own table, so every manifest is held to that.
+    """
+    units = _minor_units_of(parsed)
+    payers = _manifest_payers(parsed)
+    names = ["entitled", "previously_paid", "due", *(f"due_{p}" for p in payers)]
+    try:
+        df = pl.read_csv(io.BytesIO(data), infer_schema=False)
+        missing = [c for c in names if c not in df.columns]
+        if missing:
+            return f"{csv_path.name} has no column(s) {', '.join(missing)}"
+        df = df.select(names)
+        for name in names:
+            df = _parse_money(df, name, units, csv_path)
+    except (InputError, pl.exceptions.PolarsError) as exc:
+        return f"{csv_path.name} cannot be read back: {exc}"
+    table: dict[str, Any] = {"claims": df.height}
+    table.update({name: format_minor(_total(df, name), units) for name in names})
+    recorded = parsed.get("totals", {})
+    wrong = [f"{k} {recorded.get(k)!r} (table: {v!r})" for k, v in table.items() if recorded.get(k) != v]
+    return f"totals disagree with {csv_path.name}: " + ", ".join(wrong) if wrong else None
+
+
 def _paid_schema(payer_ids: list[str]) -> dict[str, pl.DataType]:
     """Columns of :func:`previously_paid`'s result."""
     schema: dict[str, pl.DataType] = {c: pl.String() for c in META_COLUMNS}
@@ -360,6 +396,32 @@ def _check_table(table: pl.DataFrame, payer_ids: list[str]) -> None:
             raise ValueError(f"claim table column {name} must hold integer minor units")
 
 
+def _check_previously_paid(
+    directory: Path, contract_id: str, q: Quarter, table: pl.DataFrame, minor_units: int, payer_ids: list[str]
+) -> None:
+    """Refuse a table whose previously_paid is not what the ledger holds now.
+
+    The engine reads the ledger before it takes the lock; had another close
+    committed in between, the table would pay that quarter's dues a second
+    time.  Run under the lock, this makes the close all-or-nothing against
+    the ledger it commits to (optimistic concurrency).
+    """
+    paid = previously_paid(directory, contract_id, q, payer_ids, minor_units).select("claim_id", "paid")
+    stale = (
+        table.select("claim_id", "previously_paid")
+        .join(paid, on="claim_id", how="left")
+        .filter(pl.col("previously_paid").fill_null(0) != pl.col("paid").fill_null(0))
+    )
+    if stale.height:
+        claim = stale.row(0, named=True)
+        in_table, in_ledger = (format_minor(claim[k] or 0, minor_units) for k in ("previously_paid", "paid"))
+        raise InputError(
+            f"quarter {q} of {contract_id} was computed against another state of the ledger (claim "
+            f"{claim['claim_id']!r}: previously paid {in_table} in the table, {in_ledger} in the ledger); "
+            "nothing was written: run the close again"
+        )
+
+
 def _total(table: pl.DataFrame, name: str) -> int:
     """Exact sum of an integer column (Python ints never overflow)."""
     return sum(v for v in table.get_column(name).to_list() if v is not None)
@@ -454,7 +516,9 @@ def close_quarter(
 
     Refused with InputError, changing nothing, when the quarter is already
     closed, earlier than the latest closed one, another close holds the lock,
-    or the ledger fails verification.  ``hashes`` maps ``contract`` (required)
+    the ledger fails verification, or a row's ``previously_paid`` is not the
+    sum of its dues in the quarters closed before (the table was computed
+    before another close committed).  ``hashes`` maps ``contract`` (required)
     and ``claims``/``participants``/``results`` (those used) to SHA-256
     hex digests; ``totals`` may add keys to the manifest's ``[totals]``.
     """
@@ -468,6 +532,7 @@ def close_quarter(
     cdir.mkdir(exist_ok=True)
     with _exclusive_lock(cdir):
         ensure_can_close(directory, contract_id, q)
+        _check_previously_paid(directory, contract_id, q, table, minor_units, payer_ids)
         closed = _manifest_paths(cdir)
         previous = sha256_bytes(closed[max(closed)].read_bytes()) if closed else ""
         csv_path, manifest_path = cdir / f"{q}.csv", cdir / f"{q}.toml"
@@ -532,8 +597,12 @@ def _check_manifest(cdir: Path, q: Quarter, path: Path, data: bytes, csvs: dict[
     csv_path = csvs.get(q)
     if csv_path is None:
         findings.append(_finding("LEDGER_REMOVED", cdir / f"{q}.csv", f"{q}.csv of closed quarter {q} is missing"))
-    elif sha256_file(csv_path) != parsed["hashes"]["table"]:
+        return parsed, findings
+    table = csv_path.read_bytes()
+    if sha256_bytes(table) != parsed["hashes"]["table"]:
         findings.append(_finding("LEDGER_CHANGED", csv_path, f"{q}.csv changed since quarter {q} was closed"))
+    elif problem := _totals_problem(table, parsed, csv_path):
+        findings.append(_finding("LEDGER_CHANGED", path, f"manifest of {q} changed since it was closed: {problem}"))
     return parsed, findings
 
 
@@ -627,9 +696,12 @@ def verify(directory: Path) -> list[Finding]:
     LEDGER_CHAIN_BROKEN (previous_manifest matches no manifest: one was edited
     or removed), LEDGER_BAD_MANIFEST (unparseable), LEDGER_INCOMPLETE (a
     warning: Q.csv or a temporary file left by an interrupted close; the
-    closed quarters are intact).  The latest manifest has no successor to
-    vouch for it, so an edit to its totals alone is not detectable (an edit to
-    its table hash is, as LEDGER_CHANGED).
+    closed quarters are intact).  Every manifest's totals are recomputed from
+    its Q.csv (LEDGER_CHANGED on the manifest when they differ).  The latest
+    manifest has no successor to vouch for it, so an edit to its other fields
+    (closed_at, evidence hashes) is not detectable, and neither is the removal
+    of the latest quarter as a whole: record the latest manifest's SHA-256
+    elsewhere to anchor the chain.
     """
     root = _ledger_root(directory)
     findings: list[Finding] = []
@@ -664,13 +736,30 @@ def _minor_units_of(parsed: dict[str, Any]) -> int:
     return len(due.partition(".")[2])
 
 
+def _check_recorded_totals(cdir: Path, q: Quarter, manifest: Path, parsed: dict[str, Any]) -> None:
+    """InputError unless Q.csv is there, unchanged, and adds up to the manifest's totals."""
+    csv_path = cdir / f"{q}.csv"
+    where = f"ledger quarter {q} of {cdir.name}"
+    try:
+        data = csv_path.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputError(f"{where}: {csv_path} is missing; run `sob ledger verify`") from exc
+    if sha256_bytes(data) != parsed["hashes"]["table"]:
+        raise InputError(f"{where}: {csv_path} changed since it was closed; run `sob ledger verify`")
+    problem = _totals_problem(data, parsed, csv_path)
+    if problem:
+        raise InputError(f"ledger manifest {manifest}: {problem}; run `sob ledger verify`")
+
+
 def show(directory: Path) -> list[dict[str, Any]]:
     """One dict per contract and closed quarter, oldest first, from the manifests.
 
     Keys: contract, quarter, closed_at, claims, entitled, previously_paid, due,
     due_by_payer {payer: due}, paid_to_date (cumulative due up to and
     including that quarter) and paid_to_date_by_payer; amounts are decimal
-    strings.  A damaged manifest is an InputError naming it.
+    strings.  A damaged manifest, or one whose totals are not those of its
+    unchanged Q.csv, is an InputError naming it: paid to date is only ever
+    reported from figures the recorded tables vouch for.
     """
     root = _ledger_root(directory)
     rows: list[dict[str, Any]] = []
@@ -678,12 +767,10 @@ def show(directory: Path) -> list[dict[str, Any]]:
         running: dict[str, int] = {}
         for q, path in _manifest_paths(cdir).items():
             _, parsed = _read_manifest(path)
+            _check_recorded_totals(cdir, q, path, parsed)
             units = _minor_units_of(parsed)
             totals = parsed.get("totals", {})
-            listed = parsed.get("payers")
-            payers = [str(p) for p in listed] if isinstance(listed, list) else [
-                k[4:] for k in totals if k.startswith("due_")
-            ]
+            payers = _manifest_payers(parsed)
             dues = {"": _amount(totals.get("due"), units, path, "due")}
             dues.update({p: _amount(totals.get(f"due_{p}"), units, path, f"due_{p}") for p in payers})
             for key, value in dues.items():

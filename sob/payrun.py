@@ -10,6 +10,7 @@ data; rendering and export live elsewhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import polars as pl
 
@@ -76,13 +77,14 @@ def pay_quarter(
     """
     fy = contract.fiscal_year_start_month
     payers = contract.payer_ids
+    claims, results, carried = _rename_clashing_columns(contract, claims, results, carried or [])
     current = assess(contract, claims, participants, results, quarter.end(fy))
     rows = current.rename({"payable": "entitled"})
     rows = split_amounts(rows, contract, "entitled", "_ent_")
     prev_cols = ["previously_paid"] + [f"_prev_{p}" for p in payers]
     missing = pl.DataFrame()
     if ledger is None:
-        before = assess(contract, claims, participants, results, quarter.previous().end(fy))
+        before = previous_entitlement(contract, current, claims, participants, results, quarter.previous().end(fy))
         before = split_amounts(before.select("claim_id", "outcome_id", "payable"), contract, "payable", "_prev_")
         before = before.rename({"payable": "previously_paid"}).drop("outcome_id")
         rows = rows.join(before, on="claim_id", how="left", maintain_order="left")
@@ -98,7 +100,7 @@ def pay_quarter(
     if missing.height:
         rows = pl.concat([rows, missing], how="diagonal_relaxed")
     payer_totals = _payer_totals(rows, payers)
-    table = _claim_table(rows, contract, carried or [], amount_claimed)
+    table = _claim_table(rows, contract, carried, amount_claimed)
     return PayRun(
         contract=contract,
         quarter=quarter,
@@ -108,6 +110,87 @@ def pay_quarter(
         with_ledger=ledger is not None,
         missing_rows=missing.height,
     )
+
+
+#: Names the engine and the claim table use; an evidence column may not shadow them.
+_RESERVED = set(TABLE_HEAD) | {
+    "amount_claimed", "claimed_variance", "payable", "error", "line", "enrolled_on", "eligible",
+    "evidence_ref", "result_id", "baseline", "observed", "units",
+}
+
+
+def _rename_clashing_columns(
+    contract: Contract, claims: pl.DataFrame | None, results: pl.DataFrame | None, carried: list[str]
+) -> tuple[pl.DataFrame | None, pl.DataFrame | None, list[str]]:
+    """Carry an extra evidence column named like an output column as ``<name>_evidence``.
+
+    A provider's own ``reason`` or ``due`` column is kept (SPEC 4: unknown
+    columns are carried into exports) without ever being mistaken for the
+    engine's.
+    """
+    reserved = _RESERVED | {f"due_{p}" for p in contract.payer_ids}
+    taken = reserved | set(carried)
+    renames: dict[str, str] = {}
+    for name in carried:
+        if name in reserved or name.startswith("_"):
+            new = f"{name}_evidence"
+            while new in taken:
+                new += "_"
+            taken.add(new)
+            renames[name] = new
+    if not renames:
+        return claims, results, carried
+
+    def apply(frame: pl.DataFrame | None) -> pl.DataFrame | None:
+        if frame is None:
+            return None
+        return frame.rename({k: v for k, v in renames.items() if k in frame.columns})
+
+    return apply(claims), apply(results), [renames.get(c, c) for c in carried]
+
+
+def previous_entitlement(
+    contract: Contract,
+    current: pl.DataFrame,
+    claims: pl.DataFrame | None,
+    participants: pl.DataFrame | None,
+    results: pl.DataFrame | None,
+    previous_end: date,
+) -> pl.DataFrame:
+    """Entitlement as at ``previous_end``, reusing the current assessment when it is safe.
+
+    Processing order starts with ``submitted_on``, so the rows submitted by
+    ``previous_end`` are a prefix of the current order (rows with unreadable
+    dates are last in both, and rejected).  Ranks, tiers and caps of a prefix
+    do not depend on what comes after it, so the earlier rows keep their
+    verdicts — unless a newly submitted claim is the prerequisite of an
+    earlier one (rule 8 looks at every in-scope claim, whatever its order).
+    Only then is the evidence assessed a second time.
+    """
+    if _new_rows_meet_old_prerequisites(contract, current, previous_end):
+        return assess(contract, claims, participants, results, previous_end)
+    return current.filter(pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(previous_end)))
+
+
+def _new_rows_meet_old_prerequisites(contract: Contract, current: pl.DataFrame, previous_end: date) -> bool:
+    """Could a claim submitted after ``previous_end`` satisfy a ``requires`` of an earlier-submitted one?"""
+    edges = [(o.id, r.outcome, r.min_days) for o in contract.outcomes for r in o.requires]
+    if not edges:
+        return False
+    dated = current.filter(~pl.col("_undated") & (pl.col("kind") == "claim"))
+    new = dated.filter(pl.col("submitted_on") > pl.lit(previous_end)).select(
+        "participant_id", pl.col("outcome_id").alias("_req"), pl.col("achieved_on").alias("_req_on")
+    )
+    if new.height == 0:
+        return False
+    old = dated.filter(pl.col("submitted_on") <= pl.lit(previous_end)).select("participant_id", "outcome_id", "achieved_on")
+    graph = pl.DataFrame(edges, schema={"outcome_id": pl.String, "_req": pl.String, "_min_days": pl.Int64}, orient="row")
+    pairs = (
+        old.join(graph, on="outcome_id")
+        .join(new, on=["participant_id", "_req"])
+        .filter(pl.col("_req_on") <= pl.col("achieved_on") - pl.duration(days=pl.col("_min_days")))
+    )
+    return pairs.height > 0
 
 
 def _missing_rows(paid: pl.DataFrame, current: pl.DataFrame, payers: list[str]) -> pl.DataFrame:

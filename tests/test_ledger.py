@@ -354,7 +354,10 @@ def test_manifest_edit_breaks_chain(two: Path) -> None:
     m1 = cdir(two) / "2025-Q1.toml"
     m1.write_text(m1.read_text().replace('due = "2000.01"', 'due = "2000.00"'))
     findings = ledger.verify(two)
-    assert [(f.code, f.file) for f in findings] == [("LEDGER_CHAIN_BROKEN", str(cdir(two) / "2025-Q2.toml"))]
+    assert [(f.code, f.file) for f in findings] == [
+        ("LEDGER_CHANGED", str(m1)),  # its totals no longer match its CSV
+        ("LEDGER_CHAIN_BROKEN", str(cdir(two) / "2025-Q2.toml")),
+    ]
 
 
 def test_bad_manifest_detected(two: Path) -> None:

@@ -1,0 +1,1572 @@
+"""Evidence files: read, type and check claims, the register and cohort results (SPEC 4).
+
+``read_evidence`` turns the evidence files into typed polars frames plus a
+:class:`~sob.findings.Finding` for every data error, without a Python loop
+over rows: the only per-row Python work is building ``Finding`` objects for
+rows that have errors, and the csv-module reader for files that are not
+well-formed RFC 4180.
+
+How a CSV file is read
+----------------------
+Every cell is read as text, trimmed, and an empty cell is null.  The record
+structure (the line a record starts on, and whether it has the header's number
+of cells) comes from one of three readers, tried in this order:
+
+* **fast** (no ``"`` in the file): one streaming ``pl.scan_csv`` query that
+  parses *and* runs every check.  It is trusted only after the fact, against
+  byte counts taken while the file is hashed in a background thread: the file
+  must have exactly one record per line (newline count = rows) and the
+  header's number of cells on every line (delimiter count), and no lone CR.
+  Cells are not trimmed on the first try (trimming costs as much as parsing);
+  the query flags rows with a space at the edge of a cell, and the read is
+  redone with trimming when any row (or tab / Unicode white space in the
+  bytes) says it is needed.
+* **structured** (quotes, blank lines, short rows...): ``pl.read_csv`` parses
+  the cells (RFC 4180) while a ``pl.scan_lines`` pass works out the record
+  structure: a line starts a record when the quotes before it are balanced,
+  and a record's cells are its delimiters outside quotes plus one.  Every line
+  is first matched against the RFC 4180 grammar, so the two views agree.
+* **csv module** (malformed quoting, lone CR line breaks, anything the others
+  cannot vouch for): Python's :mod:`csv`, record by record.  Always right,
+  slower.  The other two readers are tested to give exactly what it gives.
+
+Checks are vectorised polars expressions (text is parsed with ``strict=False``
+and a cell is bad when its text is non-null and its parsed value is null); the
+``error`` column is one ``pl.when`` chain in the order of SPEC 4.4.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import hashlib
+import io
+import itertools
+import mmap
+import os
+import secrets
+import re
+import stat
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable
+
+import polars as pl
+
+from sob.contract import Contract
+from sob.findings import Finding, UsageError, cut
+
+__all__ = ["Evidence", "EvidenceFile", "read_evidence", "read_inline", "KIND_COLUMNS"]
+
+# --------------------------------------------------------------------------------------
+# Column specifications
+# --------------------------------------------------------------------------------------
+
+STATUSES = ("claimed", "withdrawn", "failed")
+_TRUE = ("true", "yes", "1")
+_FALSE = ("false", "no", "0")
+_RESERVED = ("line", "error")  # columns sob adds to every frame
+_INTERNAL = "__sob"  # prefix of working columns; a header may not start with it
+
+
+@dataclass(frozen=True)
+class _Kind:
+    kind: str  # "claims" | "participants" | "results"
+    id_col: str
+    columns: tuple[str, ...]  # canonical columns, in frame order
+    required: tuple[str, ...]
+
+
+_CLAIMS = _Kind(
+    "claims",
+    "claim_id",
+    ("claim_id", "participant_id", "outcome_id", "achieved_on", "submitted_on", "status",
+     "evidence_ref", "amount_claimed"),
+    ("claim_id", "participant_id", "outcome_id", "achieved_on"),
+)
+_PARTICIPANTS = _Kind(
+    "participants",
+    "participant_id",
+    ("participant_id", "enrolled_on", "eligible", "cohort"),
+    ("participant_id", "enrolled_on"),
+)
+_RESULTS = _Kind(
+    "results",
+    "result_id",
+    ("result_id", "outcome_id", "cohort", "achieved_on", "submitted_on", "baseline", "observed",
+     "units", "status"),
+    ("result_id", "outcome_id", "cohort", "achieved_on", "baseline", "observed"),
+)
+_KINDS = {k.kind: k for k in (_CLAIMS, _PARTICIPANTS, _RESULTS)}
+
+#: canonical columns of each evidence file, in the order of the typed frames
+KIND_COLUMNS: dict[str, tuple[str, ...]] = {k: v.columns for k, v in _KINDS.items()}
+
+_TYPED_SCHEMA: dict[str, dict[str, pl.DataType]] = {
+    "claims": {
+        "line": pl.Int64(), "claim_id": pl.String(), "participant_id": pl.String(),
+        "outcome_id": pl.String(), "achieved_on": pl.Date(), "submitted_on": pl.Date(),
+        "status": pl.String(), "evidence_ref": pl.String(), "amount_claimed": pl.Int64(),
+        "error": pl.String(),
+    },
+    "participants": {
+        "line": pl.Int64(), "participant_id": pl.String(), "enrolled_on": pl.Date(),
+        "eligible": pl.Boolean(), "cohort": pl.String(), "error": pl.String(),
+    },
+    "results": {
+        "line": pl.Int64(), "result_id": pl.String(), "outcome_id": pl.String(),
+        "cohort": pl.String(), "achieved_on": pl.Date(), "submitted_on": pl.Date(),
+        "baseline": pl.String(), "observed": pl.String(), "units": pl.String(),
+        "status": pl.String(), "error": pl.String(),
+    },
+}
+
+# Order in which a row's reject reason is chosen (SPEC 4.4); findings of one
+# line are listed in this order too.
+_PRIORITY = (
+    "DUPLICATE_ID", "DUPLICATE_PARTICIPANT", "DUPLICATE_ROW",
+    "BAD_ROW_LENGTH", "MISSING_VALUE", "BAD_DATE", "SUBMITTED_BEFORE_ACHIEVED", "BAD_STATUS",
+    "BAD_BOOLEAN", "UNKNOWN_OUTCOME", "WRONG_OUTCOME_KIND", "UNKNOWN_PARTICIPANT",
+    "BAD_NUMBER", "NON_POSITIVE_BASELINE",
+)
+_PRIO = {c: i for i, c in enumerate(_PRIORITY)}
+
+_DECIMAL_RE = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+# What "trimmed of white space" removes: Unicode White_Space, as polars' strip_chars() does.
+_WS = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
+# The non-ASCII ones as UTF-8 bytes: a file without them (and without tab, VT, FF)
+# can only hold ASCII spaces at the edges of its cells.
+_WIDE_WS = re.compile(rb"\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
+_CHUNK = 1 << 23
+
+try:  # very long cells are data, not a reason to crash the csv module
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+except OverflowError:  # pragma: no cover
+    csv.field_size_limit(2**31 - 1)
+
+
+# --------------------------------------------------------------------------------------
+# Public data classes
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """One evidence file as read: its kind, path, record count and SHA-256."""
+
+    kind: str  # "claims" | "participants" | "results"
+    path: Path
+    rows: int  # data records read (blank lines excluded)
+    sha256: str  # hex digest of the file bytes
+
+
+@dataclass
+class Evidence:
+    """Typed evidence frames plus every problem found while reading them.
+
+    ``findings`` holds the data errors (severity ``error``) and warnings
+    (``DUPLICATE_ROW``) in file order (claims, participants, results) and line
+    order; ``file_errors`` holds the file-level errors (``MISSING_COLUMN``,
+    ``MISSING_REGISTER``, ``DUPLICATE_COLUMN``) that stop any run — they are
+    not repeated in ``findings``.  A file with a file-level error has no frame.
+    """
+
+    claims: pl.DataFrame | None = None
+    participants: pl.DataFrame | None = None
+    results: pl.DataFrame | None = None
+    findings: list[Finding] = field(default_factory=list)
+    file_errors: list[Finding] = field(default_factory=list)
+    files: list[EvidenceFile] = field(default_factory=list)
+    carried_columns: list[str] = field(default_factory=list)
+    has_amount_claimed: bool = False  # the claims file has an amount_claimed column (SPEC 9 export)
+
+    @property
+    def errors(self) -> list[Finding]:
+        """File-level errors and data errors (warnings left out)."""
+        return self.file_errors + [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# --------------------------------------------------------------------------------------
+# Reading bytes: existence, encoding sniffing, hashing and byte counts
+# --------------------------------------------------------------------------------------
+
+
+def _unreadable(label: str, why: str) -> UsageError:
+    return UsageError(f"cannot read {label}: {why}")
+
+
+@dataclass
+class _Counts:
+    """Byte facts about a whole file, gathered while hashing it."""
+
+    sha256: str
+    delimiters: int
+    newlines: int
+    carriage_returns: int
+    crlf: int
+    ends_with_newline: bool
+    odd_whitespace: bool  # tab (unless it is the delimiter), VT, FF or non-ASCII white space somewhere
+
+
+class _ByteScan:
+    """Counts over a file read chunk by chunk (state carried across chunk edges)."""
+
+    def __init__(self, delim: bytes) -> None:
+        self.delim = delim
+        self.delimiters = self.newlines = self.carriage_returns = self.crlf = 0
+        self.odd_whitespace = False
+        self.tail = b""  # the last bytes of the previous chunk
+
+    def feed(self, data: bytes | bytearray, n: int) -> None:
+        chunk = data if n == len(data) else data[:n]
+        if not n:
+            return
+        if not self.odd_whitespace:
+            if (self.delim != b"\t" and chunk.find(b"\t") >= 0) or chunk.find(b"\x0b") >= 0 or chunk.find(b"\x0c") >= 0:
+                self.odd_whitespace = True
+            elif not chunk.isascii() and (_WIDE_WS.search(chunk) or _WIDE_WS.search(self.tail + chunk[:2])):
+                self.odd_whitespace = True
+        self.delimiters += chunk.count(self.delim)
+        self.newlines += chunk.count(b"\n")
+        if self.tail.endswith(b"\r") and chunk[0] == 10:
+            self.crlf += 1
+        if chunk.find(b"\r") >= 0:
+            self.carriage_returns += chunk.count(b"\r")
+            self.crlf += chunk.count(b"\r\n")
+        self.tail = bytes(chunk[-2:])
+
+    def result(self, digest: str) -> _Counts:
+        return _Counts(digest, self.delimiters, self.newlines, self.carriage_returns, self.crlf,
+                       ends_with_newline=self.tail.endswith(b"\n"), odd_whitespace=self.odd_whitespace)
+
+
+class _Source:
+    """A file opened for reading.
+
+    Cheap whole-file byte checks (``find`` of one byte is a ``memchr``) run up
+    front on a memory map; the SHA-256 and the byte counts used to verify the
+    fast reader are computed in a background thread (``hashlib`` and file reads
+    release the GIL) while polars parses.  ``source`` is what polars reads: the
+    path of a regular file, or the bytes of anything else (a pipe).
+    """
+
+    def __init__(self, path: Path, label: str, delim: str) -> None:
+        self.label = label
+        self.path = path
+        self._delim = delim.encode("utf-8")
+        self._counts: _Counts | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self.data: bytes | None = None
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise _unreadable(label, "no such file") from None
+        except OSError as exc:
+            raise _unreadable(label, exc.strerror or str(exc)) from None
+        if stat.S_ISDIR(st.st_mode):
+            raise _unreadable(label, "it is a directory, not a file")
+        mm: mmap.mmap | None = None
+        try:
+            with open(path, "rb") as fh:
+                if stat.S_ISREG(st.st_mode) and st.st_size > 0:
+                    try:
+                        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                    except (OSError, ValueError):  # pragma: no cover - odd file systems
+                        mm = None
+                if mm is None:
+                    self.data = fh.read()
+        except OSError as exc:
+            raise _unreadable(label, exc.strerror or str(exc)) from None
+        buf: bytes | mmap.mmap = mm if mm is not None else self.data  # type: ignore[assignment]
+        try:
+            self.size = len(buf)
+            self.head_bytes = bytes(buf[: 1 << 16])
+            self.has_nul = buf.find(b"\x00") >= 0
+            self.has_quote = buf.find(b'"') >= 0
+            self.has_cr = buf.find(b"\r") >= 0
+        finally:
+            if mm is not None:
+                mm.close()
+        if self.data is None:
+            self.source: str | bytes = str(path)
+            self._thread = threading.Thread(target=self._scan_file, daemon=True)
+            self._thread.start()
+        else:
+            self.source = self.data
+            scan = _ByteScan(self._delim)
+            scan.feed(self.data, len(self.data))
+            self._counts = scan.result(hashlib.sha256(self.data).hexdigest())
+
+    def sniff(self) -> None:
+        """Refuse what is not UTF-8 text: UTF-16/32 (by BOM or NUL bytes) and binary files."""
+        if self.head_bytes.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise _unreadable(self.label, "it is UTF-16 (or UTF-32) text; save it as UTF-8")
+        if self.has_nul:
+            raise _unreadable(
+                self.label, "it holds NUL bytes (a binary file, or UTF-16 text); evidence must be UTF-8 CSV"
+            )
+
+    def head(self, n: int) -> bytes:
+        if n <= len(self.head_bytes) or self.size <= len(self.head_bytes):
+            return self.head_bytes[:n]
+        if self.data is not None:
+            return self.data[:n]
+        try:
+            with open(self.path, "rb") as fh:
+                return fh.read(n)
+        except OSError as exc:
+            raise _unreadable(self.label, exc.strerror or str(exc)) from None
+
+    def all_bytes(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise _unreadable(self.label, exc.strerror or str(exc)) from None
+
+    def _scan_file(self) -> None:
+        try:
+            h = hashlib.sha256()
+            buf = bytearray(_CHUNK)
+            view = memoryview(buf)
+            scan = _ByteScan(self._delim)
+            with open(self.path, "rb") as fh:
+                while n := fh.readinto(buf):
+                    h.update(view[:n])
+                    scan.feed(buf, n)
+            self._counts = scan.result(h.hexdigest())
+        except BaseException as exc:  # pragma: no cover - re-raised in counts()
+            self._error = exc
+
+    def counts(self) -> _Counts:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            raise _unreadable(self.label, str(self._error))
+        assert self._counts is not None
+        return self._counts
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
+# --------------------------------------------------------------------------------------
+# Header handling
+# --------------------------------------------------------------------------------------
+
+
+def _is_blank(cells: list[str]) -> bool:
+    return not any(c.strip(_WS) for c in cells)
+
+
+@dataclass
+class _HeaderAt:
+    cells: list[str]  # raw cells of the header record
+    start: int  # 0-based line the header starts on (lines before it are blank)
+    data_start: int  # lines up to and including the header's last line
+    pre_delimiters: int  # delimiters on the blank lines before the header
+
+
+def _find_header(src: _Source, delim: str) -> _HeaderAt | None:
+    """The header record: the first record that is not blank.  ``None`` when there is none."""
+    n = 1 << 16
+    while True:
+        complete = n >= src.size
+        chunk = src.head(n)
+        if not complete:
+            cut_at = chunk.rfind(b"\n")
+            if cut_at < 0:
+                n *= 4
+                continue
+            chunk = chunk[: cut_at + 1]
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _unreadable(src.label, "it is not UTF-8 text") from None
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=False)
+        before = 0
+        total_lines = len(io.StringIO(text, newline="").readlines())
+        for row in reader:
+            if not _is_blank(row):
+                end = reader.line_num
+                if not complete and end >= total_lines:
+                    break  # the record may go on past this chunk: read more
+                lines = io.StringIO(text, newline="").readlines()[:before]
+                return _HeaderAt(row, before, end, sum(line.count(delim) for line in lines))
+            before = reader.line_num
+        if complete:
+            return None
+        n *= 4
+
+
+def _regex_char(ch: str) -> str:
+    return "\\x{%X}" % ord(ch)
+
+
+@dataclass
+class _Header:
+    names: list[str]  # frame name per file column (canonical or carried), first ncols columns
+    canon_pos: dict[str, int]  # canonical column -> 0-based position
+    carried: list[str]
+    shown: dict[str, str]  # frame name -> header as written in the file
+    ncols: int
+    nraw: int  # cells in the header record, trailing empty ones included
+    line: int  # 1-based line of the header
+
+
+def _resolve_header(
+    kind: _Kind, raw_cells: list[str], line: int, label: str, columns_map: dict[str, str]
+) -> tuple[_Header | None, list[Finding]]:
+    errors: list[Finding] = []
+    cells = [c.strip(_WS) for c in raw_cells]
+    if cells and cells[0].startswith("\ufeff"):
+        cells[0] = cells[0][1:].strip(_WS)
+    nraw = len(cells)
+    while cells and cells[-1] == "":
+        cells.pop()
+    names = [c if c else f"column_{i + 1}" for i, c in enumerate(cells)]
+    first_at: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first_at:
+            errors.append(Finding(
+                code="DUPLICATE_COLUMN",
+                message=f"column {name!r} appears twice in the header (columns {first_at[name] + 1} and {i + 1})",
+                file=label, line=line, col=i + 1, field=name, value=cut(name),
+                hint="rename or remove one of them",
+            ))
+        else:
+            first_at[name] = i
+    # where each canonical column is looked for ("found only under its mapped header")
+    wanted = {c: str(columns_map.get(c, c)).strip() for c in kind.columns}
+    by_header: dict[str, list[str]] = {}
+    for canon, header in wanted.items():
+        by_header.setdefault(header, []).append(canon)
+    for header, canons in by_header.items():
+        if len(canons) > 1:
+            errors.append(Finding(
+                code="DUPLICATE_COLUMN",
+                message=f"[evidence.columns] maps {', '.join(canons)} to the same header {header!r}",
+                file=label, line=line, field=header, value=cut(header),
+                hint="each column needs a header of its own",
+            ))
+    canon_pos: dict[str, int] = {}
+    for canon in kind.columns:
+        if wanted[canon] in first_at and len(by_header[wanted[canon]]) == 1:
+            canon_pos[canon] = first_at[wanted[canon]]
+    for canon in kind.required:
+        if canon in canon_pos or len(by_header[wanted[canon]]) > 1:
+            continue
+        header = wanted[canon]
+        label_h = f"{canon!r}" if header == canon else f"{header!r} (the header [evidence.columns] gives for {canon})"
+        hint = None
+        lower = {n.lower(): n for n in first_at}
+        if header != canon and canon in first_at:
+            hint = f"the file has a {canon!r} column, but [evidence.columns] says {canon} is under {header!r}"
+        elif header.lower() in lower:
+            hint = f"did you mean {lower[header.lower()]!r}? (headers are case-sensitive)"
+        else:
+            close = difflib.get_close_matches(header, list(first_at), n=1, cutoff=0.6)
+            if close:
+                hint = f"did you mean {close[0]!r}?"
+        errors.append(Finding(
+            code="MISSING_COLUMN",
+            message=f"the {kind.kind} file has no column {label_h}",
+            file=label, line=line, field=canon, value=None, hint=hint,
+        ))
+    taken = set(canon_pos.values())
+    carried: list[str] = []
+    for i, name in enumerate(names):
+        if i in taken or first_at.get(name) != i:
+            continue
+        if name in kind.columns:
+            if name in kind.required and name not in canon_pos:
+                continue  # already reported as MISSING_COLUMN (with a hint about the mapping)
+            errors.append(Finding(
+                code="DUPLICATE_COLUMN",
+                message=(f"column {name!r} clashes with the {name} column, which [evidence.columns] "
+                         f"maps to {wanted[name]!r}"),
+                file=label, line=line, col=i + 1, field=name, value=cut(name),
+                hint=f"rename the column, or remove {name} from [evidence.columns]",
+            ))
+            continue
+        if name in _RESERVED or name.startswith(_INTERNAL):
+            errors.append(Finding(
+                code="DUPLICATE_COLUMN",
+                message=f"column {name!r} clashes with the {name!r} column sob adds to every row",
+                file=label, line=line, col=i + 1, field=name, value=cut(name),
+                hint="rename the column",
+            ))
+            continue
+        carried.append(name)
+    frame_names = list(names)
+    for canon, pos in canon_pos.items():
+        frame_names[pos] = canon
+    shown = {frame_names[i]: names[i] for i in range(len(names))}
+    header = _Header(
+        names=frame_names, canon_pos=canon_pos, carried=carried, shown=shown,
+        ncols=len(names), nraw=nraw, line=line,
+    )
+    return (None if errors else header), errors
+
+
+# --------------------------------------------------------------------------------------
+# CSV readers.  Each gives `line`, `__sob_ncells` (null = right length) and
+# `_c0.._c{ncols-1}` (trimmed text, empty -> null), blank records left out.
+# --------------------------------------------------------------------------------------
+
+
+class _Fallback(Exception):
+    """The faster reader cannot vouch for this file: use a slower one."""
+
+
+def _clean(e: pl.Expr) -> pl.Expr:
+    """Trimmed text, null when empty (polars already reads an empty cell as null)."""
+    return e.str.strip_chars().replace("", None)
+
+
+def _cells_frame_schema(ncols: int) -> dict[str, pl.DataType]:
+    schema: dict[str, pl.DataType] = {"line": pl.Int64(), "__sob_ncells": pl.Int64()}
+    schema.update({f"_c{i}": pl.String() for i in range(ncols)})
+    return schema
+
+
+def _fast_lazy(src: _Source, at: _HeaderAt, header: _Header, delim: str, strip: bool) -> pl.LazyFrame:
+    """No quotes: ``scan_csv`` straight into the checks, verified afterwards by ``_fast_check``.
+
+    Rows keep a ``__sob_blank`` flag instead of being filtered, so the row count
+    can be checked against the file's line count.  With ``strip=False`` cells
+    are not trimmed (trimming costs as much as parsing); instead ``__sob_ws``
+    flags rows with a cell that starts or ends with a space, and the read is
+    redone with trimming when any row (or the byte scan) says it was needed.
+    """
+    ncols, nraw = header.ncols, header.nraw
+    lf = pl.scan_csv(
+        src.source, has_header=True, skip_lines=at.start, new_columns=[f"_c{i}" for i in range(nraw)],
+        infer_schema=False, separator=delim, quote_char=None, truncate_ragged_lines=False,
+        raise_if_empty=False, glob=False,
+    ).with_row_index("__sob_i")
+    clean = _clean if strip else (lambda e: e)
+    cells = [clean(pl.col(f"_c{i}")).alias(f"_c{i}") for i in range(ncols)]
+    if nraw > ncols:  # cells under trailing blank header names must be empty
+        long: pl.Expr = pl.any_horizontal([clean(pl.col(f"_c{i}")).is_not_null() for i in range(ncols, nraw)])
+    else:
+        long = pl.lit(False)
+    if not strip:
+        edge = [pl.col(f"_c{i}") for i in range(nraw)]
+        ws = [pl.any_horizontal([e.str.starts_with(" ") | e.str.ends_with(" ") for e in edge]).alias("__sob_ws")]
+    else:
+        ws = []
+    lf = lf.select(
+        (pl.col("__sob_i").cast(pl.Int64) + (at.data_start + 1)).alias("line"),
+        pl.when(long).then(pl.lit(nraw, dtype=pl.Int64)).otherwise(pl.lit(None, dtype=pl.Int64)).alias("__sob_ncells"),
+        *cells,
+        long.alias("__sob_long"),
+        *ws,
+    )
+    blank = pl.all_horizontal([pl.col(f"_c{i}").is_null() for i in range(ncols)]) & ~pl.col("__sob_long")
+    return lf.with_columns(blank.alias("__sob_blank")).drop("__sob_long")
+
+
+def _fast_check(src: _Source, at: _HeaderAt, header: _Header, df: pl.DataFrame) -> str:
+    """Can the fast read be trusted?  ``ok``, ``strip`` (redo it trimming cells) or ``exact``.
+
+    ``exact``: the file is not one record per line with the header's number of
+    cells on every line (counted from the bytes), so the line numbers or row
+    lengths polars saw cannot be trusted.
+    """
+    c = src.counts()
+    rows = df.height
+    lines = c.newlines + (0 if c.ends_with_newline or src.size == 0 else 1)
+    if not (
+        c.carriage_returns == c.crlf
+        and lines == at.data_start + rows
+        and c.delimiters == at.pre_delimiters + (header.nraw - 1) * (rows + 1)
+    ):
+        return "exact"
+    if "__sob_ws" in df.columns and (c.odd_whitespace or df["__sob_ws"].any()):
+        return "strip"
+    return "ok"
+
+
+# RFC 4180 building blocks for one line of text (a quoted field may span lines).
+def _line_patterns(delim: str) -> tuple[str, str, str, str]:
+    d = _regex_char(delim)
+    q = r'"(?:[^"]|"")*"'  # a closed quoted field
+    u = f'[^"{d}\\r]*'  # an unquoted field
+    o = r'"(?:[^"]|"")*'  # a quoted field still open at the end of the line
+    f = f"(?:{q}|{u})"
+    outside = f"^(?:{f}{d})*(?:{f}|{o})$"  # a line that starts outside quotes
+    inside = f'^(?:[^"]|"")*(?:"(?:{d}{f})*(?:{d}{o})?)?$'  # a line that starts inside a quoted field
+    prefix = r'^(?:[^"]|"")*(?:"|$)'  # the rest of a quoted field at the start of a continuation line
+    qseg = r'"(?:[^"]|"")*(?:"|$)'
+    return outside, inside, prefix, qseg
+
+
+def _read_structured(src: _Source, at: _HeaderAt, header: _Header, delim: str) -> pl.DataFrame:
+    """Cells from ``pl.read_csv`` (RFC 4180); record structure from a scan of the lines.
+
+    A line starts a new record when the quotes before it are balanced; the
+    cells of a record are the delimiters outside quotes plus one.  Every line
+    is checked against the RFC 4180 grammar first, so polars, this structure
+    and Python's csv module agree; otherwise ``_Fallback``.
+    """
+    ncols = header.ncols
+    if src.has_cr:
+        c = src.counts()
+        if c.carriage_returns != c.crlf:
+            # a lone CR, even inside quotes, is a line break to the csv module: let it number the lines
+            raise _Fallback("lone carriage return")
+    outside, inside, prefix, qseg = _line_patterns(delim)
+    try:
+        vals = pl.read_csv(
+            src.source, has_header=True, skip_lines=at.start,
+            new_columns=[f"_c{i}" for i in range(header.nraw)], infer_schema=False,
+            truncate_ragged_lines=True, separator=delim, quote_char='"', raise_if_empty=False,
+            glob=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        if "utf" in str(exc).lower():
+            raise _unreadable(src.label, "it is not UTF-8 text") from None
+        raise _Fallback(str(exc)) from None
+    if vals.width != header.nraw:
+        raise _Fallback("header width")
+    t = pl.col("_t")
+    lines_lf = pl.scan_lines(src.source, name="_t", glob=False).with_row_index("_ln", offset=1).slice(at.data_start)
+    if src.has_quote:
+        q = t.str.count_matches('"', literal=True).cast(pl.Int64)
+        cont = ((pl.col("_q").cum_sum() - pl.col("_q")) % 2 == 1)
+        lines_lf = lines_lf.with_columns(q.alias("_q")).with_columns(cont.alias("_cont")).select(
+            pl.col("_ln").cast(pl.Int64),
+            pl.col("_cont"),
+            pl.col("_q"),
+            pl.when(pl.col("_cont")).then(t.str.contains(inside)).otherwise(t.str.contains(outside)).alias("_ok"),
+            pl.when(pl.col("_cont")).then(t.str.replace(prefix, "")).otherwise(t)
+            .str.replace_all(qseg, "\x01").str.count_matches(delim, literal=True).cast(pl.Int64).alias("_d"),
+        )
+    else:
+        lines_lf = lines_lf.select(
+            pl.col("_ln").cast(pl.Int64),
+            pl.lit(False).alias("_cont"),
+            pl.lit(0, dtype=pl.Int64).alias("_q"),
+            pl.lit(True).alias("_ok"),
+            t.str.count_matches(delim, literal=True).cast(pl.Int64).alias("_d"),
+        )
+    try:
+        lines = lines_lf.collect()
+    except pl.exceptions.PolarsError as exc:
+        if "utf" in str(exc).lower():
+            raise _unreadable(src.label, "it is not UTF-8 text") from None
+        raise _Fallback(str(exc)) from None
+    if lines.height and (not lines["_ok"].all() or lines["_q"].sum() % 2 == 1):
+        raise _Fallback("not well-formed RFC 4180")
+    lines = lines.with_columns(
+        pl.col("_d").cum_sum().alias("_cd"),
+        (~pl.col("_cont")).shift(-1, fill_value=True).alias("_end"),
+    )
+    starts = lines.filter(~pl.col("_cont")).select(
+        pl.col("_ln").alias("line"), (pl.col("_cd") - pl.col("_d")).alias("_b"))
+    ends = lines.filter(pl.col("_end")).select(pl.col("_ln").alias("_ln_end"), pl.col("_cd").alias("_e"))
+    del lines
+    if starts.height != ends.height or starts.height != vals.height:
+        raise _Fallback("record count")
+    rec = pl.concat([starts, ends], how="horizontal").select(
+        "line", "_ln_end", (pl.col("_e") - pl.col("_b") + 1).alias("_n")
+    )
+    long_nonempty = _beyond_nonempty(src, rec.filter(pl.col("_n") > ncols), ncols, delim)
+    vals = vals.select([_clean(pl.col(f"_c{i}")).alias(f"_c{i}") for i in range(ncols)])
+    df = pl.concat([rec, vals], how="horizontal")
+    if long_nonempty is not None and long_nonempty.height:
+        df = df.join(long_nonempty, on="line", how="left", maintain_order="left")
+        long = pl.col("_long").fill_null(False)
+    else:
+        long = pl.lit(False)
+    df = df.with_columns(
+        pl.when((pl.col("_n") < ncols) | long).then(pl.col("_n")).alias("__sob_ncells"),
+        long.alias("_long"),
+    )
+    blank = pl.all_horizontal([pl.col(f"_c{i}").is_null() for i in range(ncols)]) & ~pl.col("_long")
+    return df.filter(~blank).select(["line", "__sob_ncells"] + [f"_c{i}" for i in range(ncols)])
+
+
+def _beyond_nonempty(src: _Source, cand: pl.DataFrame, ncols: int, delim: str) -> pl.DataFrame | None:
+    """For records with more cells than the header: is any cell beyond the header non-empty?"""
+    if cand.height == 0:
+        return None
+    d = _regex_char(delim)
+    ranges = cand.select(pl.int_ranges(pl.col("line"), pl.col("_ln_end") + 1).alias("_ln")).explode("_ln")
+    texts = (
+        pl.scan_lines(src.source, name="_t", glob=False)
+        .with_row_index("_ln", offset=1)
+        .with_columns(pl.col("_ln").cast(pl.Int64))
+        .filter(pl.col("_ln").is_in(ranges["_ln"].implode()))
+        .collect()
+    )
+    single = cand.filter(pl.col("line") == pl.col("_ln_end")).join(
+        texts.rename({"_ln": "line"}), on="line", how="left"
+    )
+    _, _, _, qseg = _line_patterns(delim)
+    blank_q = f'(^|{d})"\\s*"({d}|$)'
+    s = pl.col("_t")
+    for _ in range(2):
+        s = s.str.replace_all(blank_q, "${1}${2}")
+    s = s.str.replace_all(qseg, "\x01")
+    out = [single.select(
+        "line",
+        s.str.splitn(delim, ncols + 1).struct.field(f"field_{ncols}").str.contains(f"[^\\s{d}]")
+        .fill_null(False).alias("_long"),
+    )]
+    multi = cand.filter(pl.col("line") != pl.col("_ln_end"))
+    if multi.height:  # rare: a record spanning lines with cells beyond the header
+        by_line = dict(zip(texts["_ln"].to_list(), texts["_t"].to_list()))
+        lines_out, flags = [], []
+        for first, last in multi.select("line", "_ln_end").iter_rows():
+            text = "\n".join(by_line.get(i, "") for i in range(first, last + 1))
+            row = next(csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=False), [])
+            lines_out.append(first)
+            flags.append(any(c.strip(_WS) for c in row[ncols:]))
+        out.append(pl.DataFrame({"line": lines_out, "_long": flags}, schema={"line": pl.Int64, "_long": pl.Boolean}))
+    return pl.concat(out)
+
+
+def _read_slow(src: _Source, delim: str, ncols: int) -> pl.DataFrame:
+    """Python's csv module, record by record, for files the faster readers cannot vouch for.
+
+    The header is the first non-blank record (as ``_find_header`` found it).
+    """
+    try:
+        text = src.all_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise _unreadable(src.label, "it is not UTF-8 text") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=False)
+    seen_header = False
+    before = 0
+    lines: list[int] = []
+    ncells: list[int | None] = []
+    cols: list[list[str | None]] = [[] for _ in range(ncols)]
+    for row in reader:
+        start = before + 1
+        before = reader.line_num
+        if not seen_header:
+            seen_header = not _is_blank(row)
+            continue
+        cells = [c.strip(_WS) for c in row]
+        if not any(cells):
+            continue
+        n = len(cells)
+        lines.append(start)
+        ncells.append(n if n < ncols or any(cells[ncols:]) else None)
+        for i in range(ncols):
+            cols[i].append((cells[i] or None) if i < n else None)
+    data: dict[str, Any] = {"line": lines, "__sob_ncells": ncells}
+    data.update({f"_c{i}": cols[i] for i in range(ncols)})
+    return pl.DataFrame(data, schema=_cells_frame_schema(ncols))
+
+
+def _no_header(kind: _Kind, label: str) -> list[Finding]:
+    return [
+        Finding(code="MISSING_COLUMN", message=f"the {kind.kind} file is empty: it has no header row",
+                file=label, line=1, field=c, value=None,
+                hint="the first non-blank line must name the columns")
+        for c in kind.required
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# Loading one file into a raw (all-text) lazy frame
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Raw:
+    kind: _Kind
+    label: str
+    lf: pl.LazyFrame  # line, __sob_ncells, every canonical column (String), carried columns
+    carried: list[str]
+    shown: dict[str, str]  # frame column -> header as written
+    col_no: dict[str, int]  # frame column -> 1-based column number in the file
+    date_format: str
+    ncols: int | None = None
+    path: Path | None = None
+    src: _Source | None = None
+    # The fast reader is checked after it ran; when the check fails, ``redo``
+    # gives the same frame from a reader that is exact for this file.
+    verify: Any = None  # Callable[[pl.DataFrame], str] | None: "ok", "strip" or "exact"
+    redo: Any = None  # Callable[[str], pl.LazyFrame] | None
+    digest: str | None = None  # for files read without a _Source (parquet)
+    present: frozenset[str] = frozenset()  # canonical columns the file has
+
+    def evidence_file(self, rows: int) -> EvidenceFile | None:
+        if self.path is None:
+            return None
+        digest = self.digest if self.digest is not None else self.src.counts().sha256  # type: ignore[union-attr]
+        return EvidenceFile(kind=self.kind.kind, path=self.path, rows=rows, sha256=digest)
+
+
+def _named(kind: _Kind, header: _Header, cells: pl.LazyFrame, extra: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """Rename the positional ``_c{i}`` columns to canonical / carried names; add absent canonical columns."""
+    rename = {f"_c{i}": header.names[i] for i in range(header.ncols)}
+    keep = [f"_c{i}" for i in range(header.ncols)
+            if i in header.canon_pos.values() or header.names[i] in header.carried]
+    lf = cells.select(["line", "__sob_ncells", *keep, *extra]).rename({c: rename[c] for c in keep})
+    missing = [c for c in kind.columns if c not in header.canon_pos]
+    if missing:
+        lf = lf.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in missing])
+    return lf
+
+
+def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> tuple[_Raw | None, list[Finding], EvidenceFile | None]:
+    cfg = contract.evidence
+    delim = cfg.delimiter
+    if not isinstance(delim, str) or len(delim) != 1 or delim in '"\r\n':
+        raise UsageError(f"cannot read {label}: the delimiter {delim!r} must be one character other than a quote or line break")
+    columns_map = dict(cfg.columns)
+    src = _Source(path, label, delim)
+    src.sniff()
+    at = _find_header(src, delim)
+    if at is None:
+        errors = _no_header(kind, label)
+        return None, errors, EvidenceFile(kind.kind, path, 0, src.counts().sha256)
+    header, errors = _resolve_header(kind, at.cells, at.start + 1, label, columns_map)
+    if header is None:
+        return None, errors, EvidenceFile(kind.kind, path, 0, src.counts().sha256)
+    hdr = header
+
+    def exact() -> pl.LazyFrame:
+        try:
+            cells = _read_structured(src, at, hdr, delim)
+        except _Fallback:
+            cells = _read_slow(src, delim, hdr.ncols)
+        return _named(kind, hdr, cells.lazy())
+
+    raw = _Raw(kind=kind, label=label, lf=pl.LazyFrame(), carried=list(hdr.carried), shown=hdr.shown,
+               col_no={hdr.names[i]: i + 1 for i in range(hdr.ncols)}, date_format=cfg.date_format,
+               ncols=hdr.ncols, path=path, src=src, present=frozenset(hdr.canon_pos))
+    fast = (not src.has_quote and delim.isascii() and (at.data_start == at.start + 1))
+    if fast:
+        raw.lf = _named(kind, hdr, _fast_lazy(src, at, hdr, delim, strip=False), ("__sob_blank", "__sob_ws"))
+        raw.verify = lambda df: _fast_check(src, at, hdr, df)
+
+        def redo(how: str) -> pl.LazyFrame:
+            if how == "strip":
+                return _named(kind, hdr, _fast_lazy(src, at, hdr, delim, strip=True), ("__sob_blank",))
+            return exact()
+
+        raw.redo = redo
+    else:
+        raw.lf = exact()
+    return raw, [], None
+
+
+def _load_parquet(kind: _Kind, path: Path, label: str, contract: Contract) -> tuple[_Raw | None, list[Finding], EvidenceFile | None]:
+    src = _Source(path, label, ",")
+    digest = src.counts().sha256
+    try:
+        df = pl.read_parquet(src.source, glob=False) if isinstance(src.source, bytes) else pl.read_parquet(path, glob=False)
+    except Exception as exc:  # polars raises several types for a bad file
+        raise _unreadable(label, f"it is not a readable Parquet file ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})") from None
+    fmt = contract.evidence.date_format
+    texts = []
+    for name, dtype in df.schema.items():
+        c = pl.col(name)
+        if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+            e = c.dt.strftime(fmt)
+        elif dtype == pl.String:
+            e = c
+        elif dtype.is_nested() or dtype == pl.Object or dtype == pl.Binary:
+            e = c.map_elements(lambda v: None if v is None else str(v), return_dtype=pl.String)
+        else:
+            e = c.cast(pl.String, strict=False)
+        texts.append(e.alias(name))
+    if texts:
+        df = df.select(texts)
+    header, errors = _resolve_header(kind, list(df.columns), 1, label, dict(contract.evidence.columns))
+    if header is None:
+        return None, errors, EvidenceFile(kind=kind.kind, path=path, rows=0, sha256=digest)
+    ncols = header.ncols
+    cells = df.select(
+        (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias("line"),
+        pl.lit(None, dtype=pl.Int64).alias("__sob_ncells"),
+        *[_clean(pl.col(df.columns[i])).alias(f"_c{i}") for i in range(ncols)],
+    )
+    if df.width > ncols:  # columns with blank names after the last named one must be empty
+        long = df.select(pl.any_horizontal([_clean(pl.col(df.columns[i])).is_not_null()
+                                            for i in range(ncols, df.width)])).to_series()
+        cells = cells.with_columns(pl.when(long).then(pl.lit(df.width, dtype=pl.Int64)).alias("__sob_ncells"))
+    blank = pl.all_horizontal([pl.col(f"_c{i}").is_null() for i in range(ncols)]) & pl.col("__sob_ncells").is_null()
+    cells = cells.filter(~blank)
+    raw = _Raw(kind=kind, label=label, lf=_named(kind, header, cells.lazy()), carried=list(header.carried),
+               shown=header.shown, col_no={header.names[i]: i + 1 for i in range(ncols)},
+               date_format=fmt, ncols=ncols, path=path, digest=digest, present=frozenset(header.canon_pos))
+    return raw, [], None
+
+
+def _load(kind: _Kind, path: Path | str, contract: Contract):
+    path = Path(path)
+    label = str(path)
+    if path.suffix.lower() == ".parquet":
+        return _load_parquet(kind, path, label, contract)
+    return _load_csv(kind, path, label, contract)
+
+
+# --------------------------------------------------------------------------------------
+# Inline rows (worked examples)
+# --------------------------------------------------------------------------------------
+
+
+def _inline_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return str(value)  # a date-time is not a date: BAD_DATE
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _inline_raw(kind: _Kind, rows: Iterable[dict[str, Any]], label: str) -> _Raw:
+    rows = list(rows)
+    extra: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in kind.columns and k not in extra:
+                extra.append(str(k))
+    extra = [e for e in extra if e not in _RESERVED]
+    names = list(kind.columns) + extra
+    data: dict[str, list[Any]] = {"line": list(range(1, len(rows) + 1)), "__sob_ncells": [None] * len(rows)}
+    for n in names:
+        col = []
+        for r in rows:
+            t = _inline_text(r.get(n))
+            t = t.strip(_WS) if t is not None else None
+            col.append(t or None)
+        data[n] = col
+    schema = {"line": pl.Int64(), "__sob_ncells": pl.Int64(), **{n: pl.String() for n in names}}
+    frame = pl.DataFrame(data, schema=schema)
+    present = frozenset(k for r in rows for k in r if k in kind.columns)
+    return _Raw(kind=kind, label=label, lf=frame.lazy(), carried=extra, shown={n: n for n in names},
+                col_no={}, date_format="%Y-%m-%d", present=present)
+
+
+# --------------------------------------------------------------------------------------
+# Checks
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Check:
+    code: str
+    field: str | None
+    flag: pl.Expr
+    value: str | None  # raw column whose text is the offending value
+
+
+def _parse_date(col: str, fmt: str) -> pl.Expr:
+    d = pl.col(col).str.to_date(fmt, strict=False, cache=False)
+    if "%Y" in fmt:  # chrono accepts 1- to 3-digit years for %Y; strftime wants four
+        d = pl.when(d.dt.year() >= 1000).then(d)
+    return d
+
+
+def _decimal_ok(col: str) -> pl.Expr:
+    return pl.col(col).str.contains(_DECIMAL_RE)
+
+
+def _positive(col: str) -> pl.Expr:
+    c = pl.col(col)
+    return _decimal_ok(col) & ~c.str.starts_with("-") & c.str.contains("[1-9]")
+
+
+def _non_negative(col: str) -> pl.Expr:
+    c = pl.col(col)
+    return _decimal_ok(col) & (~c.str.starts_with("-") | ~c.str.contains("[1-9]"))
+
+
+def _money_minor(col: str, units: int) -> pl.Expr:
+    """Plain decimal text -> Int64 minor units; null when not a number, too precise or too large."""
+    c = pl.col(col)
+    neg = c.str.starts_with("-")
+    body = c.str.strip_chars_start("+-")
+    parts = body.str.splitn(".", 2)
+    whole = parts.struct.field("field_0").str.strip_chars_start("0")
+    frac = parts.struct.field("field_1").fill_null("").str.strip_chars_end("0")
+    fits = (frac.str.len_bytes() <= units) & (whole.str.len_bytes() <= 18 - units)
+    whole_v = pl.when(whole == "").then(pl.lit(0, dtype=pl.Int64)).otherwise(whole.str.to_integer(strict=False))
+    if units:
+        frac_v = frac.str.pad_end(units, "0").str.to_integer(strict=False)
+        minor = whole_v * (10**units) + frac_v
+    else:
+        minor = whole_v
+    minor = pl.when(neg).then(-minor).otherwise(minor)
+    return pl.when(_decimal_ok(col) & fits).then(minor)
+
+
+def _one_of(col: str, values: Iterable[str]) -> pl.Expr:
+    return _one_of_expr(pl.col(col), values)
+
+
+def _one_of_expr(c: pl.Expr, values: Iterable[str]) -> pl.Expr:
+    """``c`` is one of ``values`` (false for null).
+
+    A chain of ``==`` is several times faster than ``is_in`` for the handful of
+    values a rate card or status list has (string views compare inline).
+    """
+    values = list(dict.fromkeys(values))
+    if not values:
+        return pl.lit(False)
+    if len(values) > 24:
+        return c.is_in(values).fill_null(False)
+    e = c == values[0]
+    for v in values[1:]:
+        e = e | (c == v)
+    return e.fill_null(False)
+
+
+def _case_variants(word: str) -> list[str]:
+    return ["".join(p) for p in itertools.product(*[(ch.lower(), ch.upper()) for ch in word])]
+
+
+_STATUS_ANY_CASE = [v for w in STATUSES for v in _case_variants(w)]
+
+
+def _outcome_checks(kind: _Kind, contract: Contract) -> list[_Check]:
+    all_ids = [o.id for o in contract.outcomes]
+    want = "claim" if kind is _CLAIMS else "improvement"
+    wrong = [o.id for o in contract.outcomes if o.kind != want]
+    oc = pl.col("outcome_id")
+    return [
+        _Check("UNKNOWN_OUTCOME", "outcome_id", oc.is_not_null() & ~_one_of("outcome_id", all_ids), "outcome_id"),
+        _Check("WRONG_OUTCOME_KIND", "outcome_id", _one_of("outcome_id", wrong), "outcome_id"),
+    ]
+
+
+def _common_date_checks(fmt: str) -> tuple[list[pl.Expr], list[_Check]]:
+    exprs = [_parse_date("achieved_on", fmt).alias("__sob_ach"), _parse_date("submitted_on", fmt).alias("__sob_sub")]
+    checks = [
+        _Check("BAD_DATE", "achieved_on", pl.col("achieved_on").is_not_null() & pl.col("__sob_ach").is_null(), "achieved_on"),
+        _Check("BAD_DATE", "submitted_on", pl.col("submitted_on").is_not_null() & pl.col("__sob_sub").is_null(), "submitted_on"),
+        _Check("SUBMITTED_BEFORE_ACHIEVED", "submitted_on", (pl.col("__sob_sub") < pl.col("__sob_ach")).fill_null(False), "submitted_on"),
+    ]
+    return exprs, checks
+
+
+def _status_check() -> tuple[list[pl.Expr], _Check]:
+    """Status, case-insensitive, without lower-casing every row.
+
+    ``__sob_st_exact``: already lower case (the usual case).  ``__sob_st_mixed``:
+    valid in another case; those rows are lower-cased after the query, only
+    when there are any (see ``_type``).
+    """
+    exact = _one_of("status", STATUSES)
+    any_case = pl.col("status").is_in(_STATUS_ANY_CASE).fill_null(False)
+    return (
+        [exact.alias("__sob_st_exact"), (any_case & ~exact).alias("__sob_st_mixed")],
+        _Check("BAD_STATUS", "status", pl.col("status").is_not_null() & ~any_case, "status"),
+    )
+
+
+def _checks(kind: _Kind, contract: Contract, fmt: str, register: _Register | None
+            ) -> tuple[list[pl.Expr], list[_Check], dict[str, pl.Expr]]:
+    """Derived columns, checks in priority order, and the typed output columns."""
+    length = _Check("BAD_ROW_LENGTH", None, pl.col("__sob_ncells").is_not_null(), None)
+    missing = [_Check("MISSING_VALUE", c, pl.col(c).is_null(), None) for c in kind.required]
+    if kind is _PARTICIPANTS:
+        el = pl.col("eligible").str.to_lowercase()
+        derived = [
+            _parse_date("enrolled_on", fmt).alias("__sob_enr"),
+            pl.when(el.is_in(_TRUE)).then(True).when(el.is_in(_FALSE)).then(False).alias("__sob_el"),
+        ]
+        checks = [length, *missing,
+                  _Check("BAD_DATE", "enrolled_on", pl.col("enrolled_on").is_not_null() & pl.col("__sob_enr").is_null(), "enrolled_on"),
+                  _Check("BAD_BOOLEAN", "eligible", pl.col("eligible").is_not_null() & pl.col("__sob_el").is_null(), "eligible")]
+        out = {
+            "enrolled_on": pl.col("__sob_enr"),
+            "eligible": pl.when(pl.col("eligible").is_null()).then(True).otherwise(pl.col("__sob_el")),
+        }
+        return derived, checks, out
+    dexprs, dchecks = _common_date_checks(fmt)
+    st_exprs, st_check = _status_check()
+    derived = [*dexprs, *st_exprs]
+    checks = [length, *missing, *dchecks, st_check, *_outcome_checks(kind, contract)]
+    status_out = (pl.when(pl.col("status").is_null()).then(pl.lit("claimed"))
+                  .when(pl.col("__sob_st_exact")).then(pl.col("status")))
+    submitted_out = pl.when(pl.col("submitted_on").is_null()).then(pl.col("__sob_ach")).otherwise(pl.col("__sob_sub"))
+    if kind is _CLAIMS:
+        derived.append(_money_minor("amount_claimed", contract.minor_units).alias("__sob_amt"))
+        if register is not None:
+            pid = pl.col("participant_id")
+            checks.append(_Check("UNKNOWN_PARTICIPANT", "participant_id",
+                                 pid.is_not_null() & ~register.contains(pid), "participant_id"))
+        checks.append(_Check("BAD_NUMBER", "amount_claimed",
+                             pl.col("amount_claimed").is_not_null() & pl.col("__sob_amt").is_null(), "amount_claimed"))
+        out = {
+            "achieved_on": pl.col("__sob_ach"), "submitted_on": submitted_out, "status": status_out,
+            "amount_claimed": pl.col("__sob_amt"),
+        }
+        return derived, checks, out
+    # results
+    b, o, u = pl.col("baseline"), pl.col("observed"), pl.col("units")
+    checks += [
+        _Check("BAD_NUMBER", "baseline", b.is_not_null() & ~_decimal_ok("baseline"), "baseline"),
+        _Check("NON_POSITIVE_BASELINE", "baseline", b.is_not_null() & _decimal_ok("baseline") & ~_positive("baseline"), "baseline"),
+        _Check("BAD_NUMBER", "observed", o.is_not_null() & ~_non_negative("observed"), "observed"),
+        _Check("BAD_NUMBER", "units", u.is_not_null() & ~_positive("units"), "units"),
+    ]
+    out = {
+        "achieved_on": pl.col("__sob_ach"), "submitted_on": submitted_out,
+        "baseline": pl.when(_positive("baseline")).then(b),
+        "observed": pl.when(_non_negative("observed")).then(o),
+        "units": pl.when(u.is_null()).then(pl.lit("1")).when(_positive("units")).then(u),
+        "status": status_out,
+    }
+    return derived, checks, out
+
+
+# --------------------------------------------------------------------------------------
+# Typing one file
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Register:
+    """What the claims are checked against: the register's ids, and its invalid rows."""
+
+    ids: pl.Series  # every participant_id of the register (unique, non-null)
+    bad_ids: list[str]  # participant ids whose register row is invalid ...
+    bad_codes: list[str]  # ... and that row's code
+    seeds: tuple[int, int] = field(default_factory=lambda: (secrets.randbits(62), secrets.randbits(62)))
+
+    def contains(self, e: pl.Expr) -> pl.Expr:
+        """Is the value of ``e`` a register id?
+
+        A string ``is_in`` against millions of ids costs as much as reading the
+        file, so membership is tested on two 64-bit hashes with independent
+        seeds drawn at random for each run: a false "known" needs both hashes
+        of an unknown id to collide with register ids at once (probability
+        about (ids / 2**64)**2 per row, below 1e-25 for any realistic register),
+        and random seeds mean nobody can craft such an id in advance.
+        """
+        s1, s2 = self.seeds
+        if self.ids.len() <= 24:
+            return _one_of_expr(e, self.ids.to_list())
+        h1, h2 = self.ids.hash(s1), self.ids.hash(s2)
+        return (e.hash(s1).is_in(h1.implode()) & e.hash(s2).is_in(h2.implode())).fill_null(False)
+
+    def code_of(self, e: pl.Expr) -> pl.Expr:
+        """The code of the invalid register row of participant ``e`` (null when valid or unknown)."""
+        if len(self.bad_ids) <= 24:
+            chain: Any = None
+            for ident, code in zip(self.bad_ids, self.bad_codes):
+                chain = (pl.when(e == ident) if chain is None else chain.when(e == ident)).then(pl.lit(code))
+            return chain.otherwise(pl.lit(None, dtype=pl.String))
+        return e.replace_strict(self.bad_ids, self.bad_codes, default=None, return_dtype=pl.String)
+
+
+@dataclass
+class _Typed:
+    raw: _Raw
+    frame: pl.DataFrame  # raw text columns + derived + flags + __sob_err0 + error + __sob_o_* outputs
+    checks: list[_Check]
+    out: dict[str, pl.Expr]
+    rows: int = 0
+
+
+def _typed_query(raw: _Raw, lf: pl.LazyFrame, contract: Contract, register: _Register | None
+                 ) -> tuple[pl.LazyFrame, list[_Check], dict[str, pl.Expr]]:
+    kind = raw.kind
+    derived, checks, out = _checks(kind, contract, raw.date_format, register)
+    flags = [c.flag.fill_null(False).alias(f"__sob_f{i}") for i, c in enumerate(checks)]
+    chain: Any = None
+    for i, c in enumerate(checks):
+        chain = (pl.when(pl.col(f"__sob_f{i}")) if chain is None else chain.when(pl.col(f"__sob_f{i}"))).then(pl.lit(c.code))
+    err0 = chain.otherwise(pl.lit(None, dtype=pl.String)).alias("__sob_err0")
+    lf = lf.with_columns(derived).with_columns(flags).with_columns(err0)
+    if kind is _CLAIMS and register is not None and register.bad_ids:
+        error = pl.coalesce(pl.col("__sob_err0"), register.code_of(pl.col("participant_id")))
+    else:
+        error = pl.col("__sob_err0")
+    lf = lf.with_columns(error.alias("error"), pl.col(kind.id_col).hash().alias("__sob_h"),
+                         *[e.alias(f"__sob_o_{n}") for n, e in out.items()])
+    return lf, checks, out
+
+
+def _collect(raw: _Raw, lf: pl.LazyFrame) -> pl.DataFrame:
+    try:
+        return lf.collect()
+    except pl.exceptions.PolarsError as exc:
+        if "utf" in str(exc).lower():
+            raise _unreadable(raw.label, "it is not UTF-8 text") from None
+        raise _Fallback(str(exc)) from None
+
+
+def _type(raw: _Raw, contract: Contract, register: _Register | None) -> _Typed:
+    """Run every per-row check in one polars query (the fast reader's scan included)."""
+    lf, checks, out = _typed_query(raw, raw.lf, contract, register)
+    df: pl.DataFrame | None = None
+    try:
+        df = _collect(raw, lf)
+        how = "ok" if raw.verify is None else raw.verify(df)
+    except _Fallback:
+        if raw.redo is None:
+            raise
+        how = "exact"
+    while how != "ok":
+        df = None
+        try:
+            df = _collect(raw, _typed_query(raw, raw.redo(how), contract, register)[0])
+            how = "ok" if how == "exact" else raw.verify(df)
+        except _Fallback:
+            if how == "exact":
+                raise
+            how = "exact"
+    assert df is not None
+    if "__sob_st_mixed" in df.columns and df["__sob_st_mixed"].any():
+        # only files with statuses like "Claimed" pay for lower-casing
+        df = df.with_columns(
+            pl.when(pl.col("__sob_st_mixed")).then(pl.col("status").str.to_lowercase())
+            .otherwise(pl.col("__sob_o_status")).alias("__sob_o_status")
+        )
+    drop = [c for c in ("__sob_blank", "__sob_ws") if c in df.columns]
+    if "__sob_blank" in drop and df["__sob_blank"].any():
+        df = df.filter(~pl.col("__sob_blank"))
+    if drop:
+        df = df.drop(drop)
+    return _Typed(raw=raw, frame=df, checks=checks, out=out, rows=df.height)
+
+
+def _value_text(v: Any) -> str | None:
+    return None if v is None else cut(v)
+
+
+def _message(code: str, fieldname: str | None, value: str | None, raw: _Raw, row: dict[str, Any],
+             header_cols: int | None, contract: Contract) -> tuple[str, str | None]:
+    shown = raw.shown.get(fieldname or "", fieldname)
+    where = fieldname if shown == fieldname else f"{fieldname} (column {shown!r})"
+    fmt = raw.date_format
+    if code == "BAD_ROW_LENGTH":
+        n = row.get("__sob_ncells")
+        if n is not None and header_cols is not None and n < header_cols:
+            return f"the record has {n} cells but the header has {header_cols}", "a cell is missing, or a delimiter"
+        return (f"the record has {n} cells but the header has {header_cols}, and a cell beyond the last "
+                "header column is not empty"), "remove the extra cells, or quote a cell that holds the delimiter"
+    if code == "MISSING_VALUE":
+        return f"{where} is empty", None
+    if code == "BAD_DATE":
+        return (f"{where} {value!r} is not a date in the format {fmt!r}",
+                f"write dates like {date(2025, 4, 30).strftime(fmt)}")
+    if code == "SUBMITTED_BEFORE_ACHIEVED":
+        return (f"submitted_on {value!r} is before achieved_on {cut(row.get('achieved_on'))!r}",
+                "a claim cannot be submitted before the outcome is achieved")
+    if code == "BAD_STATUS":
+        return f"{where} {value!r} is not one of claimed, withdrawn, failed", None
+    if code == "BAD_BOOLEAN":
+        return f"{where} {value!r} is not true/false/yes/no/1/0", None
+    if code == "UNKNOWN_OUTCOME":
+        close = difflib.get_close_matches(str(row.get("outcome_id")), [o.id for o in contract.outcomes], n=1, cutoff=0.6)
+        return f"{where} {value!r} is not an outcome of the contract", (f"did you mean {close[0]!r}?" if close else None)
+    if code == "WRONG_OUTCOME_KIND":
+        if raw.kind is _CLAIMS:
+            return (f"outcome {value!r} is an improvement outcome: it is paid on cohort results, not claims",
+                    "put it in the results file")
+        return f"outcome {value!r} is a claim outcome: it is paid on claims, not cohort results", "put it in the claims file"
+    if code == "UNKNOWN_PARTICIPANT":
+        return f"{where} {value!r} is not in the participants register", None
+    if code == "NON_POSITIVE_BASELINE":
+        return f"{where} {value!r} must be greater than 0", None
+    if code == "BAD_NUMBER":
+        if fieldname == "amount_claimed":
+            return (f"{where} {value!r} is not an amount in {contract.currency}",
+                    f"a plain decimal with at most {contract.minor_units} decimal places, no symbol or separators")
+        rule = {"observed": "a decimal >= 0", "units": "a decimal > 0"}.get(fieldname or "", "a plain decimal")
+        return f"{where} {value!r} is not {rule}", "plain decimals only: no exponent, thousands separator or symbol"
+    return f"{where}: {code}", None  # pragma: no cover
+
+
+def _row_findings(typed: _Typed, contract: Contract, bad: pl.DataFrame) -> list[tuple[int, int, Finding]]:
+    raw = typed.raw
+    if bad.height == 0:
+        return []
+    out: list[tuple[int, int, Finding]] = []
+    wanted = [c for c in ("line", "__sob_ncells", "achieved_on", "outcome_id") if c in bad.columns]
+    for i, chk in enumerate(typed.checks):
+        cols = list(dict.fromkeys(wanted + ([chk.value] if chk.value else [])))
+        part = bad.filter(pl.col(f"__sob_f{i}")).select(cols)
+        for row in part.iter_rows(named=True):
+            value = _value_text(row.get(chk.value)) if chk.value else None
+            msg, hint = _message(chk.code, chk.field, value, raw, row, raw.ncols, contract)
+            out.append((row["line"], 100 + i, Finding(
+                code=chk.code, message=msg, file=raw.label, line=row["line"],
+                col=raw.col_no.get(chk.field or ""), field=chk.field, value=value, hint=hint,
+            )))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Duplicates
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Dups:
+    differing: list[str] = field(default_factory=list)  # ids whose rows differ
+    drop: pl.DataFrame | None = None  # line, __sob_first, id: identical repeats to drop (warnings)
+
+
+def _find_dups(typed: _Typed) -> _Dups:
+    """Ids used by more than one row: those whose rows differ, and identical repeats.
+
+    Rows are compared on their trimmed text (every canonical and carried
+    column), case-sensitively.  The common case, no duplicates at all, costs
+    one hash of the id column.
+    """
+    raw, df = typed.raw, typed.frame
+    id_col = raw.kind.id_col
+    ids = df[id_col]
+    nulls = ids.null_count()
+    nonnull = df.height - nulls
+    if nonnull < 2:
+        return _Dups()
+    if df["__sob_h"].n_unique() == nonnull + (1 if nulls else 0):
+        return _Dups()  # no two ids share even a hash: no duplicates
+    compare = list(raw.kind.columns) + raw.carried
+    cand = df.select("line", *compare).filter(pl.col(id_col).is_not_null() & pl.col(id_col).is_duplicated())
+    if cand.height == 0:
+        return _Dups()
+    variants = cand.unique(subset=compare).group_by(id_col).len()
+    differing = variants.filter(pl.col("len") > 1)[id_col].to_list()
+    same = cand.filter(~pl.col(id_col).is_in(differing)).select(
+        "line", pl.col("line").min().over(id_col).alias("__sob_first"), pl.col(id_col)
+    )
+    drop = same.filter(pl.col("line") != pl.col("__sob_first"))
+    return _Dups(differing=sorted(differing), drop=drop if drop.height else None)
+
+
+def _dup_findings(typed: _Typed, dup_ids: list[str], code: str,
+                  other: dict[str, list[tuple[str, int]]]) -> list[tuple[int, int, Finding]]:
+    """One finding per row whose id is duplicated (``other``: lines of the id in another file)."""
+    if not dup_ids:
+        return []
+    raw = typed.raw
+    id_col = raw.kind.id_col
+    rows = typed.frame.filter(pl.col(id_col).is_in(dup_ids)).select("line", id_col).sort("line")
+    lines_of: dict[str, list[int]] = {}
+    for line, ident in rows.iter_rows():
+        lines_of.setdefault(ident, []).append(line)
+    out = []
+    for line, ident in rows.iter_rows():
+        here = [f"line {n}" for n in lines_of[ident] if n != line]
+        elsewhere = [f"{label} line {n}" for label, n in other.get(ident, [])]
+        seen = ", ".join(here + elsewhere)
+        what = "rows that differ" if not elsewhere else "rows"
+        out.append((line, _PRIO[code], Finding(
+            code=code, file=raw.label, line=line, col=raw.col_no.get(id_col), field=id_col, value=cut(ident),
+            message=f"{id_col} {cut(ident)!r} is used by {len(lines_of[ident]) + len(other.get(ident, []))} {what}"
+                    + (f" (also {seen})" if seen else ""),
+            hint=("a claim and a cohort result cannot share an id" if elsewhere
+                  else "give each row its own id, or remove the repeats"),
+        )))
+    return out
+
+
+def _finalise(typed: _Typed, drop: pl.DataFrame | None, dup_ids: list[str], dup_code: str,
+              contract: Contract) -> tuple[pl.DataFrame, list[tuple[int, int, Finding]]]:
+    """Drop identical repeats, collapse duplicated ids, pull out findings, select the typed columns."""
+    raw = typed.raw
+    kind = raw.kind
+    id_col = kind.id_col
+    frame = typed.frame
+    findings: list[tuple[int, int, Finding]] = []
+    drop_lines: list[int] = []
+    if drop is not None and drop.height:
+        for line, first, ident in drop.select("line", "__sob_first", id_col).iter_rows():
+            drop_lines.append(line)
+            findings.append((line, _PRIO["DUPLICATE_ROW"], Finding(
+                code="DUPLICATE_ROW", severity="warning", file=raw.label, line=line,
+                col=raw.col_no.get(id_col), field=id_col, value=cut(ident),
+                message=f"line {line} repeats line {first} exactly ({id_col} {cut(ident)!r}); it is counted once",
+            )))
+        frame = frame.filter(~pl.col("line").is_in(drop_lines))
+    findings += _row_findings(typed, contract, frame.filter(pl.col("__sob_err0").is_not_null()))
+    schema = _TYPED_SCHEMA[kind.kind]
+    cols = [pl.col(f"__sob_o_{n}").alias(n) if n in typed.out else pl.col(n) for n in schema]
+    cols += [pl.col(c) for c in raw.carried]
+    merged = None
+    if dup_ids:
+        in_dup = pl.col(id_col).is_in(dup_ids)
+        merged = (frame.filter(in_dup).group_by(id_col).agg(pl.col("line").min())
+                  .with_columns(pl.lit(dup_code).alias("error")))
+        frame = frame.filter(~in_dup)
+    out = frame.select(cols)
+    if merged is not None and merged.height:
+        out = pl.concat([out, merged], how="diagonal_relaxed").select(out.columns).sort("line")
+    out = out.cast(schema)  # type: ignore[arg-type]
+    return out, findings
+
+
+# --------------------------------------------------------------------------------------
+# Putting it together
+# --------------------------------------------------------------------------------------
+
+
+def _sorted(findings: list[tuple[int, int, Finding]]) -> list[Finding]:
+    return [f for _, _, f in sorted(findings, key=lambda t: (t[0], t[1], t[2].col or 0))]
+
+
+def _drop_minus(drop: pl.DataFrame | None, id_col: str, ids: list[str]) -> pl.DataFrame | None:
+    if drop is None or not ids:
+        return drop
+    drop = drop.filter(~pl.col(id_col).is_in(ids))
+    return drop if drop.height else None
+
+
+def _missing_register(contract: Contract, label: str) -> Finding:
+    reasons = []
+    if contract.referrals_end is not None:
+        reasons.append("referrals_end")
+    if any(o.window_days is not None for o in contract.outcomes):
+        reasons.append("window_days")
+    if any(o.cohorts is not None for o in contract.outcomes):
+        reasons.append("cohorts")
+    return Finding(
+        code="MISSING_REGISTER", file=label,
+        message=f"the contract needs a participants register ({', '.join(reasons)}), and none was given",
+        hint="pass --participants FILE or set participants in [evidence]",
+    )
+
+
+def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: bool,
+              file_errors: list[Finding], files: dict[str, EvidenceFile], register_label: str) -> Evidence:
+    ev = Evidence(file_errors=list(file_errors))
+    if contract.needs_register and not register_given:
+        ev.file_errors.append(_missing_register(contract, register_label))
+    per_file: dict[str, list[tuple[int, int, Finding]]] = {"claims": [], "participants": [], "results": []}
+
+    # -- the register first: claims are checked against it ----------------------------
+    register: _Register | None = None
+    praw = raws.get("participants")
+    if praw is not None:
+        typed = _type(praw, contract, None)
+        if praw.path is not None:
+            files["participants"] = praw.evidence_file(typed.rows)  # type: ignore[assignment]
+        dups = _find_dups(typed)
+        per_file["participants"] += _dup_findings(typed, dups.differing, "DUPLICATE_PARTICIPANT", {})
+        frame, found = _finalise(typed, dups.drop, dups.differing, "DUPLICATE_PARTICIPANT", contract)
+        del typed
+        per_file["participants"] += found
+        ev.participants = frame
+        bad = frame.filter(pl.col("error").is_not_null() & pl.col("participant_id").is_not_null())
+        register = _Register(
+            ids=frame["participant_id"].drop_nulls(),
+            bad_ids=bad["participant_id"].to_list(),
+            bad_codes=bad["error"].to_list(),
+        )
+
+    craw, rraw = raws.get("claims"), raws.get("results")
+    rtyped = _type(rraw, contract, None) if rraw is not None else None
+    ctyped = _type(craw, contract, register) if craw is not None else None
+    for kind, typed_ in (("claims", ctyped), ("results", rtyped)):
+        if typed_ is not None and typed_.raw.path is not None:
+            files[kind] = typed_.raw.evidence_file(typed_.rows)  # type: ignore[assignment]
+    cdups = _find_dups(ctyped) if ctyped is not None else _Dups()
+    rdups = _find_dups(rtyped) if rtyped is not None else _Dups()
+
+    # -- ids shared by a claim and a result: every row of them is a DUPLICATE_ID -----
+    shared: list[str] = []
+    if ctyped is not None and rtyped is not None and rtyped.frame.height and ctyped.frame.height:
+        rids = rtyped.frame["result_id"].drop_nulls().unique()
+        shared = sorted(ctyped.frame.filter(pl.col("claim_id").is_in(rids.implode()))["claim_id"].unique().to_list())
+    c_ids = sorted(set(cdups.differing) | set(shared))
+    r_ids = sorted(set(rdups.differing) | set(shared))
+
+    def lines_in(typed_: _Typed | None, ids: list[str]) -> dict[str, list[tuple[str, int]]]:
+        if typed_ is None or not ids:
+            return {}
+        id_col = typed_.raw.kind.id_col
+        got: dict[str, list[tuple[str, int]]] = {}
+        for line, ident in typed_.frame.filter(pl.col(id_col).is_in(ids)).select("line", id_col).sort("line").iter_rows():
+            got.setdefault(ident, []).append((f"{typed_.raw.kind.kind} file", line))
+        return got
+
+    r_lines, c_lines = lines_in(rtyped, shared), lines_in(ctyped, shared)
+    if ctyped is not None:
+        per_file["claims"] += _dup_findings(ctyped, c_ids, "DUPLICATE_ID", r_lines)
+        ev.claims, found = _finalise(ctyped, _drop_minus(cdups.drop, "claim_id", shared), c_ids, "DUPLICATE_ID", contract)
+        per_file["claims"] += found
+        ev.carried_columns += [c for c in ctyped.raw.carried if c not in ev.carried_columns]
+        ev.has_amount_claimed = "amount_claimed" in ctyped.raw.present
+        del ctyped
+    if rtyped is not None:
+        per_file["results"] += _dup_findings(rtyped, r_ids, "DUPLICATE_ID", c_lines)
+        frame, found = _finalise(rtyped, _drop_minus(rdups.drop, "result_id", shared), r_ids, "DUPLICATE_ID", contract)
+        if shared:  # the merged row of an id shared with a claim lives in the claims frame
+            frame = frame.filter(~pl.col("result_id").is_in(shared))
+        ev.results = frame
+        per_file["results"] += found
+        ev.carried_columns += [c for c in rtyped.raw.carried if c not in ev.carried_columns]
+    for kind in ("claims", "participants", "results"):
+        ev.findings += _sorted(per_file[kind])
+    ev.files = [files[k] for k in ("claims", "participants", "results") if k in files]
+    return ev
+
+
+def read_evidence(contract: Contract, claims: Path | None, participants: Path | None,
+                  results: Path | None) -> Evidence:
+    """Read and check the evidence files (SPEC 4).
+
+    Raises :class:`~sob.findings.UsageError` (exit 2) for a file that cannot
+    be read: missing, a directory, no permission, not UTF-8 text (UTF-16,
+    binary).  Everything else is reported in the returned :class:`Evidence`.
+    """
+    raws: dict[str, _Raw | None] = {}
+    file_errors: list[Finding] = []
+    files: dict[str, EvidenceFile] = {}
+    for kind, path in (("claims", claims), ("participants", participants), ("results", results)):
+        if path is None:
+            raws[kind] = None
+            continue
+        raw, errors, ef = _load(_KINDS[kind], path, contract)
+        raws[kind] = raw
+        file_errors += errors
+        if ef is not None:
+            files[kind] = ef
+    reg_label = str(participants) if participants is not None else "participants register"
+    return _assemble(contract, raws, participants is not None, file_errors, files, reg_label)
+
+
+def read_inline(contract: Contract, participants: list[dict], claims: list[dict], results: list[dict],
+                *, name: str = "example") -> Evidence:
+    """The rows of a worked example, typed and checked exactly like evidence files.
+
+    Rows use canonical column names and TOML values (``date``, ``str``,
+    ``Decimal``/``int``, ``bool``); dates are read as dates whatever the
+    contract's ``date_format``.  ``line`` is the row's 1-based index and
+    ``file`` is ``<example NAME: claims>`` (or participants, results).  An
+    empty ``participants`` list means no register was given.
+    """
+    raws: dict[str, _Raw | None] = {
+        "claims": _inline_raw(_CLAIMS, claims or [], f"<example {name}: claims>"),
+        "participants": (_inline_raw(_PARTICIPANTS, participants, f"<example {name}: participants>")
+                         if participants else None),
+        "results": _inline_raw(_RESULTS, results or [], f"<example {name}: results>"),
+    }
+    return _assemble(contract, raws, bool(participants), [], {}, f"<example {name}: participants>")

@@ -1,0 +1,267 @@
+"""What each command does, as plain functions over files (no Typer, no Rich).
+
+The command line only parses options, calls one of these and renders what it
+returns.  The order of the checks here is the exit-code order of SPEC 9:
+quarter syntax (2), the contract (1), a quarter before the start (2), no
+claims file (2), an unreadable file (2), file-level and data errors (1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sob import ledger
+from sob.assessment import assess
+from sob.contract import Contract
+from sob.contract_checks import load_contract
+from sob.evidence import Evidence, read_evidence
+from sob.examples import ExampleResult, run_examples
+from sob.findings import Finding, InputError, UsageError, errors_only
+from sob.payrun import PayRun, pay_quarter
+from sob.quarters import Quarter
+
+
+@dataclass
+class EvidencePaths:
+    """Evidence files for one run: given on the command line or configured."""
+
+    claims: Path | None = None
+    participants: Path | None = None
+    results: Path | None = None
+
+    @property
+    def any(self) -> bool:
+        return any((self.claims, self.participants, self.results))
+
+
+def parse_quarter(label: str) -> Quarter:
+    """``--quarter`` value; a malformed label is a command-line error (exit 2)."""
+    try:
+        return Quarter.parse(label)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def load_valid_contract(path: Path, *, run_examples_too: bool = True) -> tuple[Contract, list[ExampleResult]]:
+    """The contract, or InputError carrying every finding (worked examples included)."""
+    contract, findings = load_contract(path)
+    if contract is None:
+        raise InputError(f"{path}: the contract has errors; run `sob validate {path}`", findings)
+    results = run_examples(contract) if run_examples_too else []
+    failed = example_findings(contract, results)
+    if failed:
+        raise InputError(f"{path}: worked examples fail; run `sob test {path}`", failed)
+    return contract, results
+
+
+def example_findings(contract: Contract, results: list[ExampleResult]) -> list[Finding]:
+    """Failed worked examples as contract findings (SPEC 3.2: examples that fail)."""
+    path = str(contract.path) if contract.path else None
+    return [
+        Finding(
+            code="EXAMPLE_FAILED",
+            message=f"worked example {r.name!r} ({r.quarter}) fails: " + "; ".join(r.differences),
+            file=path,
+            line=r.line,
+            field="examples",
+        )
+        for r in results
+        if not r.passed
+    ]
+
+
+def resolve_evidence(contract: Contract, given: EvidencePaths, *, need_claims: bool) -> EvidencePaths:
+    """Command-line paths, else the ``[evidence]`` ones relative to the contract.
+
+    A configured file that does not exist, or (for ``pay``) no claims file at
+    all, is a command-line error: the run cannot say anything about money.
+    """
+    cfg = contract.evidence
+    out = EvidencePaths()
+    for kind in ("claims", "participants", "results"):
+        path = getattr(given, kind)
+        if path is None and getattr(cfg, kind):
+            path = contract.base_dir / getattr(cfg, kind)
+            if not path.exists():
+                raise UsageError(f"{path}: the {kind} file configured in [evidence] does not exist")
+        setattr(out, kind, path)
+    if need_claims and out.claims is None:
+        raise UsageError(f"no claims file: give --claims or set [evidence] claims in {contract.path}")
+    return out
+
+
+def read_files(contract: Contract, paths: EvidencePaths) -> Evidence:
+    """Read and validate the evidence; file-level errors stop here (exit 1)."""
+    evidence = read_evidence(contract, paths.claims, paths.participants, paths.results)
+    if evidence.file_errors:
+        raise InputError("the evidence files cannot be assessed", evidence.file_errors + evidence.findings)
+    return evidence
+
+
+@dataclass
+class PayRequest:
+    """Options of ``sob pay`` / ``sob explain`` as data."""
+
+    contract: Path
+    quarter: str
+    evidence: EvidencePaths = field(default_factory=EvidencePaths)
+    ledger: Path | None = None
+    close: bool = False
+    reject_invalid: bool = False
+    export: Path | None = None
+
+
+@dataclass
+class PayOutcome:
+    """A computed quarter and what happened to it."""
+
+    run: PayRun
+    evidence: Evidence
+    paths: EvidencePaths
+    closed_manifest: Path | None = None
+    warnings: list[Finding] = field(default_factory=list)
+
+
+_EXPORT_SUFFIXES = (".csv", ".parquet", ".json", ".xlsx")
+
+
+def compute_pay(req: PayRequest) -> PayOutcome:
+    """Everything ``sob pay`` computes, checked in the exit-code order of SPEC 9."""
+    quarter = parse_quarter(req.quarter)
+    if req.close and req.ledger is None:
+        raise UsageError("--close needs --ledger DIR")
+    if req.export is not None and req.export.suffix.lower() not in _EXPORT_SUFFIXES:
+        raise UsageError(f"--export {req.export}: use one of {', '.join(_EXPORT_SUFFIXES)}")
+    contract, _ = load_valid_contract(req.contract)
+    fy = contract.fiscal_year_start_month
+    if quarter.end(fy) < contract.start:
+        raise UsageError(f"quarter {quarter} ends {quarter.end(fy)}, before the contract starts on {contract.start}")
+    paths = resolve_evidence(contract, req.evidence, need_claims=True)
+    if req.export is not None:
+        _check_export_is_not_an_input(req, paths)
+    if req.ledger is not None and not req.ledger.is_dir():
+        raise UsageError(f"{req.ledger}: the ledger folder does not exist (create it for a first close)")
+    evidence = read_files(contract, paths)
+    errors = errors_only(evidence.findings)
+    if errors and req.close:
+        raise InputError(
+            f"{len(errors)} data error(s) in the evidence: a quarter is never closed on invalid evidence",
+            evidence.findings,
+        )
+    if errors and not req.reject_invalid:
+        raise InputError(
+            f"{len(errors)} data error(s) in the evidence; fix them, or pass --reject-invalid to reject those rows",
+            evidence.findings,
+        )
+    paid = None
+    if req.ledger is not None:
+        paid = ledger.previously_paid(req.ledger, contract.id, quarter, contract.payer_ids, contract.minor_units)
+    run = pay_quarter(
+        contract,
+        evidence.claims,
+        evidence.participants,
+        evidence.results,
+        quarter,
+        ledger=paid,
+        carried=evidence.carried_columns,
+        amount_claimed=evidence.has_amount_claimed,
+    )
+    return PayOutcome(run, evidence, paths, warnings=[f for f in evidence.findings if f.severity != "error"])
+
+
+def _check_export_is_not_an_input(req: PayRequest, paths: EvidencePaths) -> None:
+    """``--export`` must never overwrite the contract, an evidence file or the ledger it was computed from."""
+    target = req.export.resolve()
+    for path in (req.contract, paths.claims, paths.participants, paths.results):
+        if path is not None and path.resolve() == target:
+            raise UsageError(f"--export {req.export} would overwrite the input file {path}; choose another file")
+    if req.ledger is not None and target.is_relative_to(req.ledger.resolve()):
+        raise UsageError(f"--export {req.export} is inside the ledger folder {req.ledger}; choose another folder")
+
+
+def close_and_export(req: PayRequest, outcome: PayOutcome) -> None:
+    """Write the ledger close and the export: a refused close writes neither (SPEC 7)."""
+    run = outcome.run
+    contract = run.contract
+    if req.close:
+        ledger.ensure_can_close(req.ledger, contract.id, run.quarter)
+        if req.export is not None:
+            _check_export_target(req.export)
+        hashes = {"contract": ledger.sha256_file(req.contract)}
+        for f in outcome.evidence.files:
+            hashes[f.kind] = f.sha256
+        outcome.closed_manifest = ledger.close_quarter(
+            req.ledger, contract.id, run.quarter, run.table, contract.minor_units, contract.payer_ids, hashes
+        )
+    if req.export is not None:
+        from sob.export import write_table
+
+        write_table(run.table, req.export, contract.minor_units)
+
+
+def _check_export_target(path: Path) -> None:
+    """Fail before a close when the export cannot be written: a quarter is never
+    closed while the export the user asked for is refused."""
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write {path}: folder {path.parent} does not exist; nothing was written")
+    if path.is_dir():
+        raise UsageError(f"cannot write {path}: it is a folder; nothing was written")
+
+
+@dataclass
+class ValidateOutcome:
+    """Findings for one contract file, its examples and the evidence summary."""
+
+    path: Path
+    findings: list[Finding]
+    examples: list[ExampleResult] = field(default_factory=list)
+    summary: dict[str, dict[str, int]] | None = None
+    files: list[str] = field(default_factory=list)
+
+
+def validate_one(path: Path, given: EvidencePaths) -> ValidateOutcome:
+    """Check one contract, run its examples and check its evidence (all problems at once)."""
+    contract, findings = load_contract(path)
+    out = ValidateOutcome(path, list(findings), files=[str(path)])
+    if contract is None:
+        return out
+    out.examples = run_examples(contract)
+    out.findings += example_findings(contract, out.examples)
+    paths = resolve_evidence(contract, given, need_claims=False)
+    if not paths.any:
+        return out
+    evidence = read_evidence(contract, paths.claims, paths.participants, paths.results)
+    out.files += [str(f.path) for f in evidence.files]
+    out.findings += evidence.file_errors + evidence.findings
+    if not evidence.file_errors:
+        out.summary = rule_summary(contract, evidence)
+    return out
+
+
+def rule_summary(contract: Contract, evidence: Evidence) -> dict[str, dict[str, int]]:
+    """How the rules treat the rows as at the end of the latest quarter with a submission.
+
+    Invalid rows are counted as ``--reject-invalid`` would reject them.
+    """
+    latest = _latest_submission(evidence) or contract.start
+    quarter = Quarter.containing(latest, contract.fiscal_year_start_month)
+    rows = assess(contract, evidence.claims, evidence.participants, evidence.results, quarter.end(contract.fiscal_year_start_month))
+    by_status = dict(rows.group_by("status").len().iter_rows())
+    reasons = dict(rows.filter(rows["reason"].is_not_null()).group_by("reason").len().iter_rows())
+    return {
+        "as_at": {"quarter": str(quarter)},
+        "status": {k: int(v) for k, v in sorted(by_status.items())},
+        "reasons": {k: int(v) for k, v in sorted(reasons.items())},
+    }
+
+
+def _latest_submission(evidence: Evidence) -> date | None:
+    days = []
+    for frame in (evidence.claims, evidence.results):
+        if frame is not None and frame.height:
+            d = frame["submitted_on"].max()
+            if d is not None:
+                days.append(d)
+    return max(days) if days else None
