@@ -60,7 +60,6 @@ _RESULT_SCHEMA = {
     "status": pl.String,
     "error": pl.String,
 }
-_SORT_KEYS = ["_undated", "submitted_on", "achieved_on", "claim_id"]
 
 
 def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -87,7 +86,14 @@ def processing_order(claims: pl.DataFrame, results: pl.DataFrame) -> pl.DataFram
     by code point, which is polars' byte order for UTF-8 strings.
     """
     both = claims if results.height == 0 else pl.concat([claims, results], how="diagonal_relaxed")
-    return both.sort(_SORT_KEYS, nulls_last=True).with_row_index("_order").with_columns(
+    dated = ~pl.col("_undated")
+    keys = [
+        pl.col("_undated"),
+        pl.when(dated).then(pl.col("submitted_on")),
+        pl.when(dated).then(pl.col("achieved_on")),
+        pl.col("claim_id"),
+    ]
+    return both.sort(keys, nulls_last=True).with_row_index("_order").with_columns(
         pl.col("_order").cast(pl.Int64)
     )
 

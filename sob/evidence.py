@@ -650,13 +650,21 @@ def _read_structured(src: _Source, at: _HeaderAt, header: _Header, delim: str) -
     if src.has_quote:
         q = t.str.count_matches('"', literal=True).cast(pl.Int64)
         cont = ((pl.col("_q").cum_sum() - pl.col("_q")) % 2 == 1)
-        lines_lf = lines_lf.with_columns(q.alias("_q")).with_columns(cont.alias("_cont")).select(
+        # The regular expressions only run on lines that hold a quote or continue a quoted
+        # cell; other lines are blanked first (``when`` evaluates both branches on every row).
+        quoted = (pl.col("_q") > 0) | pl.col("_cont")
+        tq = pl.when(quoted).then(t).otherwise(pl.lit(""))
+        lines_lf = lines_lf.with_columns(q.alias("_q")).with_columns(cont.alias("_cont")).with_columns(
+            tq.alias("_tq")).select(
             pl.col("_ln").cast(pl.Int64),
             pl.col("_cont"),
             pl.col("_q"),
-            pl.when(pl.col("_cont")).then(t.str.contains(inside)).otherwise(t.str.contains(outside)).alias("_ok"),
-            pl.when(pl.col("_cont")).then(t.str.replace(prefix, "")).otherwise(t)
-            .str.replace_all(qseg, "\x01").str.count_matches(delim, literal=True).cast(pl.Int64).alias("_d"),
+            pl.when(pl.col("_cont")).then(pl.col("_tq").str.contains(inside))
+            .otherwise(pl.col("_tq").str.contains(outside)).alias("_ok"),
+            pl.when(quoted).then(
+                pl.when(pl.col("_cont")).then(pl.col("_tq").str.replace(prefix, "")).otherwise(pl.col("_tq"))
+                .str.replace_all(qseg, "\x01").str.count_matches(delim, literal=True)
+            ).otherwise(t.str.count_matches(delim, literal=True)).cast(pl.Int64).alias("_d"),
         )
     else:
         lines_lf = lines_lf.select(
@@ -1554,19 +1562,21 @@ def read_evidence(contract: Contract, claims: Path | None, participants: Path | 
 
 
 def read_inline(contract: Contract, participants: list[dict], claims: list[dict], results: list[dict],
-                *, name: str = "example") -> Evidence:
+                *, name: str | None = None) -> Evidence:
     """The rows of a worked example, typed and checked exactly like evidence files.
 
     Rows use canonical column names and TOML values (``date``, ``str``,
     ``Decimal``/``int``, ``bool``); dates are read as dates whatever the
     contract's ``date_format``.  ``line`` is the row's 1-based index and
-    ``file`` is ``<example NAME: claims>`` (or participants, results).  An
-    empty ``participants`` list means no register was given.
+    ``file`` is ``<example NAME: claims>`` (or participants, results; just
+    ``<example: claims>`` without a name).  An empty ``participants`` list
+    means no register was given.
     """
+    tag = f"<example {name}" if name else "<example"
     raws: dict[str, _Raw | None] = {
-        "claims": _inline_raw(_CLAIMS, claims or [], f"<example {name}: claims>"),
-        "participants": (_inline_raw(_PARTICIPANTS, participants, f"<example {name}: participants>")
+        "claims": _inline_raw(_CLAIMS, claims or [], f"{tag}: claims>"),
+        "participants": (_inline_raw(_PARTICIPANTS, participants, f"{tag}: participants>")
                          if participants else None),
-        "results": _inline_raw(_RESULTS, results or [], f"<example {name}: results>"),
+        "results": _inline_raw(_RESULTS, results or [], f"{tag}: results>"),
     }
-    return _assemble(contract, raws, bool(participants), [], {}, f"<example {name}: participants>")
+    return _assemble(contract, raws, bool(participants), [], {}, f"{tag}: participants>")

@@ -63,10 +63,6 @@ def starter_contract() -> dict[str, Any]:
             "total": Decimal("250000.00"),
             "partial": True,
         },
-        "evidence": {
-            "claims": "evidence/claims.csv",
-            "participants": "evidence/participants.csv",
-        },
         "outcomes": [
             {
                 "id": "ENTRY",

@@ -202,8 +202,7 @@ def close_and_export(req: PayRequest, outcome: PayOutcome) -> None:
 
 
 def _check_export_target(path: Path) -> None:
-    """Fail before a close when the export cannot be written: a quarter is never
-    closed while the export the user asked for is refused."""
+    """Refuse, before a close, an export that cannot be written: never a closed quarter without it."""
     if not path.parent.is_dir():
         raise UsageError(f"cannot write {path}: folder {path.parent} does not exist; nothing was written")
     if path.is_dir():

@@ -1,0 +1,435 @@
+"""Each sample contract, end to end through ``sob pay --format json``.
+
+For every sample a tiny hand-made evidence set exercises the rule that makes
+the sample distinctive; the expected figures are worked out by hand from
+SPEC 5 (scope, processing order, rules, prices, caps) and SPEC 6 (previously
+paid = entitled as at the end of the previous quarter, recomputed from the
+same files, when no ledger is given), with the arithmetic in the comments.
+Splits between payers are by largest remainder in pence (SPEC 5.6).
+
+Then, for every sample, the bundled evidence over two consecutive quarters:
+the later quarter's due is its entitlement minus the earlier quarter's.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sob.cli import app
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_contracts"
+
+CLAIMS_HEAD = "claim_id,participant_id,outcome_id,achieved_on,submitted_on,status\n"
+REGISTER_HEAD = "participant_id,enrolled_on,eligible,cohort\n"
+RESULTS_HEAD = "result_id,outcome_id,cohort,achieved_on,submitted_on,baseline,observed,units,status\n"
+
+
+def contract(name: str) -> Path:
+    return SAMPLES / name / "contract.toml"
+
+
+def pay(name: str, quarter: str, tmp: Path | None = None, **files: str) -> dict:
+    """``sob pay --format json`` with the given inline files (claims, participants, results)."""
+    args = ["pay", str(contract(name)), "--quarter", quarter, "--format", "json"]
+    for kind, text in files.items():
+        path = tmp / f"{kind}.csv"
+        path.write_text(text, encoding="utf-8")
+        args += [f"--{kind}", str(path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def payers(doc: dict) -> dict[str, tuple[str, str, str]]:
+    return {p["payer_id"]: (p["entitled"], p["previously_paid"], p["due"]) for p in doc["by_payer"]}
+
+
+def outcome(doc: dict, oid: str) -> dict:
+    (row,) = [o for o in doc["by_outcome"] if o["outcome_id"] == oid]
+    return row
+
+
+def assert_consistent(doc: dict) -> None:
+    """Every column sums: statuses to claims, payers and outcomes to the totals."""
+    t = doc["totals"]
+    assert t["claims"] == t["paid"] + t["partial"] + t["capped"] + t["rejected"]
+    assert Decimal(t["due"]) == Decimal(t["entitled"]) - Decimal(t["previously_paid"])
+    for key in ("entitled", "previously_paid", "due"):
+        assert sum(Decimal(p[key]) for p in doc["by_payer"]) == Decimal(t[key]), key
+    for key in ("entitled", "due"):
+        assert sum(Decimal(o[key]) for o in doc["by_outcome"]) == Decimal(t[key]), key
+    assert sum(o["claims"] for o in doc["by_outcome"]) == t["claims"]
+    assert sum(doc["rejections"].values()) == t["rejected"]
+
+
+# --------------------------------------------------------------------------
+# dwp-innovation-fund: the GBP 11,700 per-participant cap binds (partial = true)
+# --------------------------------------------------------------------------
+
+
+def test_dwp_participant_cap_binds(tmp_path):
+    # Calendar quarters; 2013-Q3 = Jul-Sep 2013, the quarter before ends 2013-06-30.
+    # A (enrolled 2013-01-07), processing order = (submitted_on, achieved_on, claim_id):
+    #   a1 QUAL_L3    5100.00  cumulative  5100.00  paid          (submitted 2013-05-10)
+    #   a2 QUAL_L2    3300.00  cumulative  8400.00  paid          (submitted 2013-06-10)
+    #   a3 BEHAVIOUR  1300.00  cumulative  9700.00  paid          (submitted 2013-07-05)
+    #   a4 ATTENDANCE 1400.00  cumulative 11100.00  paid          (submitted 2013-07-06)
+    #   a5 JOB_13W    3500.00  headroom 11700 - 11100 = 600.00 -> partial 600.00 (PARTICIPANT_CAP)
+    #   a6 ATTITUDE    700.00  headroom 0.00 -> capped 0.00 (PARTICIPANT_CAP)
+    # B (enrolled 2013-01-07), a cap of its own:
+    #   b1 QUAL_L1    1100.00  paid
+    #   b2 QUAL_L2    withdrawn -> rejected WITHDRAWN
+    # a6 is listed first in the file: file order must not matter.
+    claims = CLAIMS_HEAD + (
+        "a6,A,ATTITUDE,2013-08-15,2013-08-20,claimed\n"
+        "a1,A,QUAL_L3,2013-05-01,2013-05-10,claimed\n"
+        "a2,A,QUAL_L2,2013-06-01,2013-06-10,claimed\n"
+        "a3,A,BEHAVIOUR,2013-07-01,2013-07-05,claimed\n"
+        "a4,A,ATTENDANCE,2013-07-02,2013-07-06,claimed\n"
+        "a5,A,JOB_13W,2013-08-01,2013-08-10,claimed\n"
+        "b1,B,QUAL_L1,2013-07-10,2013-07-11,claimed\n"
+        "b2,B,QUAL_L2,2013-09-01,2013-09-01,withdrawn\n"
+    )
+    register = REGISTER_HEAD + "A,2013-01-07,true,age-14\nB,2013-01-07,true,age-15\n"
+    doc = pay("dwp-innovation-fund", "2013-Q3", tmp_path, claims=claims, participants=register)
+    # entitled = 5100 + 3300 + 1300 + 1400 + 600 + 0 + 1100 = 12800.00
+    # previously paid (as at 2013-06-30: a1, a2) = 5100 + 3300 = 8400.00; due = 4400.00
+    assert doc["totals"] == {
+        "claims": 8, "paid": 5, "partial": 1, "capped": 1, "rejected": 1,
+        "entitled": "12800.00", "previously_paid": "8400.00", "due": "4400.00",
+    }
+    # one payer, share 1: DWP takes every amount whole
+    assert payers(doc) == {"DWP": ("12800.00", "8400.00", "4400.00")}
+    assert outcome(doc, "JOB_13W") == {"outcome_id": "JOB_13W", "claims": 1, "accepted": 1, "entitled": "600.00",
+                                       "due": "600.00"}
+    # a6 was cut to nothing by a money cap, but it passed rules 1-11: accepted
+    assert outcome(doc, "ATTITUDE") == {"outcome_id": "ATTITUDE", "claims": 1, "accepted": 1, "entitled": "0.00",
+                                        "due": "0.00"}
+    assert doc["rejections"] == {"WITHDRAWN": 1}
+    assert doc["caps"] == {}
+    assert_consistent(doc)
+
+
+# --------------------------------------------------------------------------
+# fair-chance-fund: prerequisite chains with minimum gaps (min_days)
+# --------------------------------------------------------------------------
+
+
+def test_fcf_sequence_with_min_days(tmp_path):
+    # Calendar quarters; 2015-Q2 = Apr-Jun 2015, the quarter before ends 2015-03-31.
+    # Everyone enrolled 2015-02-02 (referrals in 2015 only).
+    # P: ACC_ENTRY 2015-03-02 then ACC_3M 2015-06-01. 2015-03-02 + 91 days: 29 days to 03-31,
+    #    59 to 04-30, 90 to 05-31, 91 to 06-01 -> the gap is met: p2 paid 1500.00.
+    # Q: ACC_ENTRY 2015-03-02 then ACC_3M 2015-05-31: 90 days, one short -> PREREQUISITE_MISSING.
+    # R: ACC_3M 2015-06-15 is submitted (06-20) BEFORE its ACC_ENTRY (achieved 03-10, submitted
+    #    06-25): prerequisites are looked for among all in-scope claims, whatever their place in
+    #    processing order -> 06-15 - 91 days = 03-16 >= 03-10: r1 paid 1500.00, r0 paid 500.00.
+    # V: volunteering chain, 49-day gaps: VOL_6W 03-01; VOL_13W 04-19 (03-01 + 30 = 03-31,
+    #    + 19 = 04-19: 49 days) paid 500.00; VOL_20W 06-07 (04-19 + 11 = 04-30, + 31 = 05-31,
+    #    + 7 = 06-07: 49 days) paid 250.00.
+    claims = CLAIMS_HEAD + (
+        "p1,P,ACC_ENTRY,2015-03-02,2015-03-05,claimed\n"
+        "p2,P,ACC_3M,2015-06-01,2015-06-05,claimed\n"
+        "q1,Q,ACC_ENTRY,2015-03-02,2015-03-05,claimed\n"
+        "q2,Q,ACC_3M,2015-05-31,2015-06-05,claimed\n"
+        "r1,R,ACC_3M,2015-06-15,2015-06-20,claimed\n"
+        "r0,R,ACC_ENTRY,2015-03-10,2015-06-25,claimed\n"
+        "v1,V,VOL_6W,2015-03-01,2015-03-03,claimed\n"
+        "v2,V,VOL_13W,2015-04-19,2015-04-20,claimed\n"
+        "v3,V,VOL_20W,2015-06-07,2015-06-10,claimed\n"
+    )
+    register = REGISTER_HEAD + "".join(f"{p},2015-02-02,yes,18-24\n" for p in "PQRV")
+    doc = pay("fair-chance-fund", "2015-Q2", tmp_path, claims=claims, participants=register)
+    # entitled = p1 500 + p2 1500 + q1 500 + q2 0 + r1 1500 + r0 500 + v1 500 + v2 500 + v3 250 = 5750.00
+    # previously paid (as at 2015-03-31: p1, q1, v1) = 1500.00; due = 4250.00
+    assert doc["totals"] == {
+        "claims": 9, "paid": 8, "partial": 0, "capped": 0, "rejected": 1,
+        "entitled": "5750.00", "previously_paid": "1500.00", "due": "4250.00",
+    }
+    assert doc["rejections"] == {"PREREQUISITE_MISSING": 1}
+    # Split DCLG 0.6667 / CO 0.3333, in pence:
+    #   500.00 = 50000p: 33335 / 16665 exactly.  1500.00 = 150000p: 100005 / 49995 exactly.
+    #   250.00 = 25000p: 16667.5 / 8332.5 -> floors 16667 / 8332, one penny left, remainders
+    #            tie at .5 -> the first payer, DCLG: 166.68 / 83.32.
+    # entitled  DCLG = 5 x 333.35 + 2 x 1000.05 + 166.68 = 1666.75 + 2000.10 + 166.68 = 3833.53
+    #           CO   = 5 x 166.65 + 2 x  499.95 +  83.32 =  833.25 +  999.90 +  83.32 = 1916.47
+    # previous  DCLG = 3 x 333.35 = 1000.05;  CO = 3 x 166.65 = 499.95
+    # due       DCLG = 3833.53 - 1000.05 = 2833.48;  CO = 1916.47 - 499.95 = 1416.52
+    assert payers(doc) == {"DCLG": ("3833.53", "1000.05", "2833.48"), "CO": ("1916.47", "499.95", "1416.52")}
+    assert outcome(doc, "ACC_3M") == {"outcome_id": "ACC_3M", "claims": 3, "accepted": 2, "entitled": "3000.00",
+                                      "due": "3000.00"}
+    assert outcome(doc, "VOL_20W")["entitled"] == "250.00"
+    assert_consistent(doc)
+
+
+# --------------------------------------------------------------------------
+# kirklees-bop: April fiscal quarters, UK dates, renamed columns, total cap
+# --------------------------------------------------------------------------
+
+
+def test_kirklees_fiscal_quarter_and_uk_dates(tmp_path):
+    # fiscal_year_start_month = 4: 2020-Q1 = 1 April - 30 June 2020; the quarter before, 2019-Q4,
+    # is January - March 2020. Dates are dd/mm/yyyy and the headers are the provider's.
+    #   k1 WB_1       100.00  submitted 31/03/2020 -> in scope in 2019-Q4 too (previously paid)
+    #   k5 EMP_ENTRY  500.00  submitted 05/01/2020 -> in 2019-Q4 too
+    #   k2 WB_2       100.00  submitted 01/04/2020 (needs WB_1: k1, achieved 15/03/2020) -> paid
+    #   k3 MH_ACCESS  200.00  submitted 30/06/2020, the quarter's last day -> in scope
+    #   k4 ACC_ENTRY  500.00  submitted 01/07/2020 (1 July, not 7 January) -> not yet submitted
+    claims = "Claim No,Client Ref,Outcome Code,Date Achieved,Date Submitted,Claim Status\n" + (
+        "k1,KB1,WB_1,15/03/2020,31/03/2020,Claimed\n"
+        "k2,KB1,WB_2,01/04/2020,01/04/2020,Claimed\n"
+        "k3,KB1,MH_ACCESS,30/06/2020,30/06/2020,Claimed\n"
+        "k4,KB1,ACC_ENTRY,20/06/2020,01/07/2020,Claimed\n"
+        "k5,KB2,EMP_ENTRY,10/12/2019,05/01/2020,Claimed\n"
+    )
+    register = "Client Ref,Referral Date,Eligible,Locality\nKB1,01/10/2019,Yes,Dewsbury\nKB2,01/10/2019,Yes,Batley\n"
+    doc = pay("kirklees-bop", "2020-Q1", tmp_path, claims=claims, participants=register)
+    assert doc["period"] == {"start": "2020-04-01", "end": "2020-06-30"}
+    # entitled = 100 + 100 + 200 + 500 = 900.00; previously paid (k1, k5) = 600.00; due = 300.00
+    assert doc["totals"] == {
+        "claims": 4, "paid": 4, "partial": 0, "capped": 0, "rejected": 0,
+        "entitled": "900.00", "previously_paid": "600.00", "due": "300.00",
+    }
+    # Split KC 0.704 / LCF 0.296, exact on these amounts:
+    #   100.00 -> 70.40 / 29.60; 200.00 -> 140.80 / 59.20; 500.00 -> 352.00 / 148.00
+    # entitled KC = 70.40 + 70.40 + 140.80 + 352.00 = 633.60; LCF = 29.60 + 29.60 + 59.20 + 148.00 = 266.40
+    # previous KC = 70.40 + 352.00 = 422.40;                   LCF = 29.60 + 148.00 = 177.60
+    # due      KC = 211.20;                                    LCF = 88.80
+    assert payers(doc) == {"KC": ("633.60", "422.40", "211.20"), "LCF": ("266.40", "177.60", "88.80")}
+    # caps.total: limit 22297917.00, used = entitled 900.00, headroom 22297017.00
+    assert doc["caps"] == {"total": {"limit": "22297917.00", "used": "900.00", "headroom": "22297017.00"}}
+    assert outcome(doc, "ACC_ENTRY")["claims"] == 0
+    assert_consistent(doc)
+    # The same files as at the end of fiscal 2019-Q4 (January - March 2020): k1 and k5 only, and
+    # previously paid as at 2019-12-31 is nothing (k5 was submitted on 5 January).
+    before = pay("kirklees-bop", "2019-Q4", tmp_path, claims=claims, participants=register)
+    assert before["totals"]["entitled"] == "600.00" and before["totals"]["previously_paid"] == "0.00"
+
+
+# --------------------------------------------------------------------------
+# london-rough-sleeping: volume cap of 320 per outcome
+# --------------------------------------------------------------------------
+
+
+def test_london_volume_cap(tmp_path):
+    # 322 ACC_ENTRY claims in 2017-Q2 (Apr-Jun 2017; the contract starts 2017-04-01, so nothing
+    # was in scope at the end of 2017-Q1 and previously paid is 0.00):
+    #   w0    RS-322  achieved and submitted 2017-04-20, withdrawn -> rejected WITHDRAWN; a rejected
+    #                 claim does not take a volume slot
+    #   L001 ... L321 one per participant RS-001 ... RS-321, all achieved and submitted 2017-05-01,
+    #                 so processing order is by claim_id: L001 ... L320 take the 320 slots (paid
+    #                 600.00 each), L321 is the 321st -> VOLUME_CAP (status capped, no price).
+    # The rows are written in reverse order: file order must not matter.
+    rows = [f"L{i:03d},RS-{i:03d},ACC_ENTRY,2017-05-01,2017-05-01,claimed\n" for i in range(321, 0, -1)]
+    claims = CLAIMS_HEAD + "w0,RS-322,ACC_ENTRY,2017-04-20,2017-04-20,withdrawn\n" + "".join(rows)
+    register = REGISTER_HEAD + "".join(f"RS-{i:03d},2017-04-10,true,Camden\n" for i in range(1, 323))
+    doc = pay("london-rough-sleeping", "2017-Q2", tmp_path, claims=claims, participants=register)
+    # entitled = 320 x 600.00 = 192000.00; per-participant cap 19000 and total cap 3,000,000 do not bind
+    assert doc["totals"] == {
+        "claims": 322, "paid": 320, "partial": 0, "capped": 1, "rejected": 1,
+        "entitled": "192000.00", "previously_paid": "0.00", "due": "192000.00",
+    }
+    # VOLUME_CAP is status capped, so it is not among the rejections
+    assert doc["rejections"] == {"WITHDRAWN": 1}
+    # accepted = passed rules 1-11: the 320 paid claims (not the VOLUME_CAP one, not the withdrawn one)
+    assert outcome(doc, "ACC_ENTRY") == {"outcome_id": "ACC_ENTRY", "claims": 322, "accepted": 320,
+                                         "entitled": "192000.00", "due": "192000.00"}
+    # Split MHCLG 0.6667 / GLA 0.3333 of 600.00 = 60000p: 40002 / 19998 exactly.
+    # MHCLG = 320 x 400.02 = 128006.40; GLA = 320 x 199.98 = 63993.60 (sum 192000.00)
+    assert payers(doc) == {"MHCLG": ("128006.40", "0.00", "128006.40"), "GLA": ("63993.60", "0.00", "63993.60")}
+    assert doc["caps"] == {"total": {"limit": "3000000.00", "used": "192000.00", "headroom": "2808000.00"}}
+    assert_consistent(doc)
+
+
+def test_london_volume_cap_slot_goes_by_processing_order(tmp_path):
+    # Same 321 claims, but L001 is submitted a day later than the others (2017-05-02), so it is the
+    # last in processing order and is the one over the cap; L321 now takes the 320th slot.
+    rows = [f"L{i:03d},RS-{i:03d},ACC_ENTRY,2017-05-01,{'2017-05-02' if i == 1 else '2017-05-01'},claimed\n"
+            for i in range(1, 322)]
+    register = REGISTER_HEAD + "".join(f"RS-{i:03d},2017-04-10,true,Camden\n" for i in range(1, 322))
+    (tmp_path / "claims.csv").write_text(CLAIMS_HEAD + "".join(rows))
+    (tmp_path / "participants.csv").write_text(register)
+    out = tmp_path / "t.json"
+    result = CliRunner().invoke(app, [
+        "pay", str(contract("london-rough-sleeping")), "--quarter", "2017-Q2", "--claims", str(tmp_path / "claims.csv"),
+        "--participants", str(tmp_path / "participants.csv"), "--export", str(out)])
+    assert result.exit_code == 0, result.output
+    table = {r["claim_id"]: r for r in json.loads(out.read_text())}
+    assert (table["L001"]["status"], table["L001"]["reason"], table["L001"]["price"]) == ("capped", "VOLUME_CAP", None)
+    assert (table["L321"]["status"], table["L321"]["entitled"]) == ("paid", "600.00")
+
+
+# --------------------------------------------------------------------------
+# mhep-employment: <16h and 16h+ sustainment are an exclusive pair
+# --------------------------------------------------------------------------
+
+
+def test_mhep_exclusive_pair(tmp_path):
+    # Calendar quarters; 2020-Q2 = Apr-Jun 2020, the quarter before ends 2020-03-31.
+    # M1 and M2 enrolled 2020-01-06. ENGAGE (window 90 days) -> JOB_START (requires ENGAGE,
+    # window 365) -> SUST_* (requires JOB_START 91 days before; exclusive group "sustain-13w").
+    #   e1 ENGAGE 300.00, j1 JOB_START 1500.00 (achieved 2020-03-02), both submitted in Q1
+    #   s2 SUST_LT16    1200.00 achieved 2020-06-01 (03-02 + 91 days: 29 to 03-31, 59 to 04-30,
+    #                   90 to 05-31, 91 to 06-01), submitted 06-05 -> first of the group: paid
+    #   s1 SUST_16PLUS  2500.00 same day, submitted 06-10 -> second of the group: EXCLUSIVE, even
+    #                   though it is dearer and listed first in the file
+    #   e2, j2 for M2 as for M1; s3 SUST_16PLUS 2500.00 achieved 06-02, submitted 06-12 -> paid
+    claims = CLAIMS_HEAD + (
+        "s1,M1,SUST_16PLUS,2020-06-01,2020-06-10,claimed\n"
+        "e1,M1,ENGAGE,2020-02-03,2020-02-10,claimed\n"
+        "j1,M1,JOB_START,2020-03-02,2020-03-09,claimed\n"
+        "s2,M1,SUST_LT16,2020-06-01,2020-06-05,claimed\n"
+        "e2,M2,ENGAGE,2020-02-04,2020-02-10,claimed\n"
+        "j2,M2,JOB_START,2020-03-02,2020-03-09,claimed\n"
+        "s3,M2,SUST_16PLUS,2020-06-02,2020-06-12,claimed\n"
+    )
+    register = REGISTER_HEAD + "M1,2020-01-06,true,secondary-care\nM2,2020-01-06,true,secondary-care\n"
+    doc = pay("mhep-employment", "2020-Q2", tmp_path, claims=claims, participants=register)
+    # previously paid (as at 2020-03-31: e1, j1, e2, j2) = 300 + 1500 + 300 + 1500 = 3600.00
+    # entitled = 3600 + s2 1200 + s1 0 + s3 2500 = 7300.00; due = 3700.00
+    assert doc["totals"] == {
+        "claims": 7, "paid": 6, "partial": 0, "capped": 0, "rejected": 1,
+        "entitled": "7300.00", "previously_paid": "3600.00", "due": "3700.00",
+    }
+    assert doc["rejections"] == {"EXCLUSIVE": 1}
+    # Split LOCAL 0.58 / LCF 0.42, exact on these amounts:
+    #   300 -> 174 / 126; 1500 -> 870 / 630; 1200 -> 696 / 504; 2500 -> 1450 / 1050
+    # entitled LOCAL = 2 x 174 + 2 x 870 + 696 + 1450 = 4234.00; LCF = 2 x 126 + 2 x 630 + 504 + 1050 = 3066.00
+    # previous LOCAL = 348 + 1740 = 2088.00;                       LCF = 252 + 1260 = 1512.00
+    # due      LOCAL = 2146.00;                                    LCF = 1554.00
+    assert payers(doc) == {"LOCAL": ("4234.00", "2088.00", "2146.00"), "LCF": ("3066.00", "1512.00", "1554.00")}
+    assert outcome(doc, "SUST_LT16") == {"outcome_id": "SUST_LT16", "claims": 1, "accepted": 1,
+                                         "entitled": "1200.00", "due": "1200.00"}
+    assert outcome(doc, "SUST_16PLUS") == {"outcome_id": "SUST_16PLUS", "claims": 2, "accepted": 1,
+                                           "entitled": "2500.00", "due": "2500.00"}
+    assert doc["caps"] == {"total": {"limit": "2068270.00", "used": "7300.00", "headroom": "2060970.00"}}
+    assert_consistent(doc)
+
+
+# --------------------------------------------------------------------------
+# norfolk-families: deadweight, rounding once, April fiscal year (improvement outcomes)
+# --------------------------------------------------------------------------
+
+
+def test_norfolk_deadweight(tmp_path):
+    # fiscal_year_start_month = 4: 2020-Q1 = Apr-Jun 2020; the quarter before (2019-Q4) ends 2020-03-31.
+    # payment = 51.74 x units x (baseline - observed) x (1 - deadweight), rounded once to the penny.
+    #   r0 EDGE_OF_CARE "EOC 0" (deadweight 0.33), submitted 2020-02-01 (in 2019-Q4 too):
+    #      7 x 0.67 = 4.69 days; 4.69 x 51.74 = 242.6606 -> 242.66
+    #   r1 EDGE_OF_CARE "EOC A", submitted 2020-04-15: 300 x 0.67 = 201; 201 x 51.74 = 10399.74
+    #   r2 IN_CARE "IC A" (no deadweight), units 2, submitted 2020-04-20: 2 x 40 x 51.74 = 4139.20
+    #   r3 IN_CARE "IC A" again (a restatement), submitted 2020-05-01 -> MAX_CLAIMS
+    claims = CLAIMS_HEAD
+    results = RESULTS_HEAD + (
+        "r3,IN_CARE,IC A,2020-03-31,2020-05-01,500,400,2,claimed\n"
+        "r0,EDGE_OF_CARE,EOC 0,2019-12-31,2020-02-01,100,93,1,claimed\n"
+        "r1,EDGE_OF_CARE,EOC A,2020-03-31,2020-04-15,1000,700,1,claimed\n"
+        "r2,IN_CARE,IC A,2020-03-31,2020-04-20,500,460,2,claimed\n"
+    )
+    doc = pay("norfolk-families", "2020-Q1", tmp_path, claims=claims, results=results)
+    assert doc["period"] == {"start": "2020-04-01", "end": "2020-06-30"}
+    # entitled = 242.66 + 10399.74 + 4139.20 = 14781.60; previously paid (r0) = 242.66; due = 14538.94
+    assert doc["totals"] == {
+        "claims": 4, "paid": 3, "partial": 0, "capped": 0, "rejected": 1,
+        "entitled": "14781.60", "previously_paid": "242.66", "due": "14538.94",
+    }
+    assert doc["rejections"] == {"MAX_CLAIMS": 1}
+    # Split NCC 0.831 / DCMS 0.169 by largest remainder, in pence:
+    #   r0 24266p:   x 0.831 = 20165.046 -> 20165 (.046); x 0.169 = 4100.954 -> 4100 (.954);
+    #                one penny left -> DCMS: NCC 201.65, DCMS 41.01
+    #   r1 1039974p: x 0.831 = 864218.394 -> 864218 (.394); x 0.169 = 175755.606 -> 175755 (.606);
+    #                one penny left -> DCMS: NCC 8642.18, DCMS 1757.56
+    #   r2 413920p:  x 0.831 = 343967.52 -> 343967 (.52); x 0.169 = 69952.48 -> 69952 (.48);
+    #                one penny left -> NCC: NCC 3439.68, DCMS 699.52
+    # entitled NCC = 201.65 + 8642.18 + 3439.68 = 12283.51; DCMS = 41.01 + 1757.56 + 699.52 = 2498.09
+    # previous NCC = 201.65; DCMS = 41.01
+    # due      NCC = 12081.86; DCMS = 2457.08
+    assert payers(doc) == {"NCC": ("12283.51", "201.65", "12081.86"), "DCMS": ("2498.09", "41.01", "2457.08")}
+    assert outcome(doc, "EDGE_OF_CARE") == {"outcome_id": "EDGE_OF_CARE", "claims": 2, "accepted": 2,
+                                            "entitled": "10642.40", "due": "10399.74"}
+    assert outcome(doc, "IN_CARE") == {"outcome_id": "IN_CARE", "claims": 2, "accepted": 1,
+                                       "entitled": "4139.20", "due": "4139.20"}
+    assert doc["caps"] == {}
+    assert_consistent(doc)
+
+
+# --------------------------------------------------------------------------
+# peterborough: improvement thresholds (10% per cohort, 7.5% pooled), compared exactly
+# --------------------------------------------------------------------------
+
+
+def test_peterborough_threshold(tmp_path):
+    # Calendar quarters; 2014-Q4 = Oct-Dec 2014, the quarter before ends 2014-09-30.
+    #   t1 COHORT_1: baseline 2.00, observed 1.80, units 100. Improvement 0.20; threshold
+    #      0.10 x 2.00 = 0.20; 0.20 < 0.20 is false -> met exactly. 2000 x 100 x 0.20 = 40000.00
+    #   t2 COHORT_2: baseline 2.00, observed 1.801 -> 0.199 < 0.20 -> BELOW_THRESHOLD
+    #   (t1 and t2 submitted 2014-08-07, in scope in 2014-Q3 too)
+    #   t3 POOLED: baseline 2.00, observed 1.849995, units 1. Improvement 0.150005;
+    #      threshold 0.075 x 2.00 = 0.15 -> met. 2000 x 0.150005 = 300.01; submitted 2014-10-02
+    results = RESULTS_HEAD + (
+        "t1,COHORT_1,1,2014-06-30,2014-08-07,2.00,1.80,100,claimed\n"
+        "t2,COHORT_2,2,2014-06-30,2014-08-07,2.00,1.801,100,claimed\n"
+        "t3,POOLED,1+2,2014-09-30,2014-10-02,2.00,1.849995,1,claimed\n"
+    )
+    doc = pay("peterborough", "2014-Q4", tmp_path, claims=CLAIMS_HEAD, results=results)
+    # entitled = 40000.00 + 300.01 = 40300.01; previously paid (t1) = 40000.00; due = 300.01
+    assert doc["totals"] == {
+        "claims": 3, "paid": 2, "partial": 0, "capped": 0, "rejected": 1,
+        "entitled": "40300.01", "previously_paid": "40000.00", "due": "300.01",
+    }
+    assert doc["rejections"] == {"BELOW_THRESHOLD": 1}
+    # Split MOJ 0.5 / BLF 0.5:
+    #   40000.00 -> 20000.00 / 20000.00
+    #   300.01 = 30001p -> 15000.5 / 15000.5: floors 15000 / 15000, one penny left, remainders
+    #            tie -> the first payer, MOJ: 150.01 / 150.00
+    assert payers(doc) == {"MOJ": ("20150.01", "20000.00", "150.01"), "BLF": ("20150.00", "20000.00", "150.00")}
+    assert [o["outcome_id"] for o in doc["by_outcome"]] == ["COHORT_1", "COHORT_2", "POOLED"]
+    assert outcome(doc, "COHORT_2") == {"outcome_id": "COHORT_2", "claims": 1, "accepted": 0,
+                                        "entitled": "0.00", "due": "0.00"}
+    assert_consistent(doc)
+
+
+# --------------------------------------------------------------------------
+# The bundled evidence over two consecutive quarters (no ledger)
+# --------------------------------------------------------------------------
+
+CONSECUTIVE = {
+    "dwp-innovation-fund": ("2014-Q1", "2014-Q2"),
+    "fair-chance-fund": ("2016-Q1", "2016-Q2"),
+    "kirklees-bop": ("2021-Q4", "2022-Q1"),  # across an April fiscal-year boundary
+    "london-rough-sleeping": ("2018-Q4", "2019-Q1"),  # across a calendar year
+    "mhep-employment": ("2020-Q3", "2020-Q4"),
+    "norfolk-families": ("2020-Q4", "2021-Q1"),
+    "peterborough": ("2016-Q2", "2016-Q3"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONSECUTIVE))
+def test_bundled_evidence_two_quarters(name):
+    first, second = CONSECUTIVE[name]
+    a = pay(name, first)
+    b = pay(name, second)
+    assert_consistent(a)
+    assert_consistent(b)
+    # Without a ledger previously paid is the entitlement recomputed as at the previous quarter
+    assert b["totals"]["previously_paid"] == a["totals"]["entitled"]
+    assert Decimal(b["totals"]["due"]) == Decimal(b["totals"]["entitled"]) - Decimal(a["totals"]["entitled"])
+    # ... per payer too: previously paid is the split of that recomputed amount
+    pa, pb = payers(a), payers(b)
+    assert list(pa) == list(pb)
+    for pid in pb:
+        assert pb[pid][1] == pa[pid][0], pid
+        assert Decimal(pb[pid][2]) == Decimal(pb[pid][0]) - Decimal(pa[pid][0]), pid
+    # ... and per outcome
+    for oa, ob in zip(a["by_outcome"], b["by_outcome"], strict=True):
+        assert Decimal(ob["due"]) == Decimal(ob["entitled"]) - Decimal(oa["entitled"]), ob["outcome_id"]
+    # the evidence grows: at least as many rows in scope later
+    assert b["totals"]["claims"] >= a["totals"]["claims"]
+    with contract(name).open("rb") as fh:
+        assert [o["outcome_id"] for o in b["by_outcome"]] == [o["id"] for o in tomllib.load(fh)["outcomes"]]
