@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""Time ``sob validate`` and ``sob pay`` on large generated cases, against polars' bare CSV read.
+
+    python benchmarks/run.py [--sizes 1000000,10000000] [--reps 3] [--workdir benchmarks/data]
+                             [--quick] [--json [PATH]]
+
+For each size the case is generated once (``benchmarks/generate.py``, reused
+while its ``case.json`` matches), the page cache is warmed by reading the
+files, and then every command runs ``--reps`` times as a separate child
+process with a fresh interpreter (start-up included), interleaved rep by rep:
+
+- ``read_csv``: ``pl.read_csv(claims.csv, infer_schema=False)`` in ``python -c``;
+- ``validate``: ``sob validate OUT/contract.toml``;
+- ``pay-json``: ``sob pay OUT/contract.toml --quarter Q --format json`` (stdout to /dev/null);
+- ``pay-export``: ``sob pay OUT/contract.toml --quarter Q --export OUT/out.parquet``.
+
+Wall time is ``time.perf_counter()`` around start and reaping of the child;
+peak RSS is the child's own ``ru_maxrss`` from ``os.wait4`` (KiB on Linux).
+The table shows medians; ratios are against the bare read of the same size
+(time) and the size of claims.csv (memory).  The targets of the performance
+issue are checked at the end.  Standard library and polars only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+GENERATE = HERE / "generate.py"
+DEFAULT_SIZES = "1000000,10000000"
+QUICK_SIZES = "100000"
+
+# Targets of the performance issue.
+PAY_VS_READ = 3.0  # sob pay --format json within 3x the bare read_csv (largest size)
+VALIDATE_VS_READ = 1.5  # sob validate within 1.5x the bare read_csv (largest size)
+RSS_VS_CSV = 3.0  # peak RSS of every sob command within 3x the claims CSV size (largest size)
+SCALING = 1.1  # time(10 N) <= 11 x time(N): at most 10% worse than linear
+
+READ_SCRIPT = "import sys, polars as pl; df = pl.read_csv(sys.argv[1], infer_schema=False); print(df.height)"
+COMMANDS = ("read_csv", "validate", "pay-json", "pay-export")
+SOB_COMMANDS = COMMANDS[1:]
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def parse_size(text: str) -> int:
+    t = text.strip().lower().replace("_", "")
+    for suffix, mult in (("k", 10**3), ("m", 10**6), ("g", 10**9)):
+        if t.endswith(suffix):
+            return int(float(t[:-1]) * mult)
+    return int(float(t)) if "e" in t else int(t)
+
+
+def sob_command() -> list[str]:
+    """The ``sob`` console script of this interpreter, else ``python -m sob``."""
+    here = Path(sys.executable).parent / "sob"
+    if here.exists():
+        return [str(here)]
+    found = shutil.which("sob")
+    return [found] if found else [sys.executable, "-m", "sob"]
+
+
+def machine() -> dict:
+    mem_kib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    try:
+        import polars as pl
+
+        polars_version = pl.__version__
+    except ImportError:
+        polars_version = None
+    try:
+        sob_version = importlib.metadata.version("sob")
+    except importlib.metadata.PackageNotFoundError:
+        sob_version = None
+    return {
+        "nproc": usable,
+        "cpu_count": os.cpu_count(),
+        "mem_total_gib": round(mem_kib / 2**20, 1) if mem_kib else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "polars": polars_version,
+        "sob": sob_version,
+        "polars_max_threads": os.environ.get("POLARS_MAX_THREADS"),
+    }
+
+
+def run_child(argv: list[str], timeout: float | None = None) -> dict:
+    """Run one child; its wall time, peak RSS (MB) and exit code, stderr tail on failure."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT)
+        timer = None
+        if timeout:
+            timer = threading.Timer(timeout, proc.kill)
+            timer.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        if timer is not None:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        out = {"wall_s": wall, "rss_mb": usage.ru_maxrss * 1024 / 1e6, "rc": proc.returncode}
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode("utf-8", "replace").strip().splitlines()[-8:]
+            out["stderr"] = "\n".join(tail)
+    return out
+
+
+def warm(paths: list[Path]) -> None:
+    """Read the files once so every command meets a warm page cache."""
+    for path in paths:
+        with open(path, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+
+
+def ensure_case(n: int, folder: Path, seed: int, contract: Path | None) -> dict:
+    """The generated case for N claims in ``folder``: reuse it while it matches, else generate."""
+    meta = folder / "case.json"
+    if meta.exists():
+        try:
+            case = json.loads(meta.read_text())
+            sizes_ok = all((folder / f).exists() and (folder / f).stat().st_size == b for f, b in case["bytes"].items())
+            same = case["n"] == n and case["seed"] == seed and (contract is None or case["source_contract"] == str(contract))
+            if sizes_ok and same and case.get("generator_version") == _generator_version():
+                return case
+        except (OSError, ValueError, KeyError):
+            pass
+    argv = [sys.executable, str(GENERATE), str(n), str(folder), "--seed", str(seed)]
+    if contract is not None:
+        argv += ["--contract", str(contract)]
+    print(f"generating {n:,} claims into {folder} ...", flush=True)
+    subprocess.run(argv, check=True)
+    return json.loads(meta.read_text())
+
+
+def _generator_version() -> int:
+    sys.path.insert(0, str(HERE))
+    try:
+        import generate
+
+        return generate.GENERATOR_VERSION
+    finally:
+        sys.path.remove(str(HERE))
+
+
+def commands(folder: Path, quarter: str) -> dict[str, list[str]]:
+    sob = sob_command()
+    contract = str(folder / "contract.toml")
+    return {
+        "read_csv": [sys.executable, "-c", READ_SCRIPT, str(folder / "claims.csv")],
+        "validate": sob + ["validate", contract],
+        "pay-json": sob + ["pay", contract, "--quarter", quarter, "--format", "json"],
+        "pay-export": sob + ["pay", contract, "--quarter", quarter, "--export", str(folder / "out.parquet")],
+    }
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def bench_size(n: int, args: argparse.Namespace) -> dict:
+    folder = args.workdir / f"n{n}"
+    case = ensure_case(n, folder, args.seed, args.contract)
+    claims_bytes = case["bytes"]["claims.csv"]
+    warm([folder / "claims.csv", folder / "participants.csv"])
+    argvs = commands(folder, case["quarter"])
+    runs: dict[str, list[dict]] = {c: [] for c in COMMANDS}
+    failed: set[str] = set()
+    for rep in range(args.reps):
+        for name in COMMANDS:
+            if name in failed:
+                continue
+            if name == "pay-export":
+                (folder / "out.parquet").unlink(missing_ok=True)
+            r = run_child(argvs[name], args.timeout)
+            runs[name].append(r)
+            print(f"  n={n:,} {name:<10} rep {rep + 1}: {r['wall_s']:7.2f} s {r['rss_mb']:8.0f} MB rc={r['rc']}", flush=True)
+            if r["rc"] != 0:
+                failed.add(name)
+                print(f"  {name} failed (exit {r['rc']}), not repeated:\n    " + r.get("stderr", "").replace("\n", "\n    "))
+    results = {}
+    for name, rs in runs.items():
+        ok = [r for r in rs if r["rc"] == 0]
+        results[name] = {
+            "argv": argvs[name],
+            "ok": bool(rs) and len(ok) == len(rs),
+            "wall_s": [round(r["wall_s"], 4) for r in rs],
+            "rss_mb": [round(r["rss_mb"], 1) for r in rs],
+            "median_wall_s": statistics.median(r["wall_s"] for r in ok) if ok else None,
+            "min_wall_s": min(r["wall_s"] for r in ok) if ok else None,
+            "median_rss_mb": statistics.median(r["rss_mb"] for r in ok) if ok else None,
+            "errors": [r["stderr"] for r in rs if r["rc"] != 0 and r.get("stderr")],
+        }
+    read = results["read_csv"]["median_wall_s"]
+    for name, res in results.items():
+        w, m = res["median_wall_s"], res["median_rss_mb"]
+        res["wall_vs_read"] = w / read if (w is not None and read) else None
+        res["rss_vs_csv"] = m * 1e6 / claims_bytes if m is not None else None
+    return {"n": n, "folder": str(folder), "quarter": case["quarter"], "participants": case["participants"],
+            "bytes": case["bytes"], "commands": results}
+
+
+def check_targets(sizes: list[dict]) -> list[dict]:
+    """The issue's targets, at the largest size (and between sizes 10x apart for scaling)."""
+    targets: list[dict] = []
+    if not sizes:
+        return targets
+    big = max(sizes, key=lambda s: s["n"])
+    c = big["commands"]
+
+    def add(name: str, value: float | None, limit: float, note: str) -> None:
+        targets.append({"target": name, "n": big["n"], "value": value, "limit": limit,
+                        "met": None if value is None else value <= limit, "note": note})
+
+    add("sob pay --format json <= 3x bare read_csv", c["pay-json"]["wall_vs_read"], PAY_VS_READ,
+        "median wall time ratio")
+    add("sob validate <= 1.5x bare read_csv", c["validate"]["wall_vs_read"], VALIDATE_VS_READ, "median wall time ratio")
+    rss = [c[k]["rss_vs_csv"] for k in SOB_COMMANDS if c[k]["rss_vs_csv"] is not None]
+    worst = max(SOB_COMMANDS, key=lambda k: c[k]["rss_vs_csv"] or 0.0)
+    add("peak RSS <= 3x CSV file size", max(rss) if len(rss) == len(SOB_COMMANDS) else None, RSS_VS_CSV,
+        f"worst sob command ({worst}); claims.csv {big['bytes']['claims.csv'] / 1e6:.0f} MB")
+    by_n = {s["n"]: s for s in sizes}
+    for small_n in sorted(by_n):
+        for large_n in sorted(by_n):
+            if large_n <= small_n or large_n % small_n:
+                continue
+            factor = large_n // small_n
+            for name in ("pay-json", "validate"):
+                a = by_n[small_n]["commands"][name]["median_wall_s"]
+                b = by_n[large_n]["commands"][name]["median_wall_s"]
+                targets.append({
+                    "target": f"{name}: time({large_n:,}) <= {SCALING * factor:g}x time({small_n:,})",
+                    "n": large_n, "value": (b / a / factor * 10) if (a and b) else None,
+                    "raw_ratio": (b / a) if (a and b) else None,
+                    "limit": SCALING * 10, "met": (b <= SCALING * factor * a) if (a and b) else None,
+                    "note": "ratio scaled to a 10x size step",
+                })
+    return targets
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    if v is not None:
+        return format(v, spec)
+    width = spec.split(".")[0]
+    return "n/a".rjust(int(width) if width.isdigit() else 0)
+
+
+def report(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"machine: {m['nproc']} CPUs usable ({m['cpu_count']} online), {m['mem_total_gib']} GiB RAM, {m['platform']}",
+        f"python {m['python']}, polars {m['polars']}, sob {m['sob']}"
+        + (f", POLARS_MAX_THREADS={m['polars_max_threads']}" if m["polars_max_threads"] else ""),
+        f"reps {result['reps']} (median shown); children are fresh interpreters, start-up included; page cache warm",
+        "",
+        f"{'claims':>11} {'command':<11} {'wall s':>8} {'min s':>8} {'peak RSS MB':>12} {'wall/read':>10} {'RSS/CSV':>8}",
+    ]
+    for s in result["sizes"]:
+        for name, res in s["commands"].items():
+            lines.append(
+                f"{s['n']:>11,} {name:<11} {_fmt(res['median_wall_s'], '8.2f')} "
+                f"{_fmt(res['min_wall_s'], '8.2f')} {_fmt(res['median_rss_mb'], '12.0f')} "
+                f"{_fmt(res['wall_vs_read'], '10.2f')} {_fmt(res['rss_vs_csv'], '8.2f')}"
+                + ("" if res["ok"] else "   FAILED")
+            )
+        b = s["bytes"]
+        lines.append(f"{'':>11} claims.csv {b['claims.csv'] / 1e6:.1f} MB, participants.csv "
+                     f"{b['participants.csv'] / 1e6:.1f} MB ({s['participants']:,} participants), quarter {s['quarter']}")
+    lines += ["", "targets:"]
+    for t in result["targets"]:
+        verdict = {True: "MET", False: "NOT MET", None: "not measured"}[t["met"]]
+        lines.append(f"  [{verdict:^12}] {t['target']} at {t['n']:,}: {_fmt(t['value'], '.2f')} "
+                     f"(limit {t['limit']:g}; {t['note']})")
+    if result["sizes"] and max(s["n"] for s in result["sizes"]) < 10_000_000:
+        lines.append("  (the issue states the targets at 10,000,000 claims; these were checked at a smaller size)")
+    for s in result["sizes"]:
+        for name, res in s["commands"].items():
+            for e in res["errors"][:1]:
+                lines += ["", f"{name} at {s['n']:,} failed:", "  " + e.replace("\n", "\n  ")]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Time sob on generated cases against polars' bare read_csv.")
+    ap.add_argument("--sizes", default=None, help=f"comma-separated claim counts (default {DEFAULT_SIZES}; 1M, 100k work)")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions of each command (default 3)")
+    ap.add_argument("--workdir", type=Path, default=HERE / "data", help="where cases are generated (default benchmarks/data)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--contract", type=Path, default=None, help="source contract for the generator")
+    ap.add_argument("--timeout", type=float, default=None, help="kill a child after this many seconds")
+    ap.add_argument("--quick", action="store_true", help=f"smoke test: sizes {QUICK_SIZES} only")
+    ap.add_argument("--json", nargs="?", const=HERE / "results.json", type=Path, default=None, metavar="PATH",
+                    help="also write the results as JSON (default path benchmarks/results.json)")
+    args = ap.parse_args(argv)
+    sizes_text = QUICK_SIZES if args.quick else (args.sizes or DEFAULT_SIZES)
+    sizes = [parse_size(x) for x in sizes_text.split(",") if x.strip()]
+    args.workdir = args.workdir.resolve()
+    if args.contract is not None:
+        args.contract = args.contract.resolve()
+
+    result = {"machine": machine(), "reps": args.reps, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "sizes": []}
+    for n in sizes:
+        result["sizes"].append(bench_size(n, args))
+    result["targets"] = check_targets(result["sizes"])
+    print()
+    print(report(result))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.json}")
+    failed = any(not res["ok"] for s in result["sizes"] for res in s["commands"].values())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
