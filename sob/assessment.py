@@ -132,7 +132,7 @@ def _assess_claims(claims: pl.DataFrame, participants: pl.DataFrame | None, cont
     claims = claims.with_columns(reason=pl.col("error"))
     claims = apply_rules_1_to_7(claims.lazy(), contract, register).collect()
     claims = apply_prerequisites(claims, contract)
-    claims = apply_ranked_rules(claims)
+    claims = apply_ranked_rules(claims, contract)
     return claims.with_columns(
         pl.when(pl.col("reason").is_null()).then(claim_price_expr(contract)).otherwise(None).alias("price")
     )
@@ -164,9 +164,7 @@ def _assess_results(results: pl.DataFrame, contract: Contract) -> pl.DataFrame:
 
 def _apply_money(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     """Caps over accepted rows, then status and reason as SPEC 5.5 names them."""
-    accepted = rows.filter(pl.col("reason").is_null()).select("_order", "kind", "participant_id", "outcome_id", "price")
-    capped = apply_caps(accepted, contract).select("_order", "payable", "cap_reason")
-    rows = rows.join(capped, on="_order", how="left", maintain_order="left").rename({"status": "_evidence_status"})
+    rows = apply_caps(rows, contract).rename({"status": "_evidence_status"})
     price, payable = pl.col("price"), pl.col("payable")
     status = (
         pl.when(pl.col("reason") == "VOLUME_CAP")
@@ -179,8 +177,4 @@ def _apply_money(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
         .then(pl.lit("partial"))
         .otherwise(pl.lit("capped"))
     )
-    return rows.with_columns(
-        status=status,
-        reason=pl.coalesce("reason", "cap_reason"),
-        payable=payable.fill_null(0),
-    ).drop("cap_reason")
+    return rows.with_columns(status=status, reason=pl.coalesce("reason", "cap_reason")).drop("cap_reason")

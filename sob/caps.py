@@ -30,17 +30,65 @@ def _outcome_caps(contract: Contract) -> dict[str, int]:
 
 
 def apply_caps(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
-    """Add ``payable`` (Int64) and ``cap_reason`` to accepted rows sorted in processing order.
+    """Add ``payable`` (Int64) and ``cap_reason`` to every row, sorted in processing order.
 
-    ``rows`` needs ``_order``, ``kind``, ``participant_id``, ``outcome_id`` and
-    ``price`` (Int64, not null).  Cohort results (``kind == "improvement"``)
-    have no participant cap.
+    Accepted rows are those with a null ``reason``; the others pay 0.  ``rows``
+    needs ``_order``, ``kind``, ``participant_id``, ``outcome_id`` and
+    ``price``.  Cohort results (``kind == "improvement"``) have no
+    participant cap.
     """
     caps = contract.caps
     ocaps = _outcome_caps(contract)
+    scopes = (caps.per_participant is not None) + bool(ocaps) + (caps.total is not None)
+    accepted = pl.col("reason").is_null()
+    if scopes == 0:
+        return rows.with_columns(
+            payable=pl.when(accepted).then(pl.col("price")).otherwise(0), cap_reason=pl.lit(None, pl.String)
+        )
+    if caps.partial and scopes == 1:
+        return _one_cap(rows, contract, ocaps)
+    picked = rows.filter(accepted).select("_order", "kind", "participant_id", "outcome_id", "price")
+    capped = _sequential(picked, contract, ocaps)
+    return rows.join(capped, on="_order", how="left", maintain_order="left").with_columns(pl.col("payable").fill_null(0))
+
+
+def _one_cap(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> pl.DataFrame:
+    """A single kind of cap with ``partial = true`` has a closed form.
+
+    Cutting each row to the headroom makes the amount paid so far within a
+    scope min(limit, full-price running total), so a row's payable is the
+    difference of that clipped running total before and after it.
+    """
+    caps = contract.caps
+    price = pl.when(pl.col("reason").is_null()).then(pl.col("price")).otherwise(0)
+    if caps.per_participant is not None:
+        applies = pl.col("kind") == "claim"
+        limit: pl.Expr = pl.lit(caps.per_participant, pl.Int64)
+        running = pl.when(applies).then(price).otherwise(0).cum_sum().over("participant_id")
+        code = "PARTICIPANT_CAP"
+    elif ocaps:
+        limit = pl.col("outcome_id").replace_strict(ocaps, default=None, return_dtype=pl.Int64)
+        applies = limit.is_not_null()
+        running = price.cum_sum().over("outcome_id")
+        code = "OUTCOME_CAP"
+    else:
+        applies = pl.lit(True)
+        limit = pl.lit(caps.total, pl.Int64)
+        running = price.cum_sum()
+        code = "CONTRACT_CAP"
+    rows = rows.with_columns(_price0=price, _running=running, _limit=limit)
+    clipped = pl.min_horizontal("_limit", "_running") - pl.min_horizontal("_limit", pl.col("_running") - pl.col("_price0"))
+    payable = pl.when(applies).then(clipped).otherwise(pl.col("_price0"))
+    rows = rows.with_columns(payable=payable)
+    return rows.with_columns(
+        cap_reason=pl.when(pl.col("payable") < pl.col("_price0")).then(pl.lit(code)).otherwise(pl.lit(None, pl.String))
+    ).drop("_price0", "_running", "_limit")
+
+
+def _sequential(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> pl.DataFrame:
+    """Several kinds of cap, or all-or-nothing caps: the safe rows, then the walk."""
+    caps = contract.caps
     price = pl.col("price")
-    if rows.height == 0 or (caps.per_participant is None and caps.total is None and not ocaps):
-        return rows.with_columns(payable=price, cap_reason=pl.lit(None, pl.String))
 
     is_claim = pl.col("kind") == "claim"
     pcap = caps.per_participant
@@ -58,14 +106,15 @@ def apply_caps(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     rows = rows.with_columns(_safe=fits | (price == 0))
 
     if rows["_safe"].all():
-        return rows.with_columns(payable=price, cap_reason=pl.lit(None, pl.String)).drop("_safe", "_ocap")
+        return rows.select("_order", payable=price, cap_reason=pl.lit(None, pl.String))
 
     # What the safe rows before each row used, per scope (exclusive cumulative sums).
     safe_price = pl.when(pl.col("_safe")).then(price).otherwise(0)
+    before = safe_price.cum_sum() - safe_price
     rows = rows.with_columns(
-        _safe_p=(safe_price.cum_sum() - safe_price).over("participant_id"),
-        _safe_o=(safe_price.cum_sum() - safe_price).over("outcome_id"),
-        _safe_t=safe_price.cum_sum() - safe_price,
+        _safe_p=before.over("participant_id") if pcap is not None else pl.lit(0, pl.Int64),
+        _safe_o=before.over("outcome_id") if ocaps else pl.lit(0, pl.Int64),
+        _safe_t=before if caps.total is not None else pl.lit(0, pl.Int64),
     )
     unsafe = rows.filter(~pl.col("_safe"))
     payable, reasons = _walk(unsafe, contract, ocaps)
@@ -73,10 +122,11 @@ def apply_caps(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
         _payable_w=pl.Series(payable, dtype=pl.Int64), _reason_w=pl.Series(reasons, dtype=pl.String)
     )
     rows = rows.join(walked, on="_order", how="left", maintain_order="left")
-    return rows.with_columns(
+    return rows.select(
+        "_order",
         payable=pl.when(pl.col("_safe")).then(price).otherwise(pl.col("_payable_w")),
         cap_reason=pl.when(pl.col("_safe")).then(None).otherwise(pl.col("_reason_w")),
-    ).drop("_safe", "_ocap", "_safe_p", "_safe_o", "_safe_t", "_payable_w", "_reason_w")
+    )
 
 
 def _walk(unsafe: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> tuple[list[int], list[str | None]]:

@@ -16,6 +16,7 @@ from sob.contract import Contract
 from sob.findings import InputError
 from sob.payrun import PayRun
 from sob.pricing import price_source
+from sob.rules import CAP_REASONS
 
 #: Reasons that leave a claim *qualified* as a prerequisite (they come after rule 8).
 _QUALIFIED_REASONS = {"MAX_CLAIMS", "EXCLUSIVE", "VOLUME_CAP", "PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP"}
@@ -132,13 +133,21 @@ def _claim_steps(contract: Contract, assessed: pl.DataFrame, info: dict) -> list
     add("OUT_OF_CONTRACT_PERIOD", f"achieved {_text(ach)}; outcomes count from {contract.start} to {contract.outcomes_end}")
     add("LATE_CLAIM", f"submitted {_text(sub)}; claims accepted until {contract.claims_end}")
     add("PREREQUISITE_MISSING", _prerequisite_story(contract, assessed, info), bool(o.requires))
-    add("MAX_CLAIMS", f"rank {_text(info.get('_rank_claims'))} among this participant's {o.id} claims that passed rules 1–8; max_claims = {o.max_claims}")
+    mine = assessed.filter(
+        (pl.col("kind") == "claim") & (pl.col("participant_id") == info["participant_id"]) & (pl.col("_order") <= info["_order"])
+    )
+    passed_8 = pl.col("reason").is_null() | pl.col("reason").is_in(list(_QUALIFIED_REASONS))
+    rank = mine.filter((pl.col("outcome_id") == o.id) & passed_8).height if reason not in order[:8] else None
+    add("MAX_CLAIMS", f"rank {_text(rank)} among this participant's {o.id} claims that passed rules 1–8; max_claims = {o.max_claims}")
     if o.exclusive:
-        holder = assessed.filter(
-            (pl.col("participant_id") == info["participant_id"]) & (pl.col("_rank_group") == 1) & (pl.col("_exclusive") == o.exclusive)
-        )
-        who = holder["claim_id"][0] if holder.height else "—"
-        add("EXCLUSIVE", f"group {o.exclusive!r}: rank {_text(info.get('_rank_group'))}; the group is held by claim {who}")
+        group = [x.id for x in contract.outcomes if x.exclusive == o.exclusive]
+        holders = assessed.filter(
+            (pl.col("participant_id") == info["participant_id"])
+            & pl.col("outcome_id").is_in(group)
+            & (pl.col("reason").is_null() | pl.col("reason").is_in(["VOLUME_CAP", *CAP_REASONS]))
+        ).sort("_order")
+        who = holders["claim_id"][0] if holders.height else "—"
+        add("EXCLUSIVE", f"group {o.exclusive!r} ({', '.join(group)}): the group is held by claim {who}")
     else:
         add("EXCLUSIVE", "no exclusive group", False)
     if o.volume_cap is not None:

@@ -148,9 +148,6 @@ def apply_prerequisites(claims: pl.DataFrame, contract: Contract) -> pl.DataFram
     with_reqs = [o for o in contract.outcomes if o.requires and o.kind == "claim"]
     if not with_reqs or claims.height == 0:
         return claims
-    claims = claims.with_columns(
-        pl.col("outcome_id").replace_strict(depths, default=0, return_dtype=pl.Int64).alias("_depth")
-    )
     edges = pl.DataFrame(
         [
             {"outcome_id": o.id, "_req": r.outcome, "_min_days": r.min_days, "_req_index": i}
@@ -160,33 +157,37 @@ def apply_prerequisites(claims: pl.DataFrame, contract: Contract) -> pl.DataFram
         schema={"outcome_id": pl.String, "_req": pl.String, "_min_days": pl.Int64, "_req_index": pl.Int64},
     )
     for d in range(1, max(depths.values()) + 1):
+        level_edges = edges.filter(pl.col("outcome_id").is_in([o.id for o in with_reqs if depths[o.id] == d]))
+        if level_edges.height == 0:
+            continue
+        required = level_edges["_req"].unique().to_list()
+        # Earliest qualified achievement of each required outcome, per participant.
         earliest = (
-            claims.filter(pl.col("reason").is_null() & (pl.col("_depth") < d))
+            claims.filter(pl.col("reason").is_null() & pl.col("outcome_id").is_in(required))
             .group_by(["participant_id", "outcome_id"])
             .agg(pl.col("achieved_on").min().alias("_req_on"))
             .rename({"outcome_id": "_req"})
         )
-        level = claims.filter(pl.col("reason").is_null() & (pl.col("_depth") == d)).select(
-            "_order", "participant_id", "outcome_id", "achieved_on"
-        )
+        level = claims.filter(
+            pl.col("reason").is_null() & pl.col("outcome_id").is_in(level_edges["outcome_id"].unique().implode())
+        ).select("_order", "participant_id", "outcome_id", "achieved_on")
         checked = (
-            level.join(edges, on="outcome_id", how="inner")
+            level.join(level_edges, on="outcome_id", how="inner")
             .join(earliest, on=["participant_id", "_req"], how="left")
             .with_columns(
                 _ok=pl.col("_req_on").is_not_null()
                 & (pl.col("_req_on") <= pl.col("achieved_on") - pl.duration(days=pl.col("_min_days")))
             )
-            .group_by("_order")
-            .agg(pl.col("_ok").all().alias("_prereq_ok"))
         )
-        failing = checked.filter(~pl.col("_prereq_ok"))["_order"]
+        # A claim fails when any of its requirements is not met.
+        failing = checked.filter(~pl.col("_ok"))["_order"].unique()
         claims = claims.with_columns(
             pl.when(pl.col("_order").is_in(failing.implode()))
             .then(pl.lit("PREREQUISITE_MISSING"))
             .otherwise(pl.col("reason"))
             .alias("reason")
         )
-    return claims.drop("_depth")
+    return claims
 
 
 def _rank_within(keys: list[str], passing: pl.Expr) -> pl.Expr:
@@ -199,25 +200,55 @@ def _rank_within(keys: list[str], passing: pl.Expr) -> pl.Expr:
     return pl.when(passing).then(flag.cum_sum().over(keys)).otherwise(None)
 
 
-def apply_ranked_rules(claims: pl.DataFrame) -> pl.DataFrame:
+def _over_limit(claims: pl.DataFrame, keys: list[str], limit: pl.Expr, passing: pl.Expr) -> pl.Series:
+    """``_order`` of the passing rows ranked past ``limit`` within their group.
+
+    Most groups (a participant's claims of one outcome) never exceed their
+    limit, so groups are counted first and only the rows of the groups that
+    overflow are ranked: a window over millions of tiny groups is what costs.
+    """
+    cols = ["_order", *keys, limit.alias("_limit")]
+    candidates = claims.filter(passing).select(cols)
+    crowded = (
+        candidates.group_by(keys)
+        .agg(pl.len().alias("_n"), pl.col("_limit").first())
+        .filter(pl.col("_n") > pl.col("_limit"))
+        .select(keys)
+    )
+    if crowded.height == 0:
+        return pl.Series("_order", [], dtype=pl.Int64)
+    ranked = candidates.join(crowded, on=keys, how="semi", maintain_order="left").with_columns(
+        _rank=pl.int_range(1, pl.len() + 1).over(keys)
+    )
+    return ranked.filter(pl.col("_rank") > pl.col("_limit"))["_order"]
+
+
+def _reject(claims: pl.DataFrame, orders: pl.Series, code: str) -> pl.DataFrame:
+    """Give ``code`` to the rows whose ``_order`` is in ``orders``."""
+    if orders.len() == 0:
+        return claims
+    return claims.with_columns(
+        pl.when(pl.col("_order").is_in(orders.implode())).then(pl.lit(code)).otherwise(pl.col("reason")).alias("reason")
+    )
+
+
+def apply_ranked_rules(claims: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     """Rules 9–11: ``max_claims`` per participant, ``exclusive`` groups, ``volume_cap``.
 
     Each rank counts only rows that passed every earlier rule, which is why
-    the three ranks are computed one after another.
+    the three rules run one after another.  ``_rank_outcome`` (the rank among
+    the outcome's accepted claims) is kept for tiered prices.
     """
-    claims = claims.with_columns(_rank_claims=_rank_within(["participant_id", "outcome_id"], _OPEN))
-    claims = claims.with_columns(
-        pl.when(_OPEN & (pl.col("_rank_claims") > pl.col("_max_claims")))
-        .then(pl.lit("MAX_CLAIMS"))
-        .otherwise(pl.col("reason"))
-        .alias("reason")
+    claims = _reject(
+        claims, _over_limit(claims, ["participant_id", "outcome_id"], pl.col("_max_claims"), _OPEN), "MAX_CLAIMS"
     )
-    in_group = _OPEN & pl.col("_exclusive").is_not_null()
-    claims = claims.with_columns(_rank_group=_rank_within(["participant_id", "_exclusive"], in_group))
-    claims = claims.with_columns(
-        pl.when(in_group & (pl.col("_rank_group") > 1)).then(pl.lit("EXCLUSIVE")).otherwise(pl.col("reason")).alias("reason")
-    )
-    claims = claims.with_columns(_rank_outcome=_rank_within(["outcome_id"], _OPEN))
+    if any(o.exclusive for o in contract.outcomes):
+        in_group = _OPEN & pl.col("_exclusive").is_not_null()
+        claims = _reject(claims, _over_limit(claims, ["participant_id", "_exclusive"], pl.lit(1), in_group), "EXCLUSIVE")
+    ranked = [o.id for o in contract.outcomes if o.volume_cap is not None or o.tiers]
+    if not ranked:
+        return claims.with_columns(_rank_outcome=pl.lit(None, pl.Int64))
+    claims = claims.with_columns(_rank_outcome=_rank_within(["outcome_id"], _OPEN & pl.col("outcome_id").is_in(ranked)))
     return claims.with_columns(
         pl.when(_OPEN & pl.col("_volume_cap").is_not_null() & (pl.col("_rank_outcome") > pl.col("_volume_cap")))
         .then(pl.lit("VOLUME_CAP"))
