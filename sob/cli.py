@@ -136,6 +136,9 @@ def validate(
     results: ResultsOpt = None,
     format: Annotated[FindingFormat, typer.Option("--format", help="text, json or github annotations.")] = FindingFormat.text,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the check too.")] = False,
+    quarter: Annotated[
+        Optional[str], typer.Option("--quarter", help="Also assess the evidence as at the end of this quarter and summarise.")
+    ] = None,
 ) -> None:
     """Check contracts (and their evidence and worked examples); exit 1 on any problem."""
     from sob.render.findings import file_line_reader, format_github, format_json, format_text, summary_line
@@ -147,7 +150,11 @@ def validate(
             from sob.findings import UsageError
 
             raise UsageError("--claims/--participants/--results go with a single contract")
-        outcomes = [validate_one(p, given) for p in contracts]
+        if quarter is not None:
+            from sob.workflows import parse_quarter
+
+            parse_quarter(quarter)
+        outcomes = [validate_one(p, given, quarter) for p in contracts]
         findings = [f for o in outcomes for f in o.findings]
         files = [f for o in outcomes for f in o.files]
         if format is FindingFormat.json:
@@ -180,6 +187,12 @@ def validate(
 
 def _summary_text(outcome) -> str:
     s = outcome.summary
+    if "as_at" not in s:
+        parts = []
+        for kind, counts in s.items():
+            extra = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in ("rows", "invalid"))
+            parts.append(f"{kind} {counts['rows']} rows ({counts['invalid']} invalid{', ' + extra if extra else ''})")
+        return f"{outcome.path}: " + "; ".join(parts) + " — add --quarter Q to see how the rules treat them"
     status = ", ".join(f"{k} {v}" for k, v in s["status"].items()) or "no rows"
     reasons = ", ".join(f"{k} {v}" for k, v in s["reasons"].items())
     text = f"{outcome.path}: as at the end of {s['as_at']['quarter']}: {status}"
