@@ -64,25 +64,36 @@ def _one_cap(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> p
     if caps.per_participant is not None:
         applies = pl.col("kind") == "claim"
         limit: pl.Expr = pl.lit(caps.per_participant, pl.Int64)
-        running = pl.when(applies).then(price).otherwise(0).cum_sum().over("participant_id")
+        scope_keys = ["participant_id"]
         code = "PARTICIPANT_CAP"
     elif ocaps:
         limit = pl.col("outcome_id").replace_strict(ocaps, default=None, return_dtype=pl.Int64)
         applies = limit.is_not_null()
-        running = price.cum_sum().over("outcome_id")
+        scope_keys = ["outcome_id"]
         code = "OUTCOME_CAP"
     else:
         applies = pl.lit(True)
         limit = pl.lit(caps.total, pl.Int64)
-        running = price.cum_sum()
+        scope_keys = []
         code = "CONTRACT_CAP"
-    rows = rows.with_columns(_price0=price, _running=running, _limit=limit)
+    total = pl.col("_price0").sum().over(scope_keys) if scope_keys else pl.col("_price0").sum()
+    rows = rows.with_columns(_price0=price, _limit=limit, _applies=applies)
+    # Only scopes whose whole total exceeds the limit can cut anything; the
+    # running totals (a window per scope) are computed for those rows alone.
+    at_risk = pl.col("_applies") & (total > pl.col("_limit"))
+    risky = rows.filter(at_risk).select("_order", *scope_keys, "_price0", "_limit")
+    if risky.height == 0:
+        return rows.with_columns(payable=pl.col("_price0"), cap_reason=pl.lit(None, pl.String)).drop(
+            "_price0", "_limit", "_applies"
+        )
+    running = pl.col("_price0").cum_sum().over(scope_keys) if scope_keys else pl.col("_price0").cum_sum()
     clipped = pl.min_horizontal("_limit", "_running") - pl.min_horizontal("_limit", pl.col("_running") - pl.col("_price0"))
-    payable = pl.when(applies).then(clipped).otherwise(pl.col("_price0"))
-    rows = rows.with_columns(payable=payable)
+    risky = risky.with_columns(_running=running).select("_order", _cut=clipped)
+    rows = rows.join(risky, on="_order", how="left", maintain_order="left")
+    rows = rows.with_columns(payable=pl.coalesce("_cut", "_price0"))
     return rows.with_columns(
         cap_reason=pl.when(pl.col("payable") < pl.col("_price0")).then(pl.lit(code)).otherwise(pl.lit(None, pl.String))
-    ).drop("_price0", "_running", "_limit")
+    ).drop("_price0", "_limit", "_applies", "_cut")
 
 
 def _sequential(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> pl.DataFrame:

@@ -1,18 +1,35 @@
-"""The split between payers (SPEC 5.6), vectorised over distinct amounts.
+"""The split between payers (SPEC 5.6), vectorised.
 
-The largest-remainder split needs exact rational arithmetic, but a quarter's
-rows carry few distinct (outcome, amount) pairs — prices repeat — so each
-distinct pair is split once in Python and the parts are joined back.
+Largest remainder on integers: with every share written over one common
+denominator D (share_i = n_i / D), payer i gets floor(amount × n_i / D) minor
+units, and the units left over go to the payers with the largest remainders
+(amount × n_i mod D), ties to the payer listed first.  That is a handful of
+integer expressions per payer, evaluated over all rows at once.  When the
+products could overflow 64 bits (shares with very many decimals, huge
+amounts), the split falls back to splitting each distinct (outcome, amount)
+pair exactly in Python and joining the parts back.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
+from math import lcm
 
 import polars as pl
 
 from sob.contract import Contract
 from sob.money import split_largest_remainder
+
+_SAFE = 2**62
+
+
+def _share_table(contract: Contract) -> tuple[int, dict[str, list[int]], list[int]]:
+    """Common denominator D and each outcome's numerators (contract order of payers)."""
+    shares = {o.id: contract.shares_for(o) for o in contract.outcomes}
+    default = [Fraction(p.share) for p in contract.payers]
+    denominator = lcm(*(s.denominator for row in [*shares.values(), default] for s in row))
+    numerators = {oid: [int(s * denominator) for s in row] for oid, row in shares.items()}
+    return denominator, numerators, [int(s * denominator) for s in default]
 
 
 def split_amounts(frame: pl.DataFrame, contract: Contract, amount: str, prefix: str) -> pl.DataFrame:
@@ -20,14 +37,46 @@ def split_amounts(frame: pl.DataFrame, contract: Contract, amount: str, prefix: 
 
     Null amounts split as 0.  The parts of every row sum to its amount.
     """
+    denominator, numerators, default = _share_table(contract)
+    largest = frame.select(pl.col(amount).abs().max()).item() or 0
+    biggest_n = max([max(v) for v in numerators.values()] + [max(default)])
+    if largest * max(biggest_n, 1) >= _SAFE or denominator >= _SAFE:
+        return _split_by_pairs(frame, contract, amount, prefix)
+    payers = contract.payer_ids
+    value = pl.col(amount).fill_null(0)
+    cols = []
+    for i in range(len(payers)):
+        mapping = {oid: n[i] for oid, n in numerators.items()}
+        share = pl.col("outcome_id").replace_strict(mapping, default=default[i], return_dtype=pl.Int64)
+        cols.append(share.alias(f"_n{i}"))
+    frame = frame.with_columns(cols)
+    products = [value * pl.col(f"_n{i}") for i in range(len(payers))]
+    floors = [(p // denominator).alias(f"_f{i}") for i, p in enumerate(products)]
+    rems = [(p % denominator).alias(f"_r{i}") for i, p in enumerate(products)]
+    frame = frame.with_columns(floors + rems)
+    left = value - pl.sum_horizontal([pl.col(f"_f{i}") for i in range(len(payers))])
+    parts = []
+    for i in range(len(payers)):
+        ahead = [
+            (pl.col(f"_r{j}") > pl.col(f"_r{i}")) | ((pl.col(f"_r{j}") == pl.col(f"_r{i}")) & pl.lit(j < i))
+            for j in range(len(payers))
+            if j != i
+        ]
+        rank = pl.sum_horizontal([a.cast(pl.Int64) for a in ahead]) if ahead else pl.lit(0, pl.Int64)
+        parts.append((pl.col(f"_f{i}") + (rank < left).cast(pl.Int64)).alias(f"{prefix}{payers[i]}"))
+    helpers = [f"_{k}{i}" for k in "nfr" for i in range(len(payers))]
+    return frame.with_columns(parts).drop(helpers)
+
+
+def _split_by_pairs(frame: pl.DataFrame, contract: Contract, amount: str, prefix: str) -> pl.DataFrame:
+    """Exact split of each distinct (outcome, amount) pair, joined back (no overflow possible)."""
     names = [f"{prefix}{pid}" for pid in contract.payer_ids]
     pairs = frame.select(pl.col("outcome_id"), pl.col(amount).fill_null(0).alias("_amount")).unique()
     shares = {o.id: contract.shares_for(o) for o in contract.outcomes}
     default = [Fraction(p.share) for p in contract.payers]  # rows naming no known outcome
     rows = []
     for outcome_id, value in pairs.iter_rows():
-        parts = split_largest_remainder(value, shares.get(outcome_id, default))
-        rows.append([outcome_id, value, *parts])
+        rows.append([outcome_id, value, *split_largest_remainder(value, shares.get(outcome_id, default))])
     schema = {"outcome_id": pl.String, "_amount": pl.Int64} | {n: pl.Int64 for n in names}
     table = pl.DataFrame(rows, schema=schema, orient="row")
     return (

@@ -84,10 +84,8 @@ def pay_quarter(
     prev_cols = ["previously_paid"] + [f"_prev_{p}" for p in payers]
     missing = pl.DataFrame()
     if ledger is None:
-        before = previous_entitlement(contract, current, claims, participants, results, quarter.previous().end(fy))
-        before = split_amounts(before.select("claim_id", "outcome_id", "payable"), contract, "payable", "_prev_")
-        before = before.rename({"payable": "previously_paid"}).drop("outcome_id")
-        rows = rows.join(before, on="claim_id", how="left", maintain_order="left")
+        rows = _recomputed_previous(contract, rows, claims, participants, results, quarter.previous().end(fy))
+        rows = split_amounts(rows, contract, "previously_paid", "_prev_")
     else:
         paid = ledger.rename({"paid": "previously_paid"} | {f"paid_{p}": f"_prev_{p}" for p in payers})
         rows = rows.join(paid.select("claim_id", *prev_cols), on="claim_id", how="left", maintain_order="left")
@@ -147,6 +145,23 @@ def _rename_clashing_columns(
         return frame.rename({k: v for k, v in renames.items() if k in frame.columns})
 
     return apply(claims), apply(results), [renames.get(c, c) for c in carried]
+
+
+def _recomputed_previous(
+    contract: Contract,
+    rows: pl.DataFrame,
+    claims: pl.DataFrame | None,
+    participants: pl.DataFrame | None,
+    results: pl.DataFrame | None,
+    previous_end: date,
+) -> pl.DataFrame:
+    """Add ``previously_paid``: the entitlement as at ``previous_end`` (see :func:`previous_entitlement`)."""
+    if _new_rows_meet_old_prerequisites(contract, rows, previous_end):
+        before = assess(contract, claims, participants, results, previous_end)
+        before = before.select("claim_id", pl.col("payable").alias("previously_paid"))
+        return rows.join(before, on="claim_id", how="left", maintain_order="left")
+    earlier = pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(previous_end))
+    return rows.with_columns(previously_paid=pl.when(earlier).then(pl.col("entitled")).otherwise(0))
 
 
 def previous_entitlement(

@@ -208,18 +208,14 @@ def _over_limit(claims: pl.DataFrame, keys: list[str], limit: pl.Expr, passing: 
     overflow are ranked: a window over millions of tiny groups is what costs.
     """
     cols = ["_order", *keys, limit.alias("_limit")]
-    candidates = claims.filter(passing).select(cols)
     crowded = (
-        candidates.group_by(keys)
-        .agg(pl.len().alias("_n"), pl.col("_limit").first())
-        .filter(pl.col("_n") > pl.col("_limit"))
-        .select(keys)
+        claims.filter(passing)
+        .select(cols)
+        .filter(pl.len().over(keys) > pl.col("_limit"))
     )
     if crowded.height == 0:
         return pl.Series("_order", [], dtype=pl.Int64)
-    ranked = candidates.join(crowded, on=keys, how="semi", maintain_order="left").with_columns(
-        _rank=pl.int_range(1, pl.len() + 1).over(keys)
-    )
+    ranked = crowded.with_columns(_rank=pl.int_range(1, pl.len() + 1).over(keys))
     return ranked.filter(pl.col("_rank") > pl.col("_limit"))["_order"]
 
 

@@ -69,3 +69,27 @@ def test_split_largest_remainder_ties_go_to_the_first_payer():
     # 0.704 / 0.296 of 1 penny: remainders .704 and .296
     assert split_largest_remainder(1, [Fraction(704, 1000), Fraction(296, 1000)]) == [1, 0]
     assert sum(split_largest_remainder(123457, [Fraction(1, 7), Fraction(6, 7)])) == 123457
+
+
+def test_vectorised_split_equals_the_exact_split():
+    """The integer-expression split of sob.payers agrees with the Fraction split, and so does its fallback."""
+    import random
+
+    import polars as pl
+
+    from engine_helpers import Outcome, contract
+    from sob.contract import Payer
+    from sob.payers import _split_by_pairs, split_amounts
+
+    rnd = random.Random(7)
+    for shares in (["1"], ["0.5", "0.5"], ["0.7", "0.3"], ["0.333", "0.333", "0.334"], ["0.6667", "0.3333"], ["0.704", "0.296"]):
+        payers = [Payer(f"P{i}", "", Decimal(s)) for i, s in enumerate(shares)]
+        c = contract([Outcome("A", price=1), Outcome("B", price=1, payers=(("P0", Decimal(1)),))], payers=payers)
+        amounts = [rnd.randrange(0, 10**9) for _ in range(300)] + [0, 1, 2, 3, None]
+        frame = pl.DataFrame({"outcome_id": [rnd.choice(["A", "B", "X"]) for _ in amounts], "amt": amounts})
+        fast = split_amounts(frame, c, "amt", "s_")
+        slow = _split_by_pairs(frame, c, "amt", "s_")
+        assert fast.equals(slow)
+        for row in fast.iter_rows(named=True):
+            shares_row = c.shares_for(c.outcome(row["outcome_id"])) if row["outcome_id"] != "X" else [Fraction(p.share) for p in payers]
+            assert [row[f"s_P{i}"] for i in range(len(payers))] == split_largest_remainder(row["amt"] or 0, shares_row)
