@@ -153,9 +153,8 @@ def _assess_claims(claims: pl.DataFrame, participants: pl.DataFrame | None, cont
     """Rules 1–11 and the price of accepted claims."""
     register = participants is not None
     if register:
-        reg = participants.select("participant_id", "enrolled_on", "eligible", "cohort").unique(
-            "participant_id", keep="first"
-        )
+        # The evidence reader merges duplicated register ids into one row.
+        reg = participants.select("participant_id", "enrolled_on", "eligible", "cohort")
         claims = claims.drop("cohort", strict=False).join(reg, on="participant_id", how="left", maintain_order="left")
     else:
         claims = claims.with_columns(

@@ -94,9 +94,12 @@ def apply_rules_1_to_7(claims: pl.LazyFrame, contract: Contract, register: bool)
     ach = pl.col("achieved_on")
     checks: list[tuple[str, pl.Expr]] = [("WITHDRAWN", pl.col("status").is_in(["withdrawn", "failed"]))]
     if register:
-        claims = claims.join(
-            _allowed_cohorts(contract).lazy(), on=["outcome_id", "cohort"], how="left", maintain_order="left"
-        )
+        if any(o.cohorts is not None for o in contract.outcomes):
+            claims = claims.join(
+                _allowed_cohorts(contract).lazy(), on=["outcome_id", "cohort"], how="left", maintain_order="left"
+            )
+        else:
+            claims = claims.with_columns(_cohort_ok=pl.lit(None, pl.Boolean))
         enrolled = pl.col("enrolled_on")
         out_of_period = enrolled < pl.lit(contract.start)
         if contract.referrals_end is not None:
