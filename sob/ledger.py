@@ -765,6 +765,7 @@ def show(directory: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for cdir in sorted(p for p in root.iterdir() if p.is_dir()):
         running: dict[str, int] = {}
+        outcome_running: dict[str, int] = {}
         for q, path in _manifest_paths(cdir).items():
             _, parsed = _read_manifest(path)
             _check_recorded_totals(cdir, q, path, parsed)
@@ -775,6 +776,7 @@ def show(directory: Path) -> list[dict[str, Any]]:
             dues.update({p: _amount(totals.get(f"due_{p}"), units, path, f"due_{p}") for p in payers})
             for key, value in dues.items():
                 running[key] = running.get(key, 0) + value
+            caps = _cap_use(cdir, q, parsed, units, running, outcome_running)
             rows.append({
                 "contract": cdir.name,
                 "quarter": str(q),
@@ -786,8 +788,35 @@ def show(directory: Path) -> list[dict[str, Any]]:
                 "due_by_payer": {p: totals.get(f"due_{p}") for p in payers},
                 "paid_to_date": format_minor(running[""], units),
                 "paid_to_date_by_payer": {p: format_minor(running[p], units) for p in payers},
+                "caps": caps,
             })
     return rows
+
+
+def _cap_use(
+    cdir: Path, q: Quarter, parsed: dict[str, Any], units: int, running: dict[str, int], by_outcome: dict[str, int]
+) -> dict[str, dict[str, str]]:
+    """Paid to date against each money cap the close recorded (``cap_total``, ``cap_outcome_<id>``).
+
+    The limits come from the manifest's totals; what counts against an
+    outcome's cap is the sum of that outcome's dues in the closed tables.
+    """
+    totals = parsed.get("totals", {})
+    limits = {k: v for k, v in totals.items() if k.startswith("cap_")}
+    if not limits:
+        return {}
+    table = pl.read_csv(cdir / f"{q}.csv", infer_schema=False, columns=["outcome_id", "due"])
+    table = _parse_money(table, "due", units, cdir / f"{q}.csv")
+    for outcome, due in table.group_by("outcome_id").agg(pl.col("due").sum()).iter_rows():
+        by_outcome[outcome] = by_outcome.get(outcome, 0) + int(due or 0)
+    out: dict[str, dict[str, str]] = {}
+    for key, text in sorted(limits.items()):
+        limit = _amount(text, units, cdir / f"{q}.toml", key)
+        used = running[""] if key == "cap_total" else by_outcome.get(key.removeprefix("cap_outcome_"), 0)
+        name = "total" if key == "cap_total" else key.removeprefix("cap_")
+        out[name] = {"limit": format_minor(limit, units), "paid_to_date": format_minor(used, units),
+                     "headroom": format_minor(limit - used, units)}
+    return out
 
 
 __all__ = [

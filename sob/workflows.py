@@ -192,7 +192,8 @@ def close_and_export(req: PayRequest, outcome: PayOutcome) -> None:
         for f in outcome.evidence.files:
             hashes[f.kind] = f.sha256
         outcome.closed_manifest = ledger.close_quarter(
-            req.ledger, contract.id, run.quarter, run.table, contract.minor_units, contract.payer_ids, hashes
+            req.ledger, contract.id, run.quarter, run.table, contract.minor_units, contract.payer_ids, hashes,
+            totals=cap_limits(contract),
         )
     if req.export is not None:
         from sob.export import write_table
@@ -206,6 +207,17 @@ def _check_export_target(path: Path) -> None:
         raise UsageError(f"cannot write {path}: folder {path.parent} does not exist; nothing was written")
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a folder; nothing was written")
+
+
+def cap_limits(contract: Contract) -> dict[str, str]:
+    """Money cap limits recorded in a close, so `sob ledger show` can report paid against them."""
+    limits = {}
+    if contract.caps.total is not None:
+        limits["cap_total"] = contract.money(contract.caps.total)
+    for o in contract.outcomes:
+        if o.amount_cap is not None:
+            limits[f"cap_outcome_{o.id}"] = contract.money(o.amount_cap)
+    return limits
 
 
 @dataclass

@@ -43,3 +43,11 @@ def render_ledger(rows: list[dict[str, Any]], console: Console) -> None:
                     str(q.get("paid_to_date_by_payer", {}).get(p, "")),
                 )
         console.print(per_payer)
+        caps = Table(title=f"{contract}: paid to date against each cap")
+        for col in ("quarter", "cap", "limit", "paid to date", "headroom"):
+            caps.add_column(col, justify="right" if col in ("limit", "paid to date", "headroom") else "left", no_wrap=True)
+        for q in quarters:
+            for name, use in q.get("caps", {}).items():
+                caps.add_row(str(q["quarter"]), name, use["limit"], use["paid_to_date"], use["headroom"])
+        if caps.row_count:
+            console.print(caps)
