@@ -227,12 +227,7 @@ def _load_closed_table(
             f"{where} was closed with payers {parsed['payers']}, the contract now lists {list(payer_ids)}"
         )
     csv_path = cdir / f"{q}.csv"
-    try:
-        data = csv_path.read_bytes()
-    except FileNotFoundError as exc:
-        raise InputError(f"{where}: {csv_path} is missing; run `sob ledger verify`") from exc
-    if sha256_bytes(data) != parsed["hashes"]["table"]:
-        raise InputError(f"{where}: {csv_path} changed since it was closed; run `sob ledger verify`")
+    data = _vouched_table(cdir, q, parsed, where)
     df = pl.read_csv(io.BytesIO(data), infer_schema=False)
     wanted = [*META_COLUMNS, "due", *(f"due_{p}" for p in payer_ids)]
     missing = [c for c in wanted if c not in df.columns]
@@ -736,16 +731,22 @@ def _minor_units_of(parsed: dict[str, Any]) -> int:
     return len(due.partition(".")[2])
 
 
-def _check_recorded_totals(cdir: Path, q: Quarter, manifest: Path, parsed: dict[str, Any]) -> None:
-    """InputError unless Q.csv is there, unchanged, and adds up to the manifest's totals."""
+def _vouched_table(cdir: Path, q: Quarter, parsed: dict[str, Any], where: str) -> bytes:
+    """Q.csv's bytes, or InputError when it is missing or no longer what its manifest hashed."""
     csv_path = cdir / f"{q}.csv"
-    where = f"ledger quarter {q} of {cdir.name}"
     try:
         data = csv_path.read_bytes()
     except FileNotFoundError as exc:
         raise InputError(f"{where}: {csv_path} is missing; run `sob ledger verify`") from exc
     if sha256_bytes(data) != parsed["hashes"]["table"]:
         raise InputError(f"{where}: {csv_path} changed since it was closed; run `sob ledger verify`")
+    return data
+
+
+def _check_recorded_totals(cdir: Path, q: Quarter, manifest: Path, parsed: dict[str, Any]) -> None:
+    """InputError unless Q.csv is there, unchanged, and adds up to the manifest's totals."""
+    csv_path = cdir / f"{q}.csv"
+    data = _vouched_table(cdir, q, parsed, f"ledger quarter {q} of {cdir.name}")
     problem = _totals_problem(data, parsed, csv_path)
     if problem:
         raise InputError(f"ledger manifest {manifest}: {problem}; run `sob ledger verify`")
