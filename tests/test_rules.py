@@ -226,3 +226,30 @@ def test_results_share_the_contract_cap_with_claims_but_not_the_participant_cap(
 def test_withdrawn_results(status):
     v = verdicts(one(improvement()), claims([]), res=results([("x", "R", "c", "2020-06-01", "2", "1", "1", None, status)]))
     assert v["x"][1] == "WITHDRAWN"
+
+
+def test_scope_follows_the_fiscal_quarter_end():
+    """With April years, 2020-Q4 ends on 31 March 2021: a claim submitted that day is in, the next day's is not."""
+    from sob.payrun import pay_quarter
+    from sob.quarters import Quarter
+
+    c = one(fiscal_year_start_month=4)
+    cl = claims([("in", "A", "O", "2021-03-01", "2021-03-31"), ("out", "B", "O", "2021-03-01", "2021-04-01")])
+    table = pay_quarter(c, cl, None, None, Quarter(2020, 4)).table
+    assert table["claim_id"].to_list() == ["in"]
+    table = pay_quarter(c, cl, None, None, Quarter(2021, 1)).table
+    assert dict(zip(table["claim_id"], table["due"])) == {"in": 0, "out": 10000}
+
+
+def test_money_columns_are_integers_never_floats():
+    """Every amount in the claim table is an Int64 count of minor units."""
+    import polars as pl
+
+    from sob.payrun import pay_quarter
+    from sob.quarters import Quarter
+
+    c = contract([Outcome("O", price=10001, max_claims=3)], caps=Caps(per_participant=15000))
+    table = pay_quarter(c, claims([("1", "A", "O", "2020-02-01"), ("2", "A", "O", "2020-03-01")]), None, None, Quarter(2020, 1)).table
+    for name in ("price", "entitled", "previously_paid", "due", "due_P"):
+        assert table.schema[name] == pl.Int64, name
+    assert table["entitled"].to_list() == [10001, 4999]
