@@ -44,23 +44,24 @@ import io
 import itertools
 import mmap
 import os
-import secrets
 import re
+import secrets
 import stat
 import sys
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import polars as pl
 
 from sob.contract import Contract
 from sob.findings import Finding, UsageError, cut
 
-__all__ = ["Evidence", "EvidenceFile", "read_evidence", "read_inline", "KIND_COLUMNS"]
+__all__ = ["KIND_COLUMNS", "Evidence", "EvidenceFile", "read_evidence", "read_inline"]
 
 # --------------------------------------------------------------------------------------
 # Column specifications
@@ -137,7 +138,8 @@ _PRIO = {c: i for i, c in enumerate(_PRIORITY)}
 
 _DECIMAL_RE = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
 # What "trimmed of white space" removes: Unicode White_Space, as polars' strip_chars() does.
-_WS = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
+_WS = ("\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B))
+       + "\u2028\u2029\u202f\u205f\u3000")
 # The non-ASCII ones as UTF-8 bytes: a file without them (and without tab, VT, FF)
 # can only hold ASCII spaces at the edges of its cells.
 _WIDE_WS = re.compile(rb"\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
@@ -183,6 +185,7 @@ class Evidence:
     files: list[EvidenceFile] = field(default_factory=list)
     carried_columns: list[str] = field(default_factory=list)
     has_amount_claimed: bool = False  # the claims file has an amount_claimed column (SPEC 9 export)
+    has_evidence_ref: bool = False  # the claims file has an evidence_ref column (carried through, SPEC 4.1)
 
     @property
     def errors(self) -> list[Finding]:
@@ -214,6 +217,7 @@ class _Counts:
     crlf: int
     ends_with_newline: bool
     odd_whitespace: bool  # tab (unless it is the delimiter), VT, FF or non-ASCII white space somewhere
+    has_nul: bool
 
 
 class _ByteScan:
@@ -223,6 +227,7 @@ class _ByteScan:
         self.delim = delim
         self.delimiters = self.newlines = self.carriage_returns = self.crlf = 0
         self.odd_whitespace = False
+        self.has_nul = False
         self.tail = b""  # the last bytes of the previous chunk
 
     def feed(self, data: bytes | bytearray, n: int) -> None:
@@ -230,10 +235,9 @@ class _ByteScan:
         if not n:
             return
         if not self.odd_whitespace:
-            if (self.delim != b"\t" and chunk.find(b"\t") >= 0) or chunk.find(b"\x0b") >= 0 or chunk.find(b"\x0c") >= 0:
-                self.odd_whitespace = True
-            elif not chunk.isascii() and (_WIDE_WS.search(chunk) or _WIDE_WS.search(self.tail + chunk[:2])):
-                self.odd_whitespace = True
+            self.odd_whitespace = self._odd_whitespace(chunk)
+        if not self.has_nul:
+            self.has_nul = chunk.find(b"\x00") >= 0
         self.delimiters += chunk.count(self.delim)
         self.newlines += chunk.count(b"\n")
         if self.tail.endswith(b"\r") and chunk[0] == 10:
@@ -243,24 +247,38 @@ class _ByteScan:
             self.crlf += chunk.count(b"\r\n")
         self.tail = bytes(chunk[-2:])
 
+    def _odd_whitespace(self, chunk: bytes | bytearray) -> bool:
+        """White space other than the ASCII space: tab (unless it is the delimiter), VT, FF, Unicode."""
+        if self.delim != b"\t" and chunk.find(b"\t") >= 0:
+            return True
+        if chunk.find(b"\x0b") >= 0 or chunk.find(b"\x0c") >= 0:
+            return True
+        if chunk.isascii():
+            return False
+        # a multi-byte space may straddle the previous chunk's end
+        return bool(_WIDE_WS.search(chunk) or _WIDE_WS.search(self.tail + chunk[:2]))
+
     def result(self, digest: str) -> _Counts:
         return _Counts(digest, self.delimiters, self.newlines, self.carriage_returns, self.crlf,
-                       ends_with_newline=self.tail.endswith(b"\n"), odd_whitespace=self.odd_whitespace)
+                       ends_with_newline=self.tail.endswith(b"\n"), odd_whitespace=self.odd_whitespace,
+                       has_nul=self.has_nul)
 
 
 class _Source:
     """A file opened for reading.
 
-    Cheap whole-file byte checks (``find`` of one byte is a ``memchr``) run up
-    front on a memory map; the SHA-256 and the byte counts used to verify the
-    fast reader are computed in a background thread (``hashlib`` and file reads
-    release the GIL) while polars parses.  ``source`` is what polars reads: the
-    path of a regular file, or the bytes of anything else (a pipe).
+    Up front: the head (for the header and encoding sniffing) and whether the
+    file holds a quote at all (one ``memchr`` over a memory map).  The SHA-256
+    and the byte counts that verify the fast reader (``_ByteScan``) come from a
+    background thread (``hashlib`` and file reads release the GIL) while polars
+    parses.  ``source`` is what polars reads: the path of a regular file, or
+    the bytes of anything else (a pipe).
     """
 
     def __init__(self, path: Path, label: str, delim: str) -> None:
         self.label = label
         self.path = path
+        self.delim = delim
         self._delim = delim.encode("utf-8")
         self._counts: _Counts | None = None
         self._error: BaseException | None = None
@@ -290,9 +308,8 @@ class _Source:
         try:
             self.size = len(buf)
             self.head_bytes = bytes(buf[: 1 << 16])
-            self.has_nul = buf.find(b"\x00") >= 0
+            # the one whole-file fact needed before reading (a memchr); the rest comes from _ByteScan
             self.has_quote = buf.find(b'"') >= 0
-            self.has_cr = buf.find(b"\r") >= 0
         finally:
             if mm is not None:
                 mm.close()
@@ -306,14 +323,22 @@ class _Source:
             scan.feed(self.data, len(self.data))
             self._counts = scan.result(hashlib.sha256(self.data).hexdigest())
 
-    def sniff(self) -> None:
-        """Refuse what is not UTF-8 text: UTF-16/32 (by BOM or NUL bytes) and binary files."""
+    def sniff(self, whole: bool = False) -> None:
+        """Refuse what is not UTF-8 text: UTF-16/32 (by BOM or NUL bytes) and binary files.
+
+        The head is checked up front; ``whole=True`` checks the byte scan of the
+        whole file (call it before returning anything read from the file).
+        """
         if self.head_bytes.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise _unreadable(self.label, "it is UTF-16 (or UTF-32) text; save it as UTF-8")
-        if self.has_nul:
+        if b"\x00" in self.head_bytes or (whole and self.counts().has_nul):
             raise _unreadable(
                 self.label, "it holds NUL bytes (a binary file, or UTF-16 text); evidence must be UTF-8 CSV"
             )
+
+    @property
+    def has_cr(self) -> bool:
+        return self.counts().carriage_returns > 0
 
     def head(self, n: int) -> bytes:
         if n <= len(self.head_bytes) or self.size <= len(self.head_bytes):
@@ -345,7 +370,7 @@ class _Source:
                     h.update(view[:n])
                     scan.feed(buf, n)
             self._counts = scan.result(h.hexdigest())
-        except BaseException as exc:  # pragma: no cover - re-raised in counts()
+        except BaseException as exc:  # noqa: BLE001  # pragma: no cover - re-raised in counts()
             self._error = exc
 
     def counts(self) -> _Counts:
@@ -396,8 +421,7 @@ def _find_header(src: _Source, delim: str) -> _HeaderAt | None:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError:
             raise _unreadable(src.label, "it is not UTF-8 text") from None
-        if text.startswith("\ufeff"):
-            text = text[1:]
+        text = text.removeprefix("\ufeff")
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=False)
         before = 0
         total_lines = len(io.StringIO(text, newline="").readlines())
@@ -415,7 +439,7 @@ def _find_header(src: _Source, delim: str) -> _HeaderAt | None:
 
 
 def _regex_char(ch: str) -> str:
-    return "\\x{%X}" % ord(ch)
+    return f"\\x{{{ord(ch):X}}}"
 
 
 @dataclass
@@ -546,21 +570,31 @@ def _cells_frame_schema(ncols: int) -> dict[str, pl.DataType]:
 
 
 def _fast_lazy(src: _Source, at: _HeaderAt, header: _Header, delim: str, strip: bool) -> pl.LazyFrame:
-    """No quotes: ``scan_csv`` straight into the checks, verified afterwards by ``_fast_check``.
+    """``scan_csv`` straight into the checks, verified afterwards by ``_fast_check``.
 
     Rows keep a ``__sob_blank`` flag instead of being filtered, so the row count
     can be checked against the file's line count.  With ``strip=False`` cells
     are not trimmed (trimming costs as much as parsing); instead ``__sob_ws``
     flags rows with a cell that starts or ends with a space, and the read is
     redone with trimming when any row (or the byte scan) says it was needed.
+    When the file holds quotes, ``__sob_qd`` counts the delimiters inside each
+    row's cells (they can only be there in quoted cells).
     """
     ncols, nraw = header.ncols, header.nraw
+    quoted = src.has_quote
     lf = pl.scan_csv(
         src.source, has_header=True, skip_lines=at.start, new_columns=[f"_c{i}" for i in range(nraw)],
-        infer_schema=False, separator=delim, quote_char=None, truncate_ragged_lines=False,
+        infer_schema=False, separator=delim, quote_char='"' if quoted else None, truncate_ragged_lines=False,
         raise_if_empty=False, glob=False,
     ).with_row_index("__sob_i")
-    clean = _clean if strip else (lambda e: e)
+    if strip:
+        clean = _clean
+    elif quoted:  # polars reads a quoted empty cell ("") as "", not null
+        def clean(e: pl.Expr) -> pl.Expr:
+            return pl.when(e.str.len_bytes() > 0).then(e)
+    else:
+        def clean(e: pl.Expr) -> pl.Expr:
+            return e
     cells = [clean(pl.col(f"_c{i}")).alias(f"_c{i}") for i in range(ncols)]
     if nraw > ncols:  # cells under trailing blank header names must be empty
         long: pl.Expr = pl.any_horizontal([clean(pl.col(f"_c{i}")).is_not_null() for i in range(ncols, nraw)])
@@ -571,6 +605,9 @@ def _fast_lazy(src: _Source, at: _HeaderAt, header: _Header, delim: str, strip: 
         ws = [pl.any_horizontal([e.str.starts_with(" ") | e.str.ends_with(" ") for e in edge]).alias("__sob_ws")]
     else:
         ws = []
+    if quoted:
+        ws.append(pl.sum_horizontal([pl.col(f"_c{i}").str.count_matches(delim, literal=True)
+                                     for i in range(nraw)]).cast(pl.Int64).alias("__sob_qd"))
     lf = lf.select(
         (pl.col("__sob_i").cast(pl.Int64) + (at.data_start + 1)).alias("line"),
         pl.when(long).then(pl.lit(nraw, dtype=pl.Int64)).otherwise(pl.lit(None, dtype=pl.Int64)).alias("__sob_ncells"),
@@ -592,15 +629,36 @@ def _fast_check(src: _Source, at: _HeaderAt, header: _Header, df: pl.DataFrame) 
     c = src.counts()
     rows = df.height
     lines = c.newlines + (0 if c.ends_with_newline or src.size == 0 else 1)
+    inside = 0
+    if "__sob_qd" in df.columns:  # delimiters inside quoted cells, header and rows
+        inside = sum(cell.count(src.delim) for cell in at.cells) + int(df["__sob_qd"].sum() or 0)
     if not (
         c.carriage_returns == c.crlf
         and lines == at.data_start + rows
-        and c.delimiters == at.pre_delimiters + (header.nraw - 1) * (rows + 1)
+        and c.delimiters == at.pre_delimiters + (header.nraw - 1) * (rows + 1) + inside
     ):
         return "exact"
     if "__sob_ws" in df.columns and (c.odd_whitespace or df["__sob_ws"].any()):
         return "strip"
     return "ok"
+
+
+def _well_formed(src: _Source, at: _HeaderAt) -> bool:
+    """Every line from the header on is a whole RFC 4180 record (no quote left open).
+
+    Only then do polars and Python's csv module read the same cells from it.
+    One allocation-free regular expression match per line.
+    """
+    d = _regex_char(src.delim)
+    f = f'(?:"(?:[^"]|"")*"|[^"{d}\r]*)'
+    line = f"^(?:{f}{d})*{f}$"
+    try:
+        return bool(
+            pl.scan_lines(src.source, name="_t", glob=False).slice(at.start)
+            .select(pl.col("_t").str.contains(line).all()).collect().item()
+        )
+    except pl.exceptions.PolarsError:
+        return False
 
 
 # RFC 4180 building blocks for one line of text (a quoted field may span lines).
@@ -760,8 +818,7 @@ def _read_slow(src: _Source, delim: str, ncols: int) -> pl.DataFrame:
         text = src.all_bytes().decode("utf-8")
     except UnicodeDecodeError:
         raise _unreadable(src.label, "it is not UTF-8 text") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=False)
     seen_header = False
     before = 0
@@ -816,7 +873,7 @@ class _Raw:
     # The fast reader is checked after it ran; when the check fails, ``redo``
     # gives the same frame from a reader that is exact for this file.
     verify: Any = None  # Callable[[pl.DataFrame], str] | None: "ok", "strip" or "exact"
-    redo: Any = None  # Callable[[str], pl.LazyFrame] | None
+    redo: Any = None  # Callable[[str, pl.DataFrame | None], pl.LazyFrame] | None
     digest: str | None = None  # for files read without a _Source (parquet)
     present: frozenset[str] = frozenset()  # canonical columns the file has
 
@@ -839,20 +896,25 @@ def _named(kind: _Kind, header: _Header, cells: pl.LazyFrame, extra: tuple[str, 
     return lf
 
 
-def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> tuple[_Raw | None, list[Finding], EvidenceFile | None]:
+_Loaded = tuple[_Raw | None, list[Finding], EvidenceFile | None]
+
+
+def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loaded:
     cfg = contract.evidence
     delim = cfg.delimiter
     if not isinstance(delim, str) or len(delim) != 1 or delim in '"\r\n':
-        raise UsageError(f"cannot read {label}: the delimiter {delim!r} must be one character other than a quote or line break")
+        raise UsageError(f"cannot read {label}: the delimiter {delim!r} must be one character "
+                         "other than a quote or line break")
     columns_map = dict(cfg.columns)
     src = _Source(path, label, delim)
     src.sniff()
     at = _find_header(src, delim)
     if at is None:
-        errors = _no_header(kind, label)
-        return None, errors, EvidenceFile(kind.kind, path, 0, src.counts().sha256)
+        src.sniff(whole=True)
+        return None, _no_header(kind, label), EvidenceFile(kind.kind, path, 0, src.counts().sha256)
     header, errors = _resolve_header(kind, at.cells, at.start + 1, label, columns_map)
     if header is None:
+        src.sniff(whole=True)
         return None, errors, EvidenceFile(kind.kind, path, 0, src.counts().sha256)
     hdr = header
 
@@ -866,14 +928,25 @@ def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> tuple[
     raw = _Raw(kind=kind, label=label, lf=pl.LazyFrame(), carried=list(hdr.carried), shown=hdr.shown,
                col_no={hdr.names[i]: i + 1 for i in range(hdr.ncols)}, date_format=cfg.date_format,
                ncols=hdr.ncols, path=path, src=src, present=frozenset(hdr.canon_pos))
-    fast = (not src.has_quote and delim.isascii() and (at.data_start == at.start + 1))
+    # quoted files qualify when every line is a whole, well-formed record (checked up front,
+    # so a file with line breaks inside quotes goes straight to the structured reader)
+    fast = delim.isascii() and at.data_start == at.start + 1 and (not src.has_quote or _well_formed(src, at))
     if fast:
-        raw.lf = _named(kind, hdr, _fast_lazy(src, at, hdr, delim, strip=False), ("__sob_blank", "__sob_ws"))
+        marks = ("__sob_blank", "__sob_ws", "__sob_qd") if src.has_quote else ("__sob_blank", "__sob_ws")
+        raw.lf = _named(kind, hdr, _fast_lazy(src, at, hdr, delim, strip=False), marks)
         raw.verify = lambda df: _fast_check(src, at, hdr, df)
 
-        def redo(how: str) -> pl.LazyFrame:
+        def redo(how: str, done: pl.DataFrame | None = None) -> pl.LazyFrame:
+            if how == "strip" and done is not None and hdr.nraw == hdr.ncols:
+                # the text is already parsed: trim it in memory instead of reading the file again
+                names = list(kind.columns) + list(hdr.carried)
+                keep = [c for c in ("__sob_qd",) if c in done.columns]
+                lf = done.lazy().select("line", "__sob_ncells", *keep, *[_clean(pl.col(n)).alias(n) for n in names])
+                blank = pl.all_horizontal([pl.col(n).is_null() for n in names]) & pl.col("__sob_ncells").is_null()
+                return lf.with_columns(blank.alias("__sob_blank"))
             if how == "strip":
-                return _named(kind, hdr, _fast_lazy(src, at, hdr, delim, strip=True), ("__sob_blank",))
+                marks = ("__sob_blank", "__sob_qd") if src.has_quote else ("__sob_blank",)
+                return _named(kind, hdr, _fast_lazy(src, at, hdr, delim, strip=True), marks)
             return exact()
 
         raw.redo = redo
@@ -882,13 +955,14 @@ def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> tuple[
     return raw, [], None
 
 
-def _load_parquet(kind: _Kind, path: Path, label: str, contract: Contract) -> tuple[_Raw | None, list[Finding], EvidenceFile | None]:
+def _load_parquet(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loaded:
     src = _Source(path, label, ",")
     digest = src.counts().sha256
     try:
-        df = pl.read_parquet(src.source, glob=False) if isinstance(src.source, bytes) else pl.read_parquet(path, glob=False)
-    except Exception as exc:  # polars raises several types for a bad file
-        raise _unreadable(label, f"it is not a readable Parquet file ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})") from None
+        df = pl.read_parquet(src.source if isinstance(src.source, bytes) else path, glob=False)
+    except Exception as exc:  # noqa: BLE001 - polars raises several types for a bad file
+        why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise _unreadable(label, f"it is not a readable Parquet file ({why})") from None
     fmt = contract.evidence.date_format
     texts = []
     for name, dtype in df.schema.items():
@@ -996,6 +1070,11 @@ def _parse_date(col: str, fmt: str) -> pl.Expr:
     return d
 
 
+def _unparsed(raw: str, parsed: str) -> pl.Expr:
+    """The cell has text, but it did not parse."""
+    return pl.col(raw).is_not_null() & pl.col(parsed).is_null()
+
+
 def _decimal_ok(col: str) -> pl.Expr:
     return pl.col(col).str.contains(_DECIMAL_RE)
 
@@ -1071,9 +1150,10 @@ def _outcome_checks(kind: _Kind, contract: Contract) -> list[_Check]:
 def _common_date_checks(fmt: str) -> tuple[list[pl.Expr], list[_Check]]:
     exprs = [_parse_date("achieved_on", fmt).alias("__sob_ach"), _parse_date("submitted_on", fmt).alias("__sob_sub")]
     checks = [
-        _Check("BAD_DATE", "achieved_on", pl.col("achieved_on").is_not_null() & pl.col("__sob_ach").is_null(), "achieved_on"),
-        _Check("BAD_DATE", "submitted_on", pl.col("submitted_on").is_not_null() & pl.col("__sob_sub").is_null(), "submitted_on"),
-        _Check("SUBMITTED_BEFORE_ACHIEVED", "submitted_on", (pl.col("__sob_sub") < pl.col("__sob_ach")).fill_null(False), "submitted_on"),
+        _Check("BAD_DATE", "achieved_on", _unparsed("achieved_on", "__sob_ach"), "achieved_on"),
+        _Check("BAD_DATE", "submitted_on", _unparsed("submitted_on", "__sob_sub"), "submitted_on"),
+        _Check("SUBMITTED_BEFORE_ACHIEVED", "submitted_on",
+               (pl.col("__sob_sub") < pl.col("__sob_ach")).fill_null(False), "submitted_on"),
     ]
     return exprs, checks
 
@@ -1105,8 +1185,8 @@ def _checks(kind: _Kind, contract: Contract, fmt: str, register: _Register | Non
             pl.when(el.is_in(_TRUE)).then(True).when(el.is_in(_FALSE)).then(False).alias("__sob_el"),
         ]
         checks = [length, *missing,
-                  _Check("BAD_DATE", "enrolled_on", pl.col("enrolled_on").is_not_null() & pl.col("__sob_enr").is_null(), "enrolled_on"),
-                  _Check("BAD_BOOLEAN", "eligible", pl.col("eligible").is_not_null() & pl.col("__sob_el").is_null(), "eligible")]
+                  _Check("BAD_DATE", "enrolled_on", _unparsed("enrolled_on", "__sob_enr"), "enrolled_on"),
+                  _Check("BAD_BOOLEAN", "eligible", _unparsed("eligible", "__sob_el"), "eligible")]
         out = {
             "enrolled_on": pl.col("__sob_enr"),
             "eligible": pl.when(pl.col("eligible").is_null()).then(True).otherwise(pl.col("__sob_el")),
@@ -1136,7 +1216,8 @@ def _checks(kind: _Kind, contract: Contract, fmt: str, register: _Register | Non
     b, o, u = pl.col("baseline"), pl.col("observed"), pl.col("units")
     checks += [
         _Check("BAD_NUMBER", "baseline", b.is_not_null() & ~_decimal_ok("baseline"), "baseline"),
-        _Check("NON_POSITIVE_BASELINE", "baseline", b.is_not_null() & _decimal_ok("baseline") & ~_positive("baseline"), "baseline"),
+        _Check("NON_POSITIVE_BASELINE", "baseline",
+               b.is_not_null() & _decimal_ok("baseline") & ~_positive("baseline"), "baseline"),
         _Check("BAD_NUMBER", "observed", o.is_not_null() & ~_non_negative("observed"), "observed"),
         _Check("BAD_NUMBER", "units", u.is_not_null() & ~_positive("units"), "units"),
     ]
@@ -1206,7 +1287,8 @@ def _typed_query(raw: _Raw, lf: pl.LazyFrame, contract: Contract, register: _Reg
     flags = [c.flag.fill_null(False).alias(f"__sob_f{i}") for i, c in enumerate(checks)]
     chain: Any = None
     for i, c in enumerate(checks):
-        chain = (pl.when(pl.col(f"__sob_f{i}")) if chain is None else chain.when(pl.col(f"__sob_f{i}"))).then(pl.lit(c.code))
+        flag = pl.col(f"__sob_f{i}")
+        chain = (pl.when(flag) if chain is None else chain.when(flag)).then(pl.lit(c.code))
     err0 = chain.otherwise(pl.lit(None, dtype=pl.String)).alias("__sob_err0")
     lf = lf.with_columns(derived).with_columns(flags).with_columns(err0)
     if kind is _CLAIMS and register is not None and register.bad_ids:
@@ -1239,22 +1321,25 @@ def _type(raw: _Raw, contract: Contract, register: _Register | None) -> _Typed:
             raise
         how = "exact"
     while how != "ok":
-        df = None
+        done, df = df, None
         try:
-            df = _collect(raw, _typed_query(raw, raw.redo(how), contract, register)[0])
+            df = _collect(raw, _typed_query(raw, raw.redo(how, done), contract, register)[0])
+            del done
             how = "ok" if how == "exact" else raw.verify(df)
         except _Fallback:
             if how == "exact":
                 raise
             how = "exact"
     assert df is not None
+    if raw.src is not None:
+        raw.src.sniff(whole=True)
     if "__sob_st_mixed" in df.columns and df["__sob_st_mixed"].any():
         # only files with statuses like "Claimed" pay for lower-casing
         df = df.with_columns(
             pl.when(pl.col("__sob_st_mixed")).then(pl.col("status").str.to_lowercase())
             .otherwise(pl.col("__sob_o_status")).alias("__sob_o_status")
         )
-    drop = [c for c in ("__sob_blank", "__sob_ws") if c in df.columns]
+    drop = [c for c in ("__sob_blank", "__sob_ws", "__sob_qd") if c in df.columns]
     if "__sob_blank" in drop and df["__sob_blank"].any():
         df = df.filter(~pl.col("__sob_blank"))
     if drop:
@@ -1290,13 +1375,16 @@ def _message(code: str, fieldname: str | None, value: str | None, raw: _Raw, row
     if code == "BAD_BOOLEAN":
         return f"{where} {value!r} is not true/false/yes/no/1/0", None
     if code == "UNKNOWN_OUTCOME":
-        close = difflib.get_close_matches(str(row.get("outcome_id")), [o.id for o in contract.outcomes], n=1, cutoff=0.6)
-        return f"{where} {value!r} is not an outcome of the contract", (f"did you mean {close[0]!r}?" if close else None)
+        ids = [o.id for o in contract.outcomes]
+        close = difflib.get_close_matches(str(row.get("outcome_id")), ids, n=1, cutoff=0.6)
+        return (f"{where} {value!r} is not an outcome of the contract",
+                f"did you mean {close[0]!r}?" if close else None)
     if code == "WRONG_OUTCOME_KIND":
         if raw.kind is _CLAIMS:
             return (f"outcome {value!r} is an improvement outcome: it is paid on cohort results, not claims",
                     "put it in the results file")
-        return f"outcome {value!r} is a claim outcome: it is paid on claims, not cohort results", "put it in the claims file"
+        return (f"outcome {value!r} is a claim outcome: it is paid on claims, not cohort results",
+                "put it in the claims file")
     if code == "UNKNOWN_PARTICIPANT":
         return f"{where} {value!r} is not in the participants register", None
     if code == "NON_POSITIVE_BASELINE":
@@ -1354,7 +1442,10 @@ def _find_dups(typed: _Typed) -> _Dups:
     nonnull = df.height - nulls
     if nonnull < 2:
         return _Dups()
-    if df["__sob_h"].n_unique() == nonnull + (1 if nulls else 0):
+    if nulls == 0 and ids.is_sorted():
+        if not (ids == ids.shift(1)).any():
+            return _Dups()  # sorted (files often are), no two neighbours equal: no duplicates
+    elif df["__sob_h"].n_unique() == nonnull + (1 if nulls else 0):
         return _Dups()  # no two ids share even a hash: no duplicates
     compare = list(raw.kind.columns) + raw.carried
     cand = df.select("line", *compare).filter(pl.col(id_col).is_not_null() & pl.col(id_col).is_duplicated())
@@ -1511,17 +1602,20 @@ def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: 
             return {}
         id_col = typed_.raw.kind.id_col
         got: dict[str, list[tuple[str, int]]] = {}
-        for line, ident in typed_.frame.filter(pl.col(id_col).is_in(ids)).select("line", id_col).sort("line").iter_rows():
+        rows = typed_.frame.filter(pl.col(id_col).is_in(ids)).select("line", id_col).sort("line")
+        for line, ident in rows.iter_rows():
             got.setdefault(ident, []).append((f"{typed_.raw.kind.kind} file", line))
         return got
 
     r_lines, c_lines = lines_in(rtyped, shared), lines_in(ctyped, shared)
     if ctyped is not None:
         per_file["claims"] += _dup_findings(ctyped, c_ids, "DUPLICATE_ID", r_lines)
-        ev.claims, found = _finalise(ctyped, _drop_minus(cdups.drop, "claim_id", shared), c_ids, "DUPLICATE_ID", contract)
+        drop = _drop_minus(cdups.drop, "claim_id", shared)
+        ev.claims, found = _finalise(ctyped, drop, c_ids, "DUPLICATE_ID", contract)
         per_file["claims"] += found
         ev.carried_columns += [c for c in ctyped.raw.carried if c not in ev.carried_columns]
         ev.has_amount_claimed = "amount_claimed" in ctyped.raw.present
+        ev.has_evidence_ref = "evidence_ref" in ctyped.raw.present
         del ctyped
     if rtyped is not None:
         per_file["results"] += _dup_findings(rtyped, r_ids, "DUPLICATE_ID", c_lines)

@@ -52,7 +52,9 @@ def run_example(contract: Contract, example: Example) -> ExampleResult:
         quarter = example_quarter(contract, example)
     except ValueError as exc:
         return ExampleResult(example.name, str(example.quarter), False, [str(exc)], line=example.line)
-    evidence = read_inline(contract, list(example.participants), list(example.claims), list(example.results))
+    evidence = read_inline(
+        contract, list(example.participants), list(example.claims), list(example.results), name=example.name
+    )
     if evidence.file_errors:
         return ExampleResult(
             example.name, str(quarter), False, [f.message for f in evidence.file_errors], evidence.file_errors, example.line

@@ -116,7 +116,7 @@ _AFTER_RULE_8 = ("MAX_CLAIMS", "EXCLUSIVE", "VOLUME_CAP", "PARTICIPANT_CAP", "OU
 #: Names the engine and the claim table use; an evidence column may not shadow them.
 _RESERVED = set(TABLE_HEAD) | {
     "amount_claimed", "claimed_variance", "payable", "error", "line", "enrolled_on", "eligible",
-    "evidence_ref", "result_id", "baseline", "observed", "units",
+    "result_id", "baseline", "observed", "units",
 }
 
 

@@ -164,7 +164,8 @@ def compute_pay(req: PayRequest) -> PayOutcome:
         evidence.results,
         quarter,
         ledger=paid,
-        carried=evidence.carried_columns,
+        # evidence_ref is free text the provider gave: carried through first (SPEC 4.1).
+        carried=(["evidence_ref"] if evidence.has_evidence_ref else []) + evidence.carried_columns,
         amount_claimed=evidence.has_amount_claimed,
     )
     return PayOutcome(run, evidence, paths, warnings=[f for f in evidence.findings if f.severity != "error"])

@@ -367,7 +367,7 @@ def test_export_without_amount_claimed_has_no_variance_columns(tmp_path):
     result = sob("pay", MHEP, "--quarter", "2020-Q4", "--export", out, "--format", "json")
     assert result.exit_code == 0, result.output
     header = out.read_text().splitlines()[0].split(",")
-    assert header == HEAD + ["due_LOCAL", "due_LCF"]
+    assert header == HEAD + ["due_LOCAL", "due_LCF", "evidence_ref"]  # evidence_ref is carried through (SPEC 4.1)
 
 
 def test_export_carries_extra_columns_last(tmp_path):
@@ -385,7 +385,6 @@ def test_export_carries_extra_columns_last(tmp_path):
     assert row["claimed_variance"] == "20.00" and row["zz_note"] == "hello"
 
 
-@pytest.mark.xfail(strict=True, reason="evidence_ref (SPEC 4.1: 'carried through') is dropped from the claim table")
 def test_export_carries_evidence_ref(tmp_path):
     out = tmp_path / "t.json"
     result = sob("pay", DWP, "--quarter", "2013-Q1", "--export", out, "--format", "json")

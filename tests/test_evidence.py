@@ -419,6 +419,13 @@ def test_invalid_utf8_far_into_a_large_file_is_a_usage_error(tmp_path):
         read_evidence(make_contract(), p, None, None)
 
 
+def test_nul_bytes_far_into_a_large_file_are_a_usage_error(tmp_path):
+    body = HEADER + "1,A,ACC_ENTRY,2020-01-01,,,\n" * 20000
+    p = write(tmp_path, "claims.csv", body.encode() + b"2,A,ACC_ENTRY,2020-01-01,,,x\x00y\n")
+    with pytest.raises(UsageError, match="NUL"):
+        read_evidence(make_contract(), p, None, None)
+
+
 def test_missing_file_and_directory_are_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="no such file"):
         read_evidence(make_contract(), tmp_path / "nope.csv", None, None)
@@ -511,9 +518,13 @@ def _paths_taken(monkeypatch) -> list[str]:
     ("text", "path"),
     [
         (HEADER + "1,A,ACC_ENTRY,2020-01-01,,,\n", ["_fast_lazy"]),
-        (HEADER + "1, A,ACC_ENTRY,2020-01-01,,,\n", ["_fast_lazy", "_fast_lazy"]),  # redone with trimming
+        (HEADER + "1, A,ACC_ENTRY,2020-01-01,,,\n", ["_fast_lazy"]),  # then trimmed in memory
+        (HEADER.strip() + ",\n" + "1, A,ACC_ENTRY,2020-01-01,,,,\n", ["_fast_lazy", "_fast_lazy"]),  # read again
+        (HEADER + '1, A,ACC_ENTRY,2020-01-01,,,"x, y"\n', ["_fast_lazy"]),
         (HEADER + "1,A,ACC_ENTRY\n", ["_fast_lazy", "_read_structured"]),
-        (HEADER + '1,A,ACC_ENTRY,2020-01-01,,,"x"\n', ["_read_structured"]),
+        (HEADER + '1,A,ACC_ENTRY,2020-01-01,,,"x"\n', ["_fast_lazy"]),
+        (HEADER + '1,A,ACC_ENTRY,2020-01-01,,,"x\ny"\n', ["_read_structured"]),
+        (HEADER + '1,A,ACC_ENTRY,2020-01-01,,"x"\n', ["_fast_lazy", "_read_structured"]),
         (HEADER + '1,A,ACC_ENTRY,2020-01-01,,,x"y"\n', ["_read_structured", "_read_slow"]),
     ],
 )
@@ -615,3 +626,16 @@ def test_a_large_quoted_file_matches_the_csv_module(tmp_path, monkeypatch):
     lines = {f["line"] for f in fast[1] if f["code"] == "BAD_DATE"}
     # row 9973 starts after the quoted line breaks of rows 7, 14, ... 9968 (row 0 is short: no note)
     assert 2 + 9973 + 9968 // 7 in lines
+
+
+@pytest.mark.parametrize("delim", ["|", ";", "\t", "."])
+def test_any_one_character_delimiter_works_on_every_reader(tmp_path, delim):
+    rows = [f"1{delim}A{delim}ACC_ENTRY{delim}2020-01-01{delim}{delim}{delim}plain",
+            f'2{delim}A{delim}ACC_ENTRY{delim}2020-13-01{delim}{delim}{delim}"has {delim} and ""q"""',
+            f'3{delim}A{delim}ACC_ENTRY',
+            f'4{delim}A{delim}ACC_ENTRY{delim}2020-01-01{delim}{delim}{delim}"two\nlines"']
+    text = HEADER.replace(",", delim) + "\n".join(rows) + "\n"
+    ev = claims_only(tmp_path, text, delimiter=delim)
+    assert ev.claims.select("line", "evidence_ref").rows() == [
+        (2, "plain"), (3, f'has {delim} and "q"'), (4, None), (5, "two\nlines")]
+    assert codes(ev) == [("BAD_DATE", 3), ("BAD_ROW_LENGTH", 4), ("MISSING_VALUE", 4)]

@@ -873,8 +873,6 @@ def test_crash_after_the_manifest_means_closed(scenario: Scenario, monkeypatch: 
 # bugs outside the ledger, reported to the lead
 
 
-@pytest.mark.xfail(strict=True, reason="evidence/payrun: evidence_ref (SPEC 4.1 'free text, carried through') is read "
-                   "but never reaches the export nor the ledger's Q.csv")
 def test_evidence_ref_is_carried_into_export_and_ledger(closed: Scenario) -> None:
     assert closed.export_q3 is not None
     for path in (closed.export_q3, closed.cdir / "2021-Q3.csv"):
