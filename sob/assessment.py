@@ -20,7 +20,8 @@ from sob.rules import (
     apply_ranked_rules,
     apply_result_rules,
     apply_rules_1_to_7,
-    outcome_table,
+    outcome_index,
+    with_row_wise,
 )
 
 #: Columns of the assessed frame that every consumer may rely on.
@@ -83,19 +84,27 @@ def processing_order(claims: pl.DataFrame, results: pl.DataFrame) -> pl.DataFram
     """Both kinds in one frame, sorted by (submitted_on, achieved_on, id), with ``_order``.
 
     Rows whose dates cannot be read come last, by id (SPEC 4.4).  Ids compare
-    by code point, which is polars' byte order for UTF-8 strings.
+    by code point, which is polars' byte order for UTF-8 strings.  The two
+    dates are packed into one integer key; when the ids are already in
+    order (files usually list claims by id) a stable sort on that key alone
+    gives the same order without comparing strings.
     """
     both = claims if results.height == 0 else pl.concat([claims, results], how="diagonal_relaxed")
-    dated = ~pl.col("_undated")
-    keys = [
-        pl.col("_undated"),
-        pl.when(dated).then(pl.col("submitted_on")),
-        pl.when(dated).then(pl.col("achieved_on")),
-        pl.col("claim_id"),
-    ]
-    return both.sort(keys, nulls_last=True).with_row_index("_order").with_columns(
-        pl.col("_order").cast(pl.Int64)
-    )
+    ids = both["claim_id"]
+    if ids.null_count() == 0 and ids.is_sorted():
+        both = both.sort(_date_key(), nulls_last=True, maintain_order=True)
+    else:
+        both = both.sort([_date_key(), pl.col("claim_id")], nulls_last=True)
+    return both.with_row_index("_order").with_columns(pl.col("_order").cast(pl.Int64))
+
+
+def _date_key() -> pl.Expr:
+    """(submitted_on, achieved_on) as one UInt64 that sorts like the pair; null for undated rows."""
+
+    def days(column: str) -> pl.Expr:
+        return (pl.col(column).cast(pl.Int32).cast(pl.Int64) + 2**31).cast(pl.UInt64)
+
+    return pl.when(~pl.col("_undated")).then(days("submitted_on") * 2**32 + days("achieved_on"))
 
 
 def assess(
@@ -140,33 +149,54 @@ def _split_columns(claims: pl.DataFrame | None) -> tuple[pl.DataFrame | None, pl
 
 
 def _attach(rows: pl.DataFrame, wide: pl.DataFrame | None) -> pl.DataFrame:
-    """Gather the claims' other columns back onto the assessed rows (results get nulls)."""
+    """Gather the claims' other columns back onto the assessed rows (results get nulls).
+
+    A reader hands over columns in hundreds of chunks, and gathering rows
+    across them is several times slower than from one piece, so each column
+    is put in one piece first (one at a time, to keep memory down).
+    """
     if wide is None or wide.width == 0:
         return rows.drop("_row", strict=False)
-    gathered = wide.gather(rows["_row"])
+    gathered = pl.DataFrame([column.rechunk().gather(rows["_row"]) for column in wide.get_columns()])
     shared = [c for c in gathered.columns if c in rows.columns]  # a carried name both files have
     rows = rows.with_columns([pl.coalesce(pl.col(c), gathered[c]) for c in shared])
     return rows.hstack(gathered.drop(shared)).drop("_row")
 
 
+_REGISTER_SCHEMA = {"participant_id": pl.String, "enrolled_on": pl.Date, "eligible": pl.Boolean, "cohort": pl.String}
+
+
+def _join_register(claims: pl.DataFrame, participants: pl.DataFrame | None) -> pl.DataFrame:
+    """The register's columns and ``_p``, the participant's integer key, on every claim.
+
+    ``_p`` is the participant's row in the register; ids the register does
+    not have (rows that carry ``UNKNOWN_PARTICIPANT``, or every id when there
+    is no register) are numbered after it, so grouping by ``_p`` is grouping
+    by id, at the price of hashing the id strings once.
+    """
+    if participants is None:
+        register = _empty(_REGISTER_SCHEMA)
+    else:
+        # The evidence reader merges duplicated register ids into one row.
+        register = participants.select(*_REGISTER_SCHEMA)
+    register = register.with_row_index("_p")
+    claims = claims.drop("cohort", strict=False).join(register, on="participant_id", how="left", maintain_order="left")
+    unknown = claims.filter(pl.col("_p").is_null()).select("participant_id").unique()
+    if unknown.height == 0:
+        return claims
+    numbered = unknown.with_row_index("_q", offset=register.height)
+    claims = claims.join(numbered, on="participant_id", how="left", maintain_order="left", nulls_equal=True)
+    return claims.with_columns(pl.coalesce("_p", "_q").alias("_p")).drop("_q")
+
+
 def _assess_claims(claims: pl.DataFrame, participants: pl.DataFrame | None, contract: Contract) -> pl.DataFrame:
     """Rules 1–11 and the price of accepted claims."""
-    register = participants is not None
-    if register:
-        # The evidence reader merges duplicated register ids into one row.
-        reg = participants.select("participant_id", "enrolled_on", "eligible", "cohort")
-        claims = claims.drop("cohort", strict=False).join(reg, on="participant_id", how="left", maintain_order="left")
-    else:
-        claims = claims.with_columns(
-            enrolled_on=pl.lit(None, pl.Date), eligible=pl.lit(None, pl.Boolean), cohort=pl.lit(None, pl.String)
-        )
-    claims = claims.join(outcome_table(contract), on="outcome_id", how="left", maintain_order="left")
-    claims = claims.with_columns(reason=pl.col("error"))
-    claims = apply_rules_1_to_7(claims.lazy(), contract, register).collect()
+    claims = _join_register(claims, participants).with_columns(outcome_index(contract), reason=pl.col("error"))
+    claims = apply_rules_1_to_7(claims, contract, participants is not None)
     claims = apply_prerequisites(claims, contract)
     claims = apply_ranked_rules(claims, contract)
-    return claims.with_columns(
-        pl.when(pl.col("reason").is_null()).then(claim_price_expr(contract)).otherwise(None).alias("price")
+    return with_row_wise(
+        claims, pl.when(pl.col("reason").is_null()).then(claim_price_expr(contract)).otherwise(None).alias("price")
     )
 
 
@@ -209,4 +239,5 @@ def _apply_money(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
         .then(pl.lit("partial"))
         .otherwise(pl.lit("capped"))
     )
-    return rows.with_columns(status=status, reason=pl.coalesce("reason", "cap_reason")).drop("cap_reason")
+    rows = with_row_wise(rows, status.alias("status"), pl.coalesce("reason", "cap_reason").alias("reason"))
+    return rows.drop("cap_reason", "_p", "_o")

@@ -33,9 +33,9 @@ def apply_caps(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     """Add ``payable`` (Int64) and ``cap_reason`` to every row, sorted in processing order.
 
     Accepted rows are those with a null ``reason``; the others pay 0.  ``rows``
-    needs ``_order``, ``kind``, ``participant_id``, ``outcome_id`` and
-    ``price``.  Cohort results (``kind == "improvement"``) have no
-    participant cap.
+    needs ``kind``, ``participant_id``, ``outcome_id``, ``price`` and ``_p``
+    (the participant key of claims).  Cohort results (``kind == "improvement"``)
+    have no participant cap.
     """
     caps = contract.caps
     ocaps = _outcome_caps(contract)
@@ -47,9 +47,53 @@ def apply_caps(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
         )
     if caps.partial and scopes == 1:
         return _one_cap(rows, contract, ocaps)
-    picked = rows.filter(accepted).select("_order", "kind", "participant_id", "outcome_id", "price")
-    capped = _sequential(picked, contract, ocaps)
-    return rows.join(capped, on="_order", how="left", maintain_order="left").with_columns(pl.col("payable").fill_null(0))
+    mask = rows.select(accepted).to_series()
+    picked = rows.filter(mask).select("kind", "participant_id", "outcome_id", "price", "_p")
+    capped = _spread(_sequential(picked, contract, ocaps), mask)
+    return rows.with_columns(payable=capped["payable"].fill_null(0), cap_reason=capped["cap_reason"])
+
+
+def _spread(values: pl.DataFrame, mask: pl.Series) -> pl.DataFrame:
+    """``values`` (one row per true entry of ``mask``) at those entries, nulls elsewhere."""
+    at = pl.select(pl.when(mask).then(mask.cum_sum() - 1)).to_series()
+    return values.select(pl.all().gather(at))
+
+
+def _group_order(keys: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Row positions sorted by (key, row), and whether each starts its key's run in that order.
+
+    A hash window over millions of small groups (participants) is slow.
+    One sort of (key, row) packed into a UInt64 brings each group's rows
+    together in row order instead.  ``keys`` must fit in 32 bits, like row
+    numbers.
+    """
+    packed = pl.select((keys.cast(pl.UInt64) * 2**32 + pl.int_range(keys.len(), dtype=pl.UInt64)).sort()).to_series()
+    key = packed // 2**32
+    return (packed % 2**32).cast(pl.UInt32), (key != key.shift(1)).fill_null(True)
+
+
+def _running_in_groups(values: pl.Series, starts: pl.Series) -> pl.Series:
+    """Inclusive running sums of ``values`` (in group order) that restart where ``starts`` is true.
+
+    One cum_sum over all rows, minus its value just before the group's first row.
+    """
+    total = values.cum_sum()
+    return total - pl.select(pl.when(starts).then(total - values).forward_fill()).to_series()
+
+
+def _running_totals(keys: pl.Series, values: pl.DataFrame) -> pl.DataFrame:
+    """Inclusive running sums of ``values`` within each key, in row order."""
+    rows, starts = _group_order(keys)
+    zeros = pl.zeros(keys.len(), pl.Int64, eager=True)
+    return pl.DataFrame(
+        [zeros.scatter(rows, _running_in_groups(values[c].gather(rows), starts)).alias(c) for c in values.columns]
+    )
+
+
+def _outcome_key(contract: Contract) -> pl.Expr:
+    """The outcome's position on the rate card (0 for an unknown id, which has no cap anyway)."""
+    ids = [o.id for o in contract.outcomes]
+    return pl.col("outcome_id").cast(pl.Enum(ids), strict=False).to_physical().cast(pl.UInt32).fill_null(0)
 
 
 def _one_cap(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> pl.DataFrame:
@@ -57,84 +101,95 @@ def _one_cap(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> p
 
     Cutting each row to the headroom makes the amount paid so far within a
     scope min(limit, full-price running total), so a row's payable is the
-    difference of that clipped running total before and after it.
+    difference of that clipped running total before and after it.  Prices
+    are never negative, so a scope whose total stays under its limit pays
+    every row in full by the same formula.
     """
     caps = contract.caps
     price = pl.when(pl.col("reason").is_null()).then(pl.col("price")).otherwise(0)
     if caps.per_participant is not None:
         applies = pl.col("kind") == "claim"
         limit: pl.Expr = pl.lit(caps.per_participant, pl.Int64)
-        scope_keys = ["participant_id"]
+        key = pl.col("_p").fill_null(0)
         code = "PARTICIPANT_CAP"
     elif ocaps:
         limit = pl.col("outcome_id").replace_strict(ocaps, default=None, return_dtype=pl.Int64)
         applies = limit.is_not_null()
-        scope_keys = ["outcome_id"]
+        key = _outcome_key(contract)
         code = "OUTCOME_CAP"
     else:
         applies = pl.lit(True)
         limit = pl.lit(caps.total, pl.Int64)
-        scope_keys = []
+        key = pl.lit(0, pl.UInt32)
         code = "CONTRACT_CAP"
-    total = pl.col("_price0").sum().over(scope_keys) if scope_keys else pl.col("_price0").sum()
-    rows = rows.with_columns(_price0=price, _limit=limit, _applies=applies)
-    # Only scopes whose whole total exceeds the limit can cut anything; the
-    # running totals (a window per scope) are computed for those rows alone.
-    at_risk = pl.col("_applies") & (total > pl.col("_limit"))
-    risky = rows.filter(at_risk).select("_order", *scope_keys, "_price0", "_limit")
-    if risky.height == 0:
-        return rows.with_columns(payable=pl.col("_price0"), cap_reason=pl.lit(None, pl.String)).drop(
-            "_price0", "_limit", "_applies"
-        )
-    running = pl.col("_price0").cum_sum().over(scope_keys) if scope_keys else pl.col("_price0").cum_sum()
-    clipped = pl.min_horizontal("_limit", "_running") - pl.min_horizontal("_limit", pl.col("_running") - pl.col("_price0"))
-    risky = risky.with_columns(_running=running).select("_order", _cut=clipped)
-    rows = rows.join(risky, on="_order", how="left", maintain_order="left")
-    rows = rows.with_columns(payable=pl.coalesce("_cut", "_price0"))
-    return rows.with_columns(
-        cap_reason=pl.when(pl.col("payable") < pl.col("_price0")).then(pl.lit(code)).otherwise(pl.lit(None, pl.String))
-    ).drop("_price0", "_limit", "_applies", "_cut")
+    frame = rows.select(_price0=price, _limit=limit, _counted=pl.when(applies).then(price).otherwise(0), _key=key)
+    # In group order: each row's clipped payable; only the rows it cuts go back.
+    order, starts = _group_order(frame["_key"])
+    grouped = frame.select("_limit", "_counted")[order]
+    running = _running_in_groups(grouped["_counted"], starts)
+    clipped = pl.min_horizontal("_limit", "_running") - pl.min_horizontal("_limit", pl.col("_running") - pl.col("_counted"))
+    cut = (
+        grouped.with_columns(_running=running, _row=order)
+        .select("_row", "_counted", _payable=clipped)
+        .filter(pl.col("_payable") < pl.col("_counted"))
+    )
+    full = frame["_price0"]
+    payable = full.clone().scatter(cut["_row"], cut["_payable"])
+    reason = pl.when(payable < full).then(pl.lit(code)).otherwise(pl.lit(None, pl.String))
+    return rows.with_columns(payable=payable, cap_reason=reason)
 
 
 def _sequential(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> pl.DataFrame:
-    """Several kinds of cap, or all-or-nothing caps: the safe rows, then the walk."""
+    """Several kinds of cap, or all-or-nothing caps: the safe rows, then the walk.
+
+    Returns ``payable`` and ``cap_reason``, one row per row of ``rows``.
+    """
     caps = contract.caps
     price = pl.col("price")
 
     is_claim = pl.col("kind") == "claim"
     pcap = caps.per_participant
     ocap = pl.col("outcome_id").replace_strict(ocaps, default=None, return_dtype=pl.Int64)
-    rows = rows.with_columns(_ocap=ocap)
+    rows = rows.with_columns(_ocap=ocap, _pkey=pl.col("_p").fill_null(0), _okey=_outcome_key(contract))
+
+    def running(key: str, value: pl.Expr) -> pl.Series:
+        """Inclusive running total of ``value`` within ``key``, in processing order."""
+        return _running_totals(rows[key], rows.select(value)).to_series()
+
+    def before(key: str, value: pl.Expr) -> pl.Series:
+        """What ``value`` summed to over the earlier rows of the same ``key``."""
+        return running(key, value) - rows.select(value).to_series()
 
     # Full-price cumulative sums (inclusive) per scope decide which rows are safe.
     fits = pl.lit(True)
     if pcap is not None:
-        fits = fits & (~is_claim | (price.cum_sum().over("participant_id") <= pcap))
+        rows = rows.with_columns(_run_p=running("_pkey", pl.when(is_claim).then(price).otherwise(0)))
+        fits = fits & (~is_claim | (pl.col("_run_p") <= pcap))
     if ocaps:
-        fits = fits & (pl.col("_ocap").is_null() | (price.cum_sum().over("outcome_id") <= pl.col("_ocap")))
+        rows = rows.with_columns(_run_o=running("_okey", price))
+        fits = fits & (pl.col("_ocap").is_null() | (pl.col("_run_o") <= pl.col("_ocap")))
     if caps.total is not None:
         fits = fits & (price.cum_sum() <= caps.total)
     rows = rows.with_columns(_safe=fits | (price == 0))
 
     if rows["_safe"].all():
-        return rows.select("_order", payable=price, cap_reason=pl.lit(None, pl.String))
+        return rows.select(payable=price, cap_reason=pl.lit(None, pl.String))
 
     # What the safe rows before each row used, per scope (exclusive cumulative sums).
     safe_price = pl.when(pl.col("_safe")).then(price).otherwise(0)
-    before = safe_price.cum_sum() - safe_price
+    zero = pl.lit(0, pl.Int64)
     rows = rows.with_columns(
-        _safe_p=before.over("participant_id") if pcap is not None else pl.lit(0, pl.Int64),
-        _safe_o=before.over("outcome_id") if ocaps else pl.lit(0, pl.Int64),
-        _safe_t=before if caps.total is not None else pl.lit(0, pl.Int64),
+        _safe_p=before("_pkey", pl.when(is_claim).then(safe_price).otherwise(0)) if pcap is not None else zero,
+        _safe_o=before("_okey", safe_price) if ocaps else zero,
+        _safe_t=safe_price.cum_sum() - safe_price if caps.total is not None else zero,
     )
-    unsafe = rows.filter(~pl.col("_safe"))
-    payable, reasons = _walk(unsafe, contract, ocaps)
-    walked = unsafe.select("_order").with_columns(
-        _payable_w=pl.Series(payable, dtype=pl.Int64), _reason_w=pl.Series(reasons, dtype=pl.String)
+    unsafe_mask = ~rows["_safe"]
+    payable, reasons = _walk(rows.filter(unsafe_mask), contract, ocaps)
+    walked = _spread(
+        pl.DataFrame({"_payable_w": payable, "_reason_w": reasons}, schema={"_payable_w": pl.Int64, "_reason_w": pl.String}),
+        unsafe_mask,
     )
-    rows = rows.join(walked, on="_order", how="left", maintain_order="left")
-    return rows.select(
-        "_order",
+    return rows.hstack(walked).select(
         payable=pl.when(pl.col("_safe")).then(price).otherwise(pl.col("_payable_w")),
         cap_reason=pl.when(pl.col("_safe")).then(None).otherwise(pl.col("_reason_w")),
     )

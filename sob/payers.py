@@ -47,7 +47,10 @@ def split_amounts(frame: pl.DataFrame, contract: Contract, amount: str, prefix: 
     cols = []
     for i in range(len(payers)):
         mapping = {oid: n[i] for oid, n in numerators.items()}
-        share = pl.col("outcome_id").replace_strict(mapping, default=default[i], return_dtype=pl.Int64)
+        if set(mapping.values()) <= {default[i]}:  # the same share for every outcome: no lookup per row
+            share = pl.lit(default[i], pl.Int64)
+        else:
+            share = pl.col("outcome_id").replace_strict(mapping, default=default[i], return_dtype=pl.Int64)
         cols.append(share.alias(f"_n{i}"))
     frame = frame.with_columns(cols)
     products = [value * pl.col(f"_n{i}") for i in range(len(payers))]

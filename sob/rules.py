@@ -5,6 +5,12 @@ processing order.  A row's ``reason`` is the first rule it fails; later rules
 only look at rows whose ``reason`` is still null.  Rules 9–11 rank rows within
 groups, so they run after the frame is sorted and read ranks from
 ``cum_count``-style windows instead of walking claims one by one.
+
+Claims carry two integer keys: ``_p`` (the participant, see
+``assessment``) and ``_o`` (the outcome's position on the rate card).
+Grouping by integers instead of id strings is what keeps the rules fast on
+millions of claims, and the rate card's attributes are looked up by ``_o``
+instead of being joined onto every row.
 """
 
 from __future__ import annotations
@@ -41,6 +47,17 @@ CAP_REASONS: tuple[str, ...] = ("PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP"
 _OPEN = pl.col("reason").is_null()
 
 
+def with_row_wise(frame: pl.DataFrame, *exprs: pl.Expr) -> pl.DataFrame:
+    """``frame.with_columns(*exprs)`` for row-wise expressions, evaluated on every core.
+
+    The eager ``with_columns`` runs an expression on one thread; the
+    streaming engine splits the rows between threads.  Its output comes in
+    many chunks, which makes later gathers slow, so the new columns are put
+    back in one piece.
+    """
+    return frame.with_columns(frame.lazy().select(*exprs).collect().rechunk().get_columns())
+
+
 def _first_failure(checks: list[tuple[str, pl.Expr]]) -> pl.Expr:
     """``reason`` stays as it is when set, else the code of the first failing check."""
     expr: pl.Expr | pl.When | pl.Then = pl.when(pl.col("reason").is_not_null()).then(pl.col("reason"))
@@ -49,73 +66,53 @@ def _first_failure(checks: list[tuple[str, pl.Expr]]) -> pl.Expr:
     return expr.otherwise(pl.lit(None, dtype=pl.String)).alias("reason")
 
 
-def outcome_table(contract: Contract) -> pl.DataFrame:
-    """The rate card as a frame to join claims against (one row per outcome)."""
-    rows = [
-        {
-            "outcome_id": o.id,
-            "_kind": o.kind,
-            "_max_claims": o.max_claims,
-            "_window_days": o.window_days,
-            "_exclusive": o.exclusive,
-            "_has_cohorts": o.cohorts is not None,
-            "_volume_cap": o.volume_cap,
-        }
-        for o in contract.outcomes
-    ]
-    schema = {
-        "outcome_id": pl.String,
-        "_kind": pl.String,
-        "_max_claims": pl.Int64,
-        "_window_days": pl.Int64,
-        "_exclusive": pl.String,
-        "_has_cohorts": pl.Boolean,
-        "_volume_cap": pl.Int64,
-    }
-    return pl.DataFrame(rows, schema=schema)
+def outcome_index(contract: Contract) -> pl.Expr:
+    """``_o``: the position of the row's outcome on the rate card, null for an unknown id."""
+    ids = [o.id for o in contract.outcomes]
+    return pl.col("outcome_id").cast(pl.Enum(ids), strict=False).to_physical().cast(pl.UInt32).alias("_o")
 
 
-def _allowed_cohorts(contract: Contract) -> pl.DataFrame:
-    """(outcome_id, cohort) pairs that outcomes listing ``cohorts`` admit."""
-    pairs = [(o.id, c) for o in contract.outcomes if o.cohorts for c in o.cohorts]
-    return pl.DataFrame(
-        {"outcome_id": [p[0] for p in pairs], "cohort": [p[1] for p in pairs], "_cohort_ok": [True] * len(pairs)},
-        schema={"outcome_id": pl.String, "cohort": pl.String, "_cohort_ok": pl.Boolean},
-    )
+def per_outcome(values: list, dtype: pl.DataType) -> pl.Expr:
+    """The rate-card attribute ``values[_o]`` of each row's outcome (null for an unknown outcome)."""
+    return pl.lit(pl.Series(values, dtype=dtype)).gather(pl.col("_o"))
 
 
-def apply_rules_1_to_7(claims: pl.LazyFrame, contract: Contract, register: bool) -> pl.LazyFrame:
+def _cohort_refused(contract: Contract) -> pl.Expr:
+    """The outcome lists ``cohorts`` and the participant's register cohort is not one of them."""
+    refused = pl.lit(False)
+    for i, o in enumerate(contract.outcomes):
+        if o.cohorts is not None:
+            admitted = pl.col("cohort").is_in(list(o.cohorts)).fill_null(False)
+            refused = refused | ((pl.col("_o") == i) & ~admitted)
+    return refused
+
+
+def apply_rules_1_to_7(claims: pl.DataFrame, contract: Contract, register: bool) -> pl.DataFrame:
     """Rules 1–7: per-row checks of status, register, dates and submission.
 
-    Expects the claims joined to the register (``enrolled_on``, ``eligible``,
-    ``cohort``) and to :func:`outcome_table`.  Rules 2–5 only run when a
+    Expects the register's ``enrolled_on``, ``eligible`` and ``cohort`` and
+    the outcome key ``_o`` on every claim.  Rules 2–5 only run when a
     register was given (SPEC 4.2).
     """
     ach = pl.col("achieved_on")
     checks: list[tuple[str, pl.Expr]] = [("WITHDRAWN", pl.col("status").is_in(["withdrawn", "failed"]))]
     if register:
-        if any(o.cohorts is not None for o in contract.outcomes):
-            claims = claims.join(
-                _allowed_cohorts(contract).lazy(), on=["outcome_id", "cohort"], how="left", maintain_order="left"
-            )
-        else:
-            claims = claims.with_columns(_cohort_ok=pl.lit(None, pl.Boolean))
         enrolled = pl.col("enrolled_on")
         out_of_period = enrolled < pl.lit(contract.start)
         if contract.referrals_end is not None:
             out_of_period = out_of_period | (enrolled > pl.lit(contract.referrals_end))
-        window_end = enrolled + pl.duration(days=pl.col("_window_days"))
+        window = per_outcome([o.window_days for o in contract.outcomes], pl.Int64)
         checks += [
-            ("INELIGIBLE", (pl.col("eligible") == False) | (pl.col("_has_cohorts") & pl.col("_cohort_ok").is_null())),  # noqa: E712
+            ("INELIGIBLE", (pl.col("eligible") == False) | _cohort_refused(contract)),  # noqa: E712
             ("ENROLMENT_OUT_OF_PERIOD", out_of_period),
             ("BEFORE_ENROLMENT", ach < enrolled),
-            ("OUT_OF_WINDOW", pl.col("_window_days").is_not_null() & (ach > window_end)),
+            ("OUT_OF_WINDOW", window.is_not_null() & (ach > enrolled + pl.duration(days=window))),
         ]
     checks += [
         ("OUT_OF_CONTRACT_PERIOD", (ach < pl.lit(contract.start)) | (ach > pl.lit(contract.outcomes_end))),
         ("LATE_CLAIM", pl.col("submitted_on") > pl.lit(contract.claims_end)),
     ]
-    return claims.with_columns(_first_failure(checks))
+    return with_row_wise(claims, _first_failure(checks))
 
 
 def _requirement_depths(contract: Contract) -> dict[str, int]:
@@ -151,46 +148,47 @@ def apply_prerequisites(claims: pl.DataFrame, contract: Contract) -> pl.DataFram
     with_reqs = [o for o in contract.outcomes if o.requires and o.kind == "claim"]
     if not with_reqs or claims.height == 0:
         return claims
-    edges = pl.DataFrame(
-        [
-            {"outcome_id": o.id, "_req": r.outcome, "_min_days": r.min_days, "_req_index": i}
-            for o in with_reqs
-            for i, r in enumerate(o.requires)
-        ],
-        schema={"outcome_id": pl.String, "_req": pl.String, "_min_days": pl.Int64, "_req_index": pl.Int64},
-    )
+    index = {o.id: i for i, o in enumerate(contract.outcomes)}
     for d in range(1, max(depths.values()) + 1):
-        level_edges = edges.filter(pl.col("outcome_id").is_in([o.id for o in with_reqs if depths[o.id] == d]))
+        level_edges = pl.DataFrame(
+            [
+                {"_o": index[o.id], "_req_o": index.get(r.outcome), "_min_days": r.min_days}
+                for o in with_reqs
+                if depths[o.id] == d
+                for r in o.requires
+            ],
+            schema={"_o": pl.UInt32, "_req_o": pl.UInt32, "_min_days": pl.Int64},
+        )
         if level_edges.height == 0:
             continue
-        required = level_edges["_req"].unique().to_list()
         # Earliest qualified achievement of each required outcome, per participant.
         earliest = (
-            claims.filter(pl.col("reason").is_null() & pl.col("outcome_id").is_in(required))
-            .group_by(["participant_id", "outcome_id"])
+            claims.filter(_OPEN & pl.col("_o").is_in(level_edges["_req_o"].unique().implode()))
+            .group_by("_p", "_o")
             .agg(pl.col("achieved_on").min().alias("_req_on"))
-            .rename({"outcome_id": "_req"})
+            .rename({"_o": "_req_o"})
         )
-        level = claims.filter(
-            pl.col("reason").is_null() & pl.col("outcome_id").is_in(level_edges["outcome_id"].unique().implode())
-        ).select("_order", "participant_id", "outcome_id", "achieved_on")
+        level = (
+            claims.select(_position(), "_p", "_o", "achieved_on", _open=_OPEN)
+            .filter(pl.col("_open") & pl.col("_o").is_in(level_edges["_o"].unique().implode()))
+            .drop("_open")
+        )
         checked = (
-            level.join(level_edges, on="outcome_id", how="inner")
-            .join(earliest, on=["participant_id", "_req"], how="left")
+            level.join(level_edges, on="_o", how="inner")
+            .join(earliest, on=["_p", "_req_o"], how="left")
             .with_columns(
                 _ok=pl.col("_req_on").is_not_null()
                 & (pl.col("_req_on") <= pl.col("achieved_on") - pl.duration(days=pl.col("_min_days")))
             )
         )
         # A claim fails when any of its requirements is not met.
-        failing = checked.filter(~pl.col("_ok"))["_order"].unique()
-        claims = claims.with_columns(
-            pl.when(pl.col("_order").is_in(failing.implode()))
-            .then(pl.lit("PREREQUISITE_MISSING"))
-            .otherwise(pl.col("reason"))
-            .alias("reason")
-        )
+        claims = _reject(claims, checked.filter(~pl.col("_ok"))["_i"], "PREREQUISITE_MISSING")
     return claims
+
+
+def _position() -> pl.Expr:
+    """``_i``: the row's position in the frame, to mark rows found in a filtered copy."""
+    return pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i")
 
 
 def _rank_within(keys: list[str], passing: pl.Expr) -> pl.Expr:
@@ -203,32 +201,35 @@ def _rank_within(keys: list[str], passing: pl.Expr) -> pl.Expr:
     return pl.when(passing).then(flag.cum_sum().over(keys)).otherwise(None)
 
 
-def _over_limit(claims: pl.DataFrame, keys: list[str], limit: pl.Expr, passing: pl.Expr) -> pl.Series:
-    """``_order`` of the passing rows ranked past ``limit`` within their group.
+def _pair_key(first: str, second: pl.Expr, size: int) -> pl.Expr:
+    """One UInt64 for the pair (``first``, ``second``), ``second`` < ``size``: a cheap group key."""
+    return pl.col(first).cast(pl.UInt64) * size + second.cast(pl.UInt64)
 
-    Most groups (a participant's claims of one outcome) never exceed their
-    limit, so groups are counted first and only the rows of the groups that
-    overflow are ranked: a window over millions of tiny groups is what costs.
+
+def _over_limit(claims: pl.DataFrame, key: pl.Expr, limit: pl.Expr, passing: pl.Expr) -> pl.Series:
+    """Positions of the passing rows ranked past ``limit`` (>= 1) within their ``key`` group.
+
+    Most groups (a participant's claims of one outcome) hold a single passing
+    row and can never exceed a limit of at least one, so only the groups
+    with two rows or more are ranked: a window over millions of tiny groups
+    is what costs.  Those keys are found as equal neighbours in the sorted
+    keys, which is several times cheaper than hashing millions of distinct
+    keys.
     """
-    cols = ["_order", *keys, limit.alias("_limit")]
-    crowded = (
-        claims.filter(passing)
-        .select(cols)
-        .filter(pl.len().over(keys) > pl.col("_limit"))
-    )
-    if crowded.height == 0:
-        return pl.Series("_order", [], dtype=pl.Int64)
-    ranked = crowded.with_columns(_rank=pl.int_range(1, pl.len() + 1).over(keys))
-    return ranked.filter(pl.col("_rank") > pl.col("_limit"))["_order"]
+    candidates = claims.select(_position(), _key=key, _limit=limit, _pass=passing).filter(pl.col("_pass"))
+    keys = candidates["_key"].sort()
+    shared = keys.filter(keys == keys.shift(1)).unique()
+    crowded = candidates.filter(pl.col("_key").is_in(shared.implode()))
+    ranked = crowded.filter(pl.int_range(1, pl.len() + 1).over("_key") > pl.col("_limit"))
+    return ranked["_i"]
 
 
-def _reject(claims: pl.DataFrame, orders: pl.Series, code: str) -> pl.DataFrame:
-    """Give ``code`` to the rows whose ``_order`` is in ``orders``."""
-    if orders.len() == 0:
+def _reject(claims: pl.DataFrame, positions: pl.Series, code: str) -> pl.DataFrame:
+    """Give ``code`` to the rows at ``positions``."""
+    if positions.len() == 0:
         return claims
-    return claims.with_columns(
-        pl.when(pl.col("_order").is_in(orders.implode())).then(pl.lit(code)).otherwise(pl.col("reason")).alias("reason")
-    )
+    hit = pl.zeros(claims.height, pl.Boolean, eager=True).scatter(positions, True)
+    return claims.with_columns(pl.when(hit).then(pl.lit(code)).otherwise(pl.col("reason")).alias("reason"))
 
 
 def apply_ranked_rules(claims: pl.DataFrame, contract: Contract) -> pl.DataFrame:
@@ -238,18 +239,23 @@ def apply_ranked_rules(claims: pl.DataFrame, contract: Contract) -> pl.DataFrame
     the three rules run one after another.  ``_rank_outcome`` (the rank among
     the outcome's accepted claims) is kept for tiered prices.
     """
-    claims = _reject(
-        claims, _over_limit(claims, ["participant_id", "outcome_id"], pl.col("_max_claims"), _OPEN), "MAX_CLAIMS"
-    )
-    if any(o.exclusive for o in contract.outcomes):
-        in_group = _OPEN & pl.col("_exclusive").is_not_null()
-        claims = _reject(claims, _over_limit(claims, ["participant_id", "_exclusive"], pl.lit(1), in_group), "EXCLUSIVE")
-    ranked = [o.id for o in contract.outcomes if o.volume_cap is not None or o.tiers]
+    outcomes = contract.outcomes
+    max_claims = per_outcome([o.max_claims for o in outcomes], pl.Int64)
+    per_outcome_key = _pair_key("_p", pl.col("_o"), len(outcomes))
+    claims = _reject(claims, _over_limit(claims, per_outcome_key, max_claims, _OPEN), "MAX_CLAIMS")
+    groups = sorted({o.exclusive for o in outcomes if o.exclusive})
+    if groups:
+        group = per_outcome([groups.index(o.exclusive) if o.exclusive else None for o in outcomes], pl.UInt32)
+        in_group = _OPEN & group.is_not_null()
+        per_group_key = _pair_key("_p", group, len(groups))
+        claims = _reject(claims, _over_limit(claims, per_group_key, pl.lit(1), in_group), "EXCLUSIVE")
+    ranked = [i for i, o in enumerate(outcomes) if o.volume_cap is not None or o.tiers]
     if not ranked:
         return claims.with_columns(_rank_outcome=pl.lit(None, pl.Int64))
-    claims = claims.with_columns(_rank_outcome=_rank_within(["outcome_id"], _OPEN & pl.col("outcome_id").is_in(ranked)))
+    claims = claims.with_columns(_rank_outcome=_rank_within(["_o"], _OPEN & pl.col("_o").is_in(ranked)))
+    volume_cap = per_outcome([o.volume_cap for o in outcomes], pl.Int64)
     return claims.with_columns(
-        pl.when(_OPEN & pl.col("_volume_cap").is_not_null() & (pl.col("_rank_outcome") > pl.col("_volume_cap")))
+        pl.when(_OPEN & volume_cap.is_not_null() & (pl.col("_rank_outcome") > volume_cap))
         .then(pl.lit("VOLUME_CAP"))
         .otherwise(pl.col("reason"))
         .alias("reason")
