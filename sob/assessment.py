@@ -24,22 +24,6 @@ from sob.rules import (
     with_row_wise,
 )
 
-#: Columns of the assessed frame that every consumer may rely on.
-ASSESSED_COLUMNS = (
-    "_order",
-    "claim_id",
-    "kind",
-    "participant_id",
-    "cohort",
-    "outcome_id",
-    "achieved_on",
-    "submitted_on",
-    "status",
-    "reason",
-    "price",
-    "payable",
-)
-
 _CLAIM_SCHEMA = {
     "claim_id": pl.String,
     "participant_id": pl.String,

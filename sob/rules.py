@@ -103,7 +103,7 @@ def apply_rules_1_to_7(claims: pl.DataFrame, contract: Contract, register: bool)
             out_of_period = out_of_period | (enrolled > pl.lit(contract.referrals_end))
         window = per_outcome([o.window_days for o in contract.outcomes], pl.Int64)
         checks += [
-            ("INELIGIBLE", (pl.col("eligible") == False) | _cohort_refused(contract)),  # noqa: E712
+            ("INELIGIBLE", pl.col("eligible").not_() | _cohort_refused(contract)),
             ("ENROLMENT_OUT_OF_PERIOD", out_of_period),
             ("BEFORE_ENROLMENT", ach < enrolled),
             ("OUT_OF_WINDOW", window.is_not_null() & (ach > enrolled + pl.duration(days=window))),
