@@ -158,36 +158,22 @@ def _recomputed_previous(
     results: pl.DataFrame | None,
     previous_end: date,
 ) -> pl.DataFrame:
-    """Add ``previously_paid``: the entitlement as at ``previous_end`` (see :func:`previous_entitlement`)."""
+    """Add ``previously_paid``: the entitlement as at ``previous_end``, recomputed from the same files.
+
+    Processing order starts with ``submitted_on``, so the rows submitted by
+    ``previous_end`` are a prefix of the current order (rows with unreadable
+    dates are last in both, and rejected).  Ranks, tiers and caps of a prefix
+    do not depend on what comes after it, so the earlier rows keep their
+    verdicts and their entitlement — unless a newly submitted claim is the
+    prerequisite of an earlier one (rule 8 looks at every in-scope claim,
+    whatever its order).  Only then is the evidence assessed a second time.
+    """
     if _new_rows_meet_old_prerequisites(contract, rows, previous_end):
         before = assess(contract, claims, participants, results, previous_end)
         before = before.select("claim_id", pl.col("payable").alias("previously_paid"))
         return rows.join(before, on="claim_id", how="left", maintain_order="left")
     earlier = pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(previous_end))
     return rows.with_columns(previously_paid=pl.when(earlier).then(pl.col("entitled")).otherwise(0))
-
-
-def previous_entitlement(
-    contract: Contract,
-    current: pl.DataFrame,
-    claims: pl.DataFrame | None,
-    participants: pl.DataFrame | None,
-    results: pl.DataFrame | None,
-    previous_end: date,
-) -> pl.DataFrame:
-    """Entitlement as at ``previous_end``, reusing the current assessment when it is safe.
-
-    Processing order starts with ``submitted_on``, so the rows submitted by
-    ``previous_end`` are a prefix of the current order (rows with unreadable
-    dates are last in both, and rejected).  Ranks, tiers and caps of a prefix
-    do not depend on what comes after it, so the earlier rows keep their
-    verdicts — unless a newly submitted claim is the prerequisite of an
-    earlier one (rule 8 looks at every in-scope claim, whatever its order).
-    Only then is the evidence assessed a second time.
-    """
-    if _new_rows_meet_old_prerequisites(contract, current, previous_end):
-        return assess(contract, claims, participants, results, previous_end)
-    return current.filter(pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(previous_end)))
 
 
 def _new_rows_meet_old_prerequisites(contract: Contract, current: pl.DataFrame, previous_end: date) -> bool:
