@@ -42,6 +42,25 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
         w.writerows(rows)
 
 
+CLAIM_HEADER = ["claim_id", "participant_id", "outcome_id", "achieved_on", "submitted_on", "status", "evidence_ref"]
+REGISTER_HEADER = ["participant_id", "enrolled_on", "eligible", "cohort"]
+
+
+def claim_row(r: dict, ref: str, *extra: str) -> list[str]:
+    """One claims.csv row (canonical headers, ISO dates) from a booked claim."""
+    return [r["id"], r["pid"], r["outcome"], r["achieved"].isoformat(), r["submitted"].isoformat(), r["status"], ref,
+            *extra]
+
+
+def write_evidence(sample: str, rows: list[list[str]], people: list, *, extra_header: tuple[str, ...] = (),
+                   yes_no: tuple[str, str] = ("true", "false")) -> None:
+    """claims.csv and participants.csv of a sample with canonical headers."""
+    folder = HERE / sample / "evidence"
+    write_csv(folder / "claims.csv", CLAIM_HEADER + list(extra_header), rows)
+    write_csv(folder / "participants.csv", REGISTER_HEADER,
+              [[p[0], p[1].isoformat(), yes_no[0] if p[2] else yes_no[1], p[3]] for p in people])
+
+
 def rand_date(rng: random.Random, lo: date, hi: date) -> date:
     return plus(lo, rng.randint(0, (hi - lo).days))
 
@@ -180,13 +199,8 @@ def dwp_innovation_fund() -> None:
     rows = []
     for r in book.numbered("C", 5):
         ref = f"{refs[r['outcome']]}-{r['achieved']:%y%m}-{by_pid[r['pid']][0][-4:]}"
-        rows.append([r["id"], r["pid"], r["outcome"], r["achieved"].isoformat(), r["submitted"].isoformat(),
-                     r["status"], ref, f"{prices[r['outcome']]:.2f}"])
-    folder = HERE / "dwp-innovation-fund" / "evidence"
-    write_csv(folder / "claims.csv", ["claim_id", "participant_id", "outcome_id", "achieved_on", "submitted_on",
-                                      "status", "evidence_ref", "amount_claimed"], rows)
-    write_csv(folder / "participants.csv", ["participant_id", "enrolled_on", "eligible", "cohort"],
-              [[p[0], p[1].isoformat(), "true" if p[2] else "false", p[3]] for p in people])
+        rows.append(claim_row(r, ref, f"{prices[r['outcome']]:.2f}"))
+    write_evidence("dwp-innovation-fund", rows, people, extra_header=("amount_claimed",))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,13 +326,8 @@ def fair_chance_fund() -> None:
             kind = "ORG"
         else:
             kind = "ASMT"
-        rows.append([r["id"], r["pid"], r["outcome"], r["achieved"].isoformat(), r["submitted"].isoformat(),
-                     r["status"], f"{kind}/{r['id'][4:]}"])
-    folder = HERE / "fair-chance-fund" / "evidence"
-    write_csv(folder / "claims.csv", ["claim_id", "participant_id", "outcome_id", "achieved_on", "submitted_on",
-                                      "status", "evidence_ref"], rows)
-    write_csv(folder / "participants.csv", ["participant_id", "enrolled_on", "eligible", "cohort"],
-              [[p[0], p[1].isoformat(), "yes" if p[2] else "no", p[3]] for p in people])
+        rows.append(claim_row(r, f"{kind}/{r['id'][4:]}"))
+    write_evidence("fair-chance-fund", rows, people, yes_no=("yes", "no"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,15 +428,8 @@ def london_rough_sleeping() -> None:
         book.add(pp[0], "QUALIFICATION", rand_date(rng, date(2020, 1, 6), outcomes_end), late_ok=True,
                  submitted=plus(claims_end, rng.randint(5, 40)))
 
-    rows = []
-    for r in book.numbered("LRS", 5):
-        rows.append([r["id"], r["pid"], r["outcome"], r["achieved"].isoformat(), r["submitted"].isoformat(),
-                     r["status"], f"SC{r['id'][3:]}"])
-    folder = HERE / "london-rough-sleeping" / "evidence"
-    write_csv(folder / "claims.csv", ["claim_id", "participant_id", "outcome_id", "achieved_on", "submitted_on",
-                                      "status", "evidence_ref"], rows)
-    write_csv(folder / "participants.csv", ["participant_id", "enrolled_on", "eligible", "cohort"],
-              [[p[0], p[1].isoformat(), "true" if p[2] else "false", p[3]] for p in people])
+    rows = [claim_row(r, f"SC{r['id'][3:]}") for r in book.numbered("LRS", 5)]
+    write_evidence("london-rough-sleeping", rows, people)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -594,15 +596,8 @@ def mhep_employment() -> None:
         book.add(r["pid"], "SUST_16PLUS", plus(r["achieved"], 91), late_ok=True,
                  submitted=plus(claims_end, rng.randint(5, 30)))
 
-    rows = []
-    for r in book.numbered("MHEP", 5):
-        rows.append([r["id"], r["pid"], r["outcome"], r["achieved"].isoformat(), r["submitted"].isoformat(),
-                     r["status"], f"IPS-{r['id'][4:]}"])
-    folder = HERE / "mhep-employment" / "evidence"
-    write_csv(folder / "claims.csv", ["claim_id", "participant_id", "outcome_id", "achieved_on", "submitted_on",
-                                      "status", "evidence_ref"], rows)
-    write_csv(folder / "participants.csv", ["participant_id", "enrolled_on", "eligible", "cohort"],
-              [[p[0], p[1].isoformat(), "true" if p[2] else "false", p[3]] for p in people])
+    rows = [claim_row(r, f"IPS-{r['id'][4:]}") for r in book.numbered("MHEP", 5)]
+    write_evidence("mhep-employment", rows, people)
 
 
 # ---------------------------------------------------------------------------------------------
