@@ -15,7 +15,6 @@ instead of being joined onto every row.
 
 from __future__ import annotations
 
-from datetime import date
 
 import polars as pl
 
@@ -278,8 +277,3 @@ def apply_result_rules(results: pl.DataFrame, contract: Contract) -> pl.DataFram
     return results.with_columns(
         pl.when(_OPEN & (pl.col("_rank_claims") > 1)).then(pl.lit("MAX_CLAIMS")).otherwise(pl.col("reason")).alias("reason")
     )
-
-
-def in_scope(frame: pl.DataFrame, as_at: date) -> pl.DataFrame:
-    """Rows submitted by ``as_at``, plus rows whose dates cannot be read (SPEC 4.4)."""
-    return frame.filter(pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(as_at)))
