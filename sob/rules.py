@@ -15,7 +15,6 @@ instead of being joined onto every row.
 
 from __future__ import annotations
 
-
 import polars as pl
 
 from sob.contract import Contract
