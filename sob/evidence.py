@@ -45,7 +45,6 @@ import itertools
 import mmap
 import os
 import re
-import secrets
 import stat
 import sys
 import threading
@@ -1243,23 +1242,17 @@ class _Register:
     ids: pl.Series  # every participant_id of the register (unique, non-null)
     bad_ids: list[str]  # participant ids whose register row is invalid ...
     bad_codes: list[str]  # ... and that row's code
-    seeds: tuple[int, int] = field(default_factory=lambda: (secrets.randbits(62), secrets.randbits(62)))
 
     def contains(self, e: pl.Expr) -> pl.Expr:
         """Is the value of ``e`` a register id?
 
-        A string ``is_in`` against millions of ids costs as much as reading the
-        file, so membership is tested on two 64-bit hashes with independent
-        seeds drawn at random for each run: a false "known" needs both hashes
-        of an unknown id to collide with register ids at once (probability
-        about (ids / 2**64)**2 per row, below 1e-25 for any realistic register),
-        and random seeds mean nobody can craft such an id in advance.
+        Compared exactly, string for string: a probabilistic test (hashes)
+        would be faster, but an unknown participant taken for a known one
+        could be paid, and no chance of that is small enough for public money.
         """
-        s1, s2 = self.seeds
         if self.ids.len() <= 24:
             return _one_of_expr(e, self.ids.to_list())
-        h1, h2 = self.ids.hash(s1), self.ids.hash(s2)
-        return (e.hash(s1).is_in(h1.implode()) & e.hash(s2).is_in(h2.implode())).fill_null(False)
+        return e.is_in(self.ids.implode()).fill_null(False)
 
     def code_of(self, e: pl.Expr) -> pl.Expr:
         """The code of the invalid register row of participant ``e`` (null when valid or unknown)."""
