@@ -21,8 +21,8 @@ from __future__ import annotations
 import polars as pl
 
 from sob.contract import Contract
+from sob.rules import CAP_REASONS
 
-_REASONS = ("PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP")
 
 
 def _outcome_caps(contract: Contract) -> dict[str, int]:
@@ -248,7 +248,7 @@ def _walk(unsafe: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> tu
         pay = max(pay, 0)
         payable.append(pay)
         if pay < price:
-            reasons.append(_REASONS[min(rooms)[1]])
+            reasons.append(CAP_REASONS[min(rooms)[1]])
         else:
             reasons.append(None)
         if pay:

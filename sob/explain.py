@@ -16,10 +16,8 @@ from sob.contract import Contract
 from sob.findings import InputError
 from sob.payrun import PayRun
 from sob.pricing import price_source
-from sob.rules import CAP_REASONS
+from sob.rules import CAP_REASONS, qualified
 
-#: Reasons that leave a claim *qualified* as a prerequisite (they come after rule 8).
-_QUALIFIED_REASONS = {"MAX_CLAIMS", "EXCLUSIVE", "VOLUME_CAP", "PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP"}
 
 
 @dataclass
@@ -136,8 +134,7 @@ def _claim_steps(contract: Contract, assessed: pl.DataFrame, info: dict) -> list
     mine = assessed.filter(
         (pl.col("kind") == "claim") & (pl.col("participant_id") == info["participant_id"]) & (pl.col("_order") <= info["_order"])
     )
-    passed_8 = pl.col("reason").is_null() | pl.col("reason").is_in(list(_QUALIFIED_REASONS))
-    rank = mine.filter((pl.col("outcome_id") == o.id) & passed_8).height if reason not in order[:8] else None
+    rank = mine.filter((pl.col("outcome_id") == o.id) & qualified()).height if reason not in order[:8] else None
     add("MAX_CLAIMS", f"rank {_text(rank)} among this participant's {o.id} claims that passed rules 1–8; max_claims = {o.max_claims}")
     if o.exclusive:
         group = [x.id for x in contract.outcomes if x.exclusive == o.exclusive]
@@ -154,7 +151,7 @@ def _claim_steps(contract: Contract, assessed: pl.DataFrame, info: dict) -> list
         add("VOLUME_CAP", f"rank {_text(info.get('_rank_outcome'))} among accepted {o.id} claims; volume_cap = {o.volume_cap}")
     else:
         add("VOLUME_CAP", "no volume_cap", False)
-    if reason is None or reason in _QUALIFIED_REASONS - {"MAX_CLAIMS", "EXCLUSIVE", "VOLUME_CAP"}:
+    if reason is None or reason in CAP_REASONS:
         steps.append(Step("PRICE", "pass", f"{contract.money(info['price'])} — {price_source(o, ach, info.get('_rank_outcome'))}"))
     return steps
 
@@ -170,7 +167,7 @@ def _prerequisite_story(contract: Contract, assessed: pl.DataFrame, info: dict) 
         found = assessed.filter(
             (pl.col("participant_id") == info["participant_id"])
             & (pl.col("outcome_id") == req.outcome)
-            & (pl.col("reason").is_null() | pl.col("reason").is_in(list(_QUALIFIED_REASONS)))
+            & qualified()
             & (pl.col("achieved_on") <= latest)
         ).sort("achieved_on")
         if found.height:

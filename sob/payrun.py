@@ -18,7 +18,7 @@ from sob.assessment import assess
 from sob.contract import Contract
 from sob.payers import split_amounts
 from sob.quarters import Quarter
-from sob.rules import CLAIM_RULES, RESULT_RULES
+from sob.rules import CLAIM_RULES, RESULT_RULES, qualified
 
 TABLE_HEAD = (
     "claim_id",
@@ -110,9 +110,6 @@ def pay_quarter(
     )
 
 
-#: Reasons given after rule 8: such a claim is still *qualified* as a prerequisite.
-_AFTER_RULE_8 = ("MAX_CLAIMS", "EXCLUSIVE", "VOLUME_CAP", "PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP")
-
 #: Names the engine and the claim table use; an evidence column may not shadow them.
 _RESERVED = set(TABLE_HEAD) | {
     "amount_claimed", "claimed_variance", "payable", "error", "line", "enrolled_on", "eligible",
@@ -182,10 +179,9 @@ def _new_rows_meet_old_prerequisites(contract: Contract, current: pl.DataFrame, 
     if not edges:
         return False
     dated = current.filter(~pl.col("_undated") & (pl.col("kind") == "claim"))
-    qualified = pl.col("reason").is_null() | pl.col("reason").is_in(list(_AFTER_RULE_8))
     # Only a claim that is qualified now can meet a requirement; a late or
     # withdrawn new claim changes nothing for the earlier ones.
-    new = dated.filter((pl.col("submitted_on") > pl.lit(previous_end)) & qualified).select(
+    new = dated.filter((pl.col("submitted_on") > pl.lit(previous_end)) & qualified()).select(
         "participant_id", pl.col("outcome_id").alias("_req"), pl.col("achieved_on").alias("_req_on")
     )
     if new.height == 0:

@@ -41,6 +41,14 @@ RESULT_RULES: tuple[str, ...] = (
     "BELOW_THRESHOLD",
 )
 CAP_REASONS: tuple[str, ...] = ("PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP")
+#: Reasons given after rule 8: such a claim is still *qualified* as a prerequisite.
+AFTER_RULE_8: tuple[str, ...] = ("MAX_CLAIMS", "EXCLUSIVE", "VOLUME_CAP", *CAP_REASONS)
+
+
+def qualified() -> pl.Expr:
+    """Passed rules 1–8 (SPEC 5.2): what a prerequisite claim must have done."""
+    return pl.col("reason").is_null() | pl.col("reason").is_in(list(AFTER_RULE_8))
+
 
 _OPEN = pl.col("reason").is_null()
 
