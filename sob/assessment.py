@@ -14,6 +14,7 @@ import polars as pl
 
 from sob.caps import apply_caps
 from sob.contract import Contract
+from sob.idkeys import key_dtype, packed
 from sob.pricing import claim_price_expr, price_result
 from sob.rules import (
     apply_prerequisites,
@@ -156,21 +157,42 @@ def _join_register(claims: pl.DataFrame, participants: pl.DataFrame | None) -> p
     ``_p`` is the participant's row in the register; ids the register does
     not have (rows that carry ``UNKNOWN_PARTICIPANT``, or every id when there
     is no register) are numbered after it, so grouping by ``_p`` is grouping
-    by id, at the price of hashing the id strings once.
+    by id.  The register's columns are then gathered by ``_p``, from one
+    piece each (gathering across chunks is several times slower).
     """
     if participants is None:
         register = _empty(_REGISTER_SCHEMA)
     else:
         # The evidence reader merges duplicated register ids into one row.
-        register = participants.select(*_REGISTER_SCHEMA)
-    register = register.with_row_index("_p")
-    claims = claims.drop("cohort", strict=False).join(register, on="participant_id", how="left", maintain_order="left")
-    unknown = claims.filter(pl.col("_p").is_null()).select("participant_id").unique()
-    if unknown.height == 0:
-        return claims
-    numbered = unknown.with_row_index("_q", offset=register.height)
-    claims = claims.join(numbered, on="participant_id", how="left", maintain_order="left", nulls_equal=True)
-    return claims.with_columns(pl.coalesce("_p", "_q").alias("_p")).drop("_q")
+        register = participants.select(*_REGISTER_SCHEMA).rechunk()
+    ids = claims["participant_id"]
+    p = _rows_in(ids, register["participant_id"])
+    known = register.drop("participant_id").select(pl.all().gather(p))
+    unknown = p.is_null()
+    if unknown.any():  # number the other ids (null included) after the register's rows
+        rest = ids.filter(unknown)
+        at = _rows_in(rest, rest.unique(maintain_order=True), nulls_equal=True) + register.height
+        p = p.scatter(unknown.arg_true(), at)
+    return claims.drop("cohort", strict=False).hstack(known).with_columns(p.alias("_p"))
+
+
+def _rows_in(ids: pl.Series, table: pl.Series, *, nulls_equal: bool = False) -> pl.Series:
+    """For each of ``ids``, its position in ``table`` (unique values), or null: a UInt32 Series.
+
+    Joining with the row order kept costs several times more than without on
+    millions of rows, so only (row, position) pairs are joined, in any order,
+    and the positions are put back in place with one scatter.  Ids are
+    compared as packed integers when every one of ``table`` packs
+    (``sob.idkeys``), as strings otherwise.
+    """
+    dtype = key_dtype(table)
+    key = (packed(pl.col("id"), dtype) if dtype is not None and not nulls_equal else pl.col("id")).alias("_k")
+    left = ids.to_frame("id").lazy().select(key).with_row_index("_r")
+    right = table.to_frame("id").lazy().select(key).with_row_index("_t")
+    pairs = left.join(right, on="_k", how="inner", nulls_equal=nulls_equal).collect()
+    positions = pl.Series("_p", [None], dtype=pl.UInt32).extend_constant(None, ids.len() - 1) if ids.len() else \
+        pl.Series("_p", [], dtype=pl.UInt32)
+    return positions.scatter(pairs["_r"], pairs["_t"]) if pairs.height else positions
 
 
 def _assess_claims(claims: pl.DataFrame, participants: pl.DataFrame | None, contract: Contract) -> pl.DataFrame:

@@ -48,8 +48,9 @@ import re
 import stat
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -59,6 +60,7 @@ import polars as pl
 
 from sob.contract import Contract
 from sob.findings import Finding, UsageError, cut
+from sob.idkeys import key_dtype, packed
 
 __all__ = ["KIND_COLUMNS", "Evidence", "EvidenceFile", "read_evidence", "read_inline"]
 
@@ -157,12 +159,21 @@ except OverflowError:  # pragma: no cover
 
 @dataclass(frozen=True)
 class EvidenceFile:
-    """One evidence file as read: its kind, path, record count and SHA-256."""
+    """One evidence file as read: its kind, path, record count and SHA-256.
+
+    The SHA-256 is computed when first asked for: a ledger close and the
+    sign-off view need it, ``validate`` and ``pay --format json`` do not.
+    """
 
     kind: str  # "claims" | "participants" | "results"
     path: Path
     rows: int  # data records read (blank lines excluded)
-    sha256: str  # hex digest of the file bytes
+    digest: Callable[[], str] = field(repr=False, compare=False)
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hex digest of the file's bytes."""
+        return self.digest()
 
 
 @dataclass
@@ -207,10 +218,9 @@ def _unreadable(label: str, why: str) -> UsageError:
 
 @dataclass
 class _Counts:
-    """Byte facts about a whole file, gathered while hashing it."""
+    """Byte facts about a whole file, gathered in one pass while polars parses it."""
 
-    sha256: str
-    delimiters: int
+    delimiters: int | None  # None when the pass did not count them (see _Source.delimiters)
     newlines: int
     carriage_returns: int
     crlf: int
@@ -220,10 +230,17 @@ class _Counts:
 
 
 class _ByteScan:
-    """Counts over a file read chunk by chunk (state carried across chunk edges)."""
+    """Counts over a file read chunk by chunk (state carried across chunk edges).
 
-    def __init__(self, delim: bytes) -> None:
+    Every test but the counts is a ``memchr``-speed ``find``; the newline count
+    is the one full count always taken.  Delimiters are counted only when asked
+    (files with quotes), because a file without quotes can only have a short
+    row where a row's last cell is empty, which the reader sees for itself.
+    """
+
+    def __init__(self, delim: bytes, count_delimiters: bool) -> None:
         self.delim = delim
+        self.count_delimiters = count_delimiters
         self.delimiters = self.newlines = self.carriage_returns = self.crlf = 0
         self.odd_whitespace = False
         self.has_nul = False
@@ -237,7 +254,8 @@ class _ByteScan:
             self.odd_whitespace = self._odd_whitespace(chunk)
         if not self.has_nul:
             self.has_nul = chunk.find(b"\x00") >= 0
-        self.delimiters += chunk.count(self.delim)
+        if self.count_delimiters:
+            self.delimiters += chunk.count(self.delim)
         self.newlines += chunk.count(b"\n")
         if self.tail.endswith(b"\r") and chunk[0] == 10:
             self.crlf += 1
@@ -257,21 +275,32 @@ class _ByteScan:
         # a multi-byte space may straddle the previous chunk's end
         return bool(_WIDE_WS.search(chunk) or _WIDE_WS.search(self.tail + chunk[:2]))
 
-    def result(self, digest: str) -> _Counts:
-        return _Counts(digest, self.delimiters, self.newlines, self.carriage_returns, self.crlf,
-                       ends_with_newline=self.tail.endswith(b"\n"), odd_whitespace=self.odd_whitespace,
-                       has_nul=self.has_nul)
+    def result(self) -> _Counts:
+        return _Counts(self.delimiters if self.count_delimiters else None, self.newlines, self.carriage_returns,
+                       self.crlf, ends_with_newline=self.tail.endswith(b"\n"),
+                       odd_whitespace=self.odd_whitespace, has_nul=self.has_nul)
+
+
+def _chunks(path: Path):
+    """The file's bytes in chunks of ``_CHUNK`` (one reused buffer): ``(buffer, length)``."""
+    buf = bytearray(_CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb") as fh:
+        while n := fh.readinto(buf):
+            yield buf, view, n
 
 
 class _Source:
     """A file opened for reading.
 
     Up front: the head (for the header and encoding sniffing) and whether the
-    file holds a quote at all (one ``memchr`` over a memory map).  The SHA-256
-    and the byte counts that verify the fast reader (``_ByteScan``) come from a
-    background thread (``hashlib`` and file reads release the GIL) while polars
-    parses.  ``source`` is what polars reads: the path of a regular file, or
-    the bytes of anything else (a pipe).
+    file holds a quote at all (one ``memchr`` over a memory map).  The byte
+    counts that verify the fast reader (``_ByteScan``) come from a background
+    thread while polars parses (polars releases the GIL).  The SHA-256 is
+    only computed when asked for (a ledger close, the sign-off view): most
+    runs never need it, and hashing competes with parsing for the two cores.
+    ``source`` is what polars reads: the path of a regular file, or the
+    bytes of anything else (a pipe).
     """
 
     def __init__(self, path: Path, label: str, delim: str) -> None:
@@ -282,6 +311,8 @@ class _Source:
         self._counts: _Counts | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._sha256: str | None = None
+        self._delimiters: int | None = None
         self.data: bytes | None = None
         try:
             st = os.stat(path)
@@ -318,9 +349,9 @@ class _Source:
             self._thread.start()
         else:
             self.source = self.data
-            scan = _ByteScan(self._delim)
+            scan = _ByteScan(self._delim, count_delimiters=True)
             scan.feed(self.data, len(self.data))
-            self._counts = scan.result(hashlib.sha256(self.data).hexdigest())
+            self._counts = scan.result()
 
     def sniff(self, whole: bool = False) -> None:
         """Refuse what is not UTF-8 text: UTF-16/32 (by BOM or NUL bytes) and binary files.
@@ -360,15 +391,10 @@ class _Source:
 
     def _scan_file(self) -> None:
         try:
-            h = hashlib.sha256()
-            buf = bytearray(_CHUNK)
-            view = memoryview(buf)
-            scan = _ByteScan(self._delim)
-            with open(self.path, "rb") as fh:
-                while n := fh.readinto(buf):
-                    h.update(view[:n])
-                    scan.feed(buf, n)
-            self._counts = scan.result(h.hexdigest())
+            scan = _ByteScan(self._delim, count_delimiters=self.has_quote)
+            for buf, _view, n in _chunks(self.path):
+                scan.feed(buf, n)
+            self._counts = scan.result()
         except BaseException as exc:  # noqa: BLE001  # pragma: no cover - re-raised in counts()
             self._error = exc
 
@@ -380,6 +406,33 @@ class _Source:
             raise _unreadable(self.label, str(self._error))
         assert self._counts is not None
         return self._counts
+
+    def delimiters(self) -> int:
+        """How many delimiter bytes the file holds (a second pass when the scan did not count them)."""
+        counted = self.counts().delimiters
+        if counted is not None:
+            return counted
+        if self._delimiters is None:
+            try:
+                self._delimiters = sum(buf.count(self._delim, 0, n) for buf, _view, n in _chunks(self.path))
+            except OSError as exc:
+                raise _unreadable(self.label, exc.strerror or str(exc)) from None
+        return self._delimiters
+
+    def sha256(self) -> str:
+        """The SHA-256 of the file's bytes, computed on first use (``hashlib`` releases the GIL)."""
+        if self._sha256 is None:
+            if self.data is not None:
+                self._sha256 = hashlib.sha256(self.data).hexdigest()
+            else:
+                h = hashlib.sha256()
+                try:
+                    for _buf, view, n in _chunks(self.path):
+                        h.update(view[:n])
+                except OSError as exc:
+                    raise _unreadable(self.label, exc.strerror or str(exc)) from None
+                self._sha256 = h.hexdigest()
+        return self._sha256
 
     def close(self) -> None:
         if self._thread is not None:
@@ -607,6 +660,8 @@ def _fast_lazy(src: _Source, at: _HeaderAt, header: _Header, delim: str, strip: 
     if quoted:
         ws.append(pl.sum_horizontal([pl.col(f"_c{i}").str.count_matches(delim, literal=True)
                                      for i in range(nraw)]).cast(pl.Int64).alias("__sob_qd"))
+    else:  # only a row whose last cell is empty can be short of cells (see _fast_check)
+        ws.append(pl.col(f"_c{nraw - 1}").is_null().alias("__sob_last_null"))
     lf = lf.select(
         (pl.col("__sob_i").cast(pl.Int64) + (at.data_start + 1)).alias("line"),
         pl.when(long).then(pl.lit(nraw, dtype=pl.Int64)).otherwise(pl.lit(None, dtype=pl.Int64)).alias("__sob_ncells"),
@@ -628,15 +683,17 @@ def _fast_check(src: _Source, at: _HeaderAt, header: _Header, df: pl.DataFrame) 
     c = src.counts()
     rows = df.height
     lines = c.newlines + (0 if c.ends_with_newline or src.size == 0 else 1)
-    inside = 0
-    if "__sob_qd" in df.columns:  # delimiters inside quoted cells, header and rows
-        inside = sum(cell.count(src.delim) for cell in at.cells) + int(df["__sob_qd"].sum() or 0)
-    if not (
-        c.carriage_returns == c.crlf
-        and lines == at.data_start + rows
-        and c.delimiters == at.pre_delimiters + (header.nraw - 1) * (rows + 1) + inside
-    ):
+    if not (c.carriage_returns == c.crlf and lines == at.data_start + rows):
         return "exact"
+    # Every line is one record.  Without quotes, polars reads every cell a line
+    # has (more than the header's is an error), so a line can only be short of
+    # cells where its last cell came out empty: only then are delimiters counted.
+    if "__sob_qd" in df.columns or df["__sob_last_null"].any():
+        inside = 0
+        if "__sob_qd" in df.columns:  # delimiters inside quoted cells, header and rows
+            inside = sum(cell.count(src.delim) for cell in at.cells) + int(df["__sob_qd"].sum() or 0)
+        if src.delimiters() != at.pre_delimiters + (header.nraw - 1) * (rows + 1) + inside:
+            return "exact"
     if "__sob_ws" in df.columns and (c.odd_whitespace or df["__sob_ws"].any()):
         return "strip"
     return "ok"
@@ -873,14 +930,14 @@ class _Raw:
     # gives the same frame from a reader that is exact for this file.
     verify: Any = None  # Callable[[pl.DataFrame], str] | None: "ok", "strip" or "exact"
     redo: Any = None  # Callable[[str, pl.DataFrame | None], pl.LazyFrame] | None
-    digest: str | None = None  # for files read without a _Source (parquet)
+    digest: Callable[[], str] | None = None  # the SHA-256, for files read without a _Source (parquet)
     present: frozenset[str] = frozenset()  # canonical columns the file has
 
     def evidence_file(self, rows: int) -> EvidenceFile | None:
         if self.path is None:
             return None
-        digest = self.digest if self.digest is not None else self.src.counts().sha256  # type: ignore[union-attr]
-        return EvidenceFile(kind=self.kind.kind, path=self.path, rows=rows, sha256=digest)
+        digest = self.digest if self.digest is not None else self.src.sha256  # type: ignore[union-attr]
+        return EvidenceFile(kind=self.kind.kind, path=self.path, rows=rows, digest=digest)
 
 
 def _named(kind: _Kind, header: _Header, cells: pl.LazyFrame, extra: tuple[str, ...] = ()) -> pl.LazyFrame:
@@ -910,11 +967,11 @@ def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loade
     at = _find_header(src, delim)
     if at is None:
         src.sniff(whole=True)
-        return None, _no_header(kind, label), EvidenceFile(kind.kind, path, 0, src.counts().sha256)
+        return None, _no_header(kind, label), EvidenceFile(kind.kind, path, 0, src.sha256)
     header, errors = _resolve_header(kind, at.cells, at.start + 1, label, columns_map)
     if header is None:
         src.sniff(whole=True)
-        return None, errors, EvidenceFile(kind.kind, path, 0, src.counts().sha256)
+        return None, errors, EvidenceFile(kind.kind, path, 0, src.sha256)
     hdr = header
 
     def exact() -> pl.LazyFrame:
@@ -931,7 +988,7 @@ def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loade
     # so a file with line breaks inside quotes goes straight to the structured reader)
     fast = delim.isascii() and at.data_start == at.start + 1 and (not src.has_quote or _well_formed(src, at))
     if fast:
-        marks = ("__sob_blank", "__sob_ws", "__sob_qd") if src.has_quote else ("__sob_blank", "__sob_ws")
+        marks = ("__sob_blank", "__sob_ws", "__sob_qd") if src.has_quote else ("__sob_blank", "__sob_ws", "__sob_last_null")
         raw.lf = _named(kind, hdr, _fast_lazy(src, at, hdr, delim, strip=False), marks)
         raw.verify = lambda df: _fast_check(src, at, hdr, df)
 
@@ -939,12 +996,12 @@ def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loade
             if how == "strip" and done is not None and hdr.nraw == hdr.ncols:
                 # the text is already parsed: trim it in memory instead of reading the file again
                 names = list(kind.columns) + list(hdr.carried)
-                keep = [c for c in ("__sob_qd",) if c in done.columns]
+                keep = [c for c in ("__sob_qd", "__sob_last_null") if c in done.columns]
                 lf = done.lazy().select("line", "__sob_ncells", *keep, *[_clean(pl.col(n)).alias(n) for n in names])
                 blank = pl.all_horizontal([pl.col(n).is_null() for n in names]) & pl.col("__sob_ncells").is_null()
                 return lf.with_columns(blank.alias("__sob_blank"))
             if how == "strip":
-                marks = ("__sob_blank", "__sob_qd") if src.has_quote else ("__sob_blank",)
+                marks = ("__sob_blank", "__sob_qd") if src.has_quote else ("__sob_blank", "__sob_last_null")
                 return _named(kind, hdr, _fast_lazy(src, at, hdr, delim, strip=True), marks)
             return exact()
 
@@ -956,7 +1013,7 @@ def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loade
 
 def _load_parquet(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loaded:
     src = _Source(path, label, ",")
-    digest = src.counts().sha256
+    digest = src.sha256
     try:
         df = pl.read_parquet(src.source if isinstance(src.source, bytes) else path, glob=False)
     except Exception as exc:  # noqa: BLE001 - polars raises several types for a bad file
@@ -979,7 +1036,7 @@ def _load_parquet(kind: _Kind, path: Path, label: str, contract: Contract) -> _L
         df = df.select(texts)
     header, errors = _resolve_header(kind, list(df.columns), 1, label, dict(contract.evidence.columns))
     if header is None:
-        return None, errors, EvidenceFile(kind=kind.kind, path=path, rows=0, sha256=digest)
+        return None, errors, EvidenceFile(kind=kind.kind, path=path, rows=0, digest=digest)
     ncols = header.ncols
     cells = df.select(
         (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias("line"),
@@ -1246,12 +1303,17 @@ class _Register:
     def contains(self, e: pl.Expr) -> pl.Expr:
         """Is the value of ``e`` a register id?
 
-        Compared exactly, string for string: a probabilistic test (hashes)
-        would be faster, but an unknown participant taken for a known one
-        could be paid, and no chance of that is small enough for public money.
+        Compared exactly: a probabilistic test (hashes) would be faster, but
+        an unknown participant taken for a known one could be paid, and no
+        chance of that is small enough for public money.  Short ASCII ids are
+        packed into integers (``sob.idkeys``), which is exact and cheaper.
         """
         if self.ids.len() <= 24:
             return _one_of_expr(e, self.ids.to_list())
+        dtype = key_dtype(self.ids)
+        if dtype is not None:  # every register id packs into an integer: compare integers
+            keys = self.ids.to_frame("id").select(packed(pl.col("id"), dtype))["id"]
+            return packed(e, dtype).is_in(keys.implode()).fill_null(False)
         return e.is_in(self.ids.implode()).fill_null(False)
 
     def code_of(self, e: pl.Expr) -> pl.Expr:
@@ -1332,7 +1394,7 @@ def _type(raw: _Raw, contract: Contract, register: _Register | None) -> _Typed:
             pl.when(pl.col("__sob_st_mixed")).then(pl.col("status").str.to_lowercase())
             .otherwise(pl.col("__sob_o_status")).alias("__sob_o_status")
         )
-    drop = [c for c in ("__sob_blank", "__sob_ws", "__sob_qd") if c in df.columns]
+    drop = [c for c in ("__sob_blank", "__sob_ws", "__sob_qd", "__sob_last_null") if c in df.columns]
     if "__sob_blank" in drop and df["__sob_blank"].any():
         df = df.filter(~pl.col("__sob_blank"))
     if drop:

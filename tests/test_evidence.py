@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import sob.evidence as E
 from sob.contract import Contract, EvidenceConfig, Outcome, Payer
-from sob.evidence import Evidence, EvidenceFile, read_evidence, read_inline
+from sob.evidence import Evidence, read_evidence, read_inline
 from sob.findings import UsageError
 
 HEADER = "claim_id,participant_id,outcome_id,achieved_on,submitted_on,status,evidence_ref\n"
@@ -344,7 +344,8 @@ def test_evidence_files_record_rows_and_sha256(tmp_path):
     content = HEADER + "1,A,ACC_ENTRY,2020-01-01,,,\n\n2,A,ACC_ENTRY,2020-01-01,,,\n"
     p = write(tmp_path, "claims.csv", content)
     ev = read_evidence(make_contract(), p, None, None)
-    assert ev.files == [EvidenceFile("claims", p, 2, hashlib.sha256(content.encode()).hexdigest())]
+    assert [(f.kind, f.path, f.rows, f.sha256) for f in ev.files] == [
+        ("claims", p, 2, hashlib.sha256(content.encode()).hexdigest())]
 
 
 def test_parquet_input_is_checked_like_csv(tmp_path):
@@ -534,6 +535,39 @@ def test_each_reader_is_used_where_it_should_be(tmp_path, monkeypatch, text, pat
     assert taken == path
 
 
+def _count_calls(monkeypatch, name: str) -> list[str]:
+    calls: list[str] = []
+    original = getattr(E._Source, name)
+
+    def spy(self, *args, **kwargs):
+        calls.append(self.label)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(E._Source, name, spy)
+    return calls
+
+
+def test_delimiters_are_counted_only_when_a_row_could_be_short(tmp_path, monkeypatch):
+    """Without quotes a row can only lack cells where its last cell came out empty."""
+    full = "claim_id,participant_id,outcome_id,achieved_on\n1,A,ACC_ENTRY,2020-01-01\n2,A,ACC_3M,2020-02-01\n"
+    calls = _count_calls(monkeypatch, "delimiters")
+    assert claims_only(tmp_path, full).findings == []
+    assert calls == []
+    ev = claims_only(tmp_path, full + "3,A,ACC_3M\n")  # short: polars reads achieved_on as empty
+    assert len(calls) == 1
+    assert codes(ev) == [("BAD_ROW_LENGTH", 4), ("MISSING_VALUE", 4)]
+
+
+def test_the_sha256_is_computed_only_when_asked_for(tmp_path, monkeypatch):
+    p = write(tmp_path, "claims.csv", HEADER + "1,A,ACC_ENTRY,2020-01-01,,,\n")
+    calls = _count_calls(monkeypatch, "sha256")
+    ev = read_evidence(make_contract(), p, None, None)
+    assert calls == [] and ev.files[0].rows == 1
+    assert ev.files[0].sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
+    assert ev.files[0].sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
+    assert len(calls) == 1  # computed once
+
+
 PLAIN = ["", " ", "1", "A", "ACC_ENTRY", "ACC_3M", "2020-01-01", "2020-13-01", "claimed", "Failed", "x y",
          " pad ", "\t", "\u00a0z", "REOFFENDING", "500.00", "1e3", "a\u3000"]
 QUOTED = ['"q"', '"a,b"', '"l1\nl2"', '""', 'a"b', '" "', '"open', '"x\ry"', "x\ry"]
@@ -589,17 +623,18 @@ def test_byte_counts_do_not_depend_on_where_the_chunks_end():
     data = ("a,b\r\n" * 5 + "x\u00a0y,\u3000\n").encode()
     plain = ("a,b\r\n" * 5 + "x\u00e9y\n").encode()
     for cut in range(len(data) + 1):
-        scan = E._ByteScan(b",")
+        scan = E._ByteScan(b",", count_delimiters=True)
         scan.feed(data[:cut], cut)
         scan.feed(data[cut:], len(data) - cut)
-        r = scan.result("")
+        r = scan.result()
         assert (r.delimiters, r.newlines, r.carriage_returns, r.crlf, r.ends_with_newline, r.odd_whitespace) == (
             6, 6, 5, 5, True, True), cut
     for cut in range(len(plain) + 1):
-        scan = E._ByteScan(b",")
+        scan = E._ByteScan(b",", count_delimiters=False)
         scan.feed(plain[:cut], cut)
         scan.feed(plain[cut:], len(plain) - cut)
-        assert not scan.result("").odd_whitespace
+        assert not scan.result().odd_whitespace
+        assert scan.result().delimiters is None
 
 
 def test_a_large_quoted_file_matches_the_csv_module(tmp_path, monkeypatch):
