@@ -102,7 +102,9 @@ def random_case(seed: int, max_claims: int = 30):
         outcomes_end=START + timedelta(days=450),
         claims_end=START + timedelta(days=r.choice([450, 470])),
     )
-    people = [f"p{i}" for i in range(r.randint(1, 6))]
+    # short ASCII ids are matched packed into integers, the others as strings (sob.idkeys)
+    style = r.choice(["p", "p", "participant-number-", "zoë-"])
+    people = [f"{style}{i}" for i in range(r.randint(1, 6))]
     register = r.random() < 0.8
     reg_rows = [
         {"participant_id": p, "enrolled_on": _day(r, 350), "eligible": r.random() > 0.05, "cohort": r.choice(["a", "a", "b", None])}

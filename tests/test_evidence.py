@@ -337,6 +337,19 @@ def test_many_register_ids_and_many_invalid_register_rows(tmp_path):
     assert errors[n:] == ["UNKNOWN_PARTICIPANT"] * 5
 
 
+@pytest.mark.parametrize("prefix", ["P", "PARTICIPANT-", "a-participant-with-a-long-id-", "Zoë-"])
+def test_register_membership_is_exact_however_ids_are_compared(tmp_path, prefix):
+    """Short ASCII ids are compared packed into integers, others as strings: the same verdicts."""
+    n = 40
+    reg = "participant_id,enrolled_on\n" + "".join(f"{prefix}{i},2019-05-01\n" for i in range(n))
+    near = [f"{prefix}{n}", f"{prefix}{n - 1}x", f"{prefix}", f"{prefix}é", f"{prefix}1".lower()]
+    ids = [f"{prefix}{i}" for i in range(n)] + near
+    claims = HEADER + "".join(f"{i},{pid},ACC_ENTRY,2020-01-01,,,\n" for i, pid in enumerate(ids))
+    ev = read_evidence(make_contract(), write(tmp_path, "c.csv", claims), write(tmp_path, "p.csv", reg), None)
+    expected = [None] * n + ["UNKNOWN_PARTICIPANT"] * (len(near) - 1) + [None if prefix.islower() else "UNKNOWN_PARTICIPANT"]
+    assert ev.claims["error"].to_list() == expected
+
+
 # --- files: hashes, parquet, inline rows ---------------------------------------------------------
 
 
