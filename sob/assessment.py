@@ -72,12 +72,14 @@ def processing_order(claims: pl.DataFrame, results: pl.DataFrame) -> pl.DataFram
     by code point, which is polars' byte order for UTF-8 strings.  The two
     dates are packed into one integer key; when the ids are already in
     order (files usually list claims by id) a stable sort on that key alone
-    gives the same order without comparing strings.
+    gives the same order without comparing strings, and when the key is in
+    order too (claims listed as they were submitted) there is nothing to sort.
     """
     both = claims if results.height == 0 else pl.concat([claims, results], how="diagonal_relaxed")
     ids = both["claim_id"]
     if ids.null_count() == 0 and ids.is_sorted():
-        both = both.sort(_date_key(), nulls_last=True, maintain_order=True)
+        if not both.select(_date_key()).to_series().is_sorted(nulls_last=True):
+            both = both.sort(_date_key(), nulls_last=True, maintain_order=True)
     else:
         both = both.sort([_date_key(), pl.col("claim_id")], nulls_last=True)
     return both.with_row_index("_order").with_columns(pl.col("_order").cast(pl.Int64))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine_helpers import Caps, Outcome, PricePoint, Requirement, Tier, claims, contract, d, participants, results
 from sob.assessment import assess
@@ -253,3 +255,34 @@ def test_money_columns_are_integers_never_floats():
     for name in ("price", "entitled", "previously_paid", "due", "due_P"):
         assert table.schema[name] == pl.Int64, name
     assert table["entitled"].to_list() == [10001, 4999]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.none() | st.integers(0, 3), st.integers(0, 3)),
+                max_size=12), st.booleans(), st.randoms(use_true_random=False))
+def test_processing_order_whichever_way_it_is_found(rows, presorted, rnd):
+    """Unsorted ids (full sort), sorted ids (stable sort on dates) and rows already in order (no sort) agree."""
+    from datetime import timedelta
+
+    import polars as pl
+
+    from sob.assessment import processing_order
+
+    base = d("2020-01-01")
+    frame = pl.DataFrame(
+        [{"claim_id": f"{cid}{i:02d}", "submitted_on": None if s is None else base + timedelta(days=s),
+          "achieved_on": base + timedelta(days=a)} for i, (cid, s, a) in enumerate(rows)],
+        schema={"claim_id": pl.String, "submitted_on": pl.Date, "achieved_on": pl.Date},
+    ).with_columns(_undated=pl.col("submitted_on").is_null())
+    dated = ~pl.col("_undated")  # rows without dates come last, by id alone
+    expected = frame.sort([pl.col("_undated"), pl.when(dated).then(pl.col("submitted_on")),
+                           pl.when(dated).then(pl.col("achieved_on")), pl.col("claim_id")])["claim_id"].to_list()
+    if presorted:  # ids given in processing order: the frame is already in order
+        ids = sorted(frame["claim_id"].to_list())
+        frame = frame.sort(pl.col("claim_id").replace_strict(expected, list(range(len(expected))), default=None))
+        frame = frame.with_columns(claim_id=pl.Series(ids, dtype=pl.String))
+        expected = ids
+    else:
+        frame = frame.sample(fraction=1.0, shuffle=True, seed=rnd.randint(0, 1000))
+    empty = frame.clear()
+    assert processing_order(frame, empty)["claim_id"].to_list() == expected
