@@ -100,13 +100,16 @@ def assess(
     participants: pl.DataFrame | None,
     results: pl.DataFrame | None,
     as_at: date,
+    *,
+    carry: bool = True,
 ) -> pl.DataFrame:
     """Assess every in-scope row as at ``as_at`` (the end of a quarter).
 
     Only the columns the rules need travel through the sorts and joins; the
     claims' other columns (line, evidence_ref, amount_claimed, carried ones)
     are gathered back by row position at the end, which is what keeps time
-    and memory close to the size of the files on millions of claims.
+    and memory close to the size of the files on millions of claims.  With
+    ``carry=False`` they are left out (totals need none of them).
     """
     narrow, wide = _split_columns(claims)
     rows = processing_order(
@@ -116,7 +119,7 @@ def assess(
     claim_rows = _assess_claims(rows.filter(pl.col("kind") == "claim"), participants, contract)
     result_rows = _assess_results(rows.filter(pl.col("kind") == "improvement"), contract)
     both = claim_rows if result_rows.height == 0 else pl.concat([claim_rows, result_rows], how="diagonal_relaxed").sort("_order")
-    return _attach(_apply_money(both, contract), wide)
+    return _attach(_apply_money(both, contract), wide if carry else None)
 
 
 #: Claim columns the rules read; everything else rides along by row position.

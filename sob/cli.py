@@ -217,7 +217,8 @@ def pay(
     from sob.workflows import PayRequest, close_and_export, compute_pay
 
     with _errors():
-        req = PayRequest(contract, quarter, _evidence(claims, participants, results), ledger, close, reject_invalid, export)
+        req = PayRequest(contract, quarter, _evidence(claims, participants, results), ledger, close, reject_invalid, export,
+                         summary_only=format is PayFormat.json)
         outcome = _with_progress("assessing", lambda: compute_pay(req))
         close_and_export(req, outcome)
         if outcome.warnings:

@@ -67,18 +67,24 @@ def pay_quarter(
     ledger: pl.DataFrame | None = None,
     carried: list[str] | None = None,
     amount_claimed: bool = False,
+    full_table: bool = True,
 ) -> PayRun:
     """Close ``quarter``: the claim table and per-payer totals.
 
     ``ledger`` is what :func:`sob.ledger.previously_paid` returns for the
     quarters closed before ``quarter`` (``paid`` and ``paid_<payer>`` per
     claim id); without it previously paid is the entitlement as at the end
-    of the previous quarter, recomputed from the same files.
+    of the previous quarter, recomputed from the same files.  With
+    ``full_table=False`` the table stops at the SPEC 9 head and payer
+    columns (enough for :func:`summary`), which saves gathering the
+    evidence's other columns onto millions of rows.
     """
     fy = contract.fiscal_year_start_month
     payers = contract.payer_ids
     claims, results, carried = _rename_clashing_columns(contract, claims, results, carried or [])
-    current = assess(contract, claims, participants, results, quarter.end(fy))
+    if not full_table:
+        carried, amount_claimed = [], False
+    current = assess(contract, claims, participants, results, quarter.end(fy), carry=full_table)
     rows = current.rename({"payable": "entitled"})
     rows = split_amounts(rows, contract, "entitled", "_ent_")
     prev_cols = ["previously_paid"] + [f"_prev_{p}" for p in payers]
@@ -166,7 +172,7 @@ def _recomputed_previous(
     whatever its order).  Only then is the evidence assessed a second time.
     """
     if _new_rows_meet_old_prerequisites(contract, rows, previous_end):
-        before = assess(contract, claims, participants, results, previous_end)
+        before = assess(contract, claims, participants, results, previous_end, carry=False)
         before = before.select("claim_id", pl.col("payable").alias("previously_paid"))
         return rows.join(before, on="claim_id", how="left", maintain_order="left")
     earlier = pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(previous_end))

@@ -110,6 +110,8 @@ class PayRequest:
     close: bool = False
     reject_invalid: bool = False
     export: Path | None = None
+    #: only the JSON summary is wanted: the claim table leaves out carried columns
+    summary_only: bool = False
 
 
 @dataclass
@@ -167,6 +169,8 @@ def compute_pay(req: PayRequest) -> PayOutcome:
         # evidence_ref is free text the provider gave: carried through first (SPEC 4.1).
         carried=(["evidence_ref"] if evidence.has_evidence_ref else []) + evidence.carried_columns,
         amount_claimed=evidence.has_amount_claimed,
+        # a close and an export write the whole table
+        full_table=not req.summary_only or req.close or req.export is not None,
     )
     return PayOutcome(run, evidence, paths, warnings=[f for f in evidence.findings if f.severity != "error"])
 

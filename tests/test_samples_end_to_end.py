@@ -433,3 +433,26 @@ def test_bundled_evidence_two_quarters(name):
     assert b["totals"]["claims"] >= a["totals"]["claims"]
     with contract(name).open("rb") as fh:
         assert [o["outcome_id"] for o in b["by_outcome"]] == [o["id"] for o in tomllib.load(fh)["outcomes"]]
+
+
+@pytest.mark.parametrize("name", sorted(CONSECUTIVE))
+def test_the_json_summary_is_the_same_with_or_without_the_whole_claim_table(name):
+    """``--format json`` builds the table without carried columns; the figures must not change."""
+    from sob.payrun import summary
+    from sob.workflows import PayRequest, compute_pay
+
+    quarter = CONSECUTIVE[name][1]
+    whole = compute_pay(PayRequest(contract(name), quarter))
+    lean = compute_pay(PayRequest(contract(name), quarter, summary_only=True))
+    assert summary(lean.run) == summary(whole.run)
+    assert lean.run.table.columns == whole.run.table.columns[: len(lean.run.table.columns)]
+
+
+def test_a_close_with_json_output_still_records_the_whole_table(tmp_path):
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    args = ["pay", str(contract("dwp-innovation-fund")), "--quarter", "2014-Q1", "--ledger", str(ledger), "--close"]
+    result = CliRunner().invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (closed,) = (ledger / "dwp-innovation-fund").glob("*.csv")
+    assert "evidence_ref" in closed.read_text(encoding="utf-8").splitlines()[0].split(",")
