@@ -1120,7 +1120,7 @@ class _Check:
 
 
 def _parse_date(col: str, fmt: str) -> pl.Expr:
-    d = pl.col(col).str.to_date(fmt, strict=False, cache=False)
+    d = pl.col(col).str.to_date(fmt, strict=False)  # cached: a file holds few distinct dates
     if "%Y" in fmt:  # chrono accepts 1- to 3-digit years for %Y; strftime wants four
         d = pl.when(d.dt.year() >= 1000).then(d)
     return d

@@ -234,8 +234,8 @@ def _reject(claims: pl.DataFrame, positions: pl.Series, code: str) -> pl.DataFra
     """Give ``code`` to the rows at ``positions``."""
     if positions.len() == 0:
         return claims
-    hit = pl.zeros(claims.height, pl.Boolean, eager=True).scatter(positions, True)
-    return claims.with_columns(pl.when(hit).then(pl.lit(code)).otherwise(pl.col("reason")).alias("reason"))
+    # only unreasoned rows are ever given a code, so writing it in place is enough
+    return claims.with_columns(claims["reason"].clone().scatter(positions, code))
 
 
 def apply_ranked_rules(claims: pl.DataFrame, contract: Contract) -> pl.DataFrame:
