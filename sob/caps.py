@@ -133,9 +133,8 @@ def _one_cap(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> p
         .select("_row", "_counted", _payable=clipped)
         .filter(pl.col("_payable") < pl.col("_counted"))
     )
-    full = frame["_price0"]
-    payable = full.clone().scatter(cut["_row"], cut["_payable"])
-    reason = pl.when(payable < full).then(pl.lit(code)).otherwise(pl.lit(None, pl.String))
+    payable = frame["_price0"].clone().scatter(cut["_row"], cut["_payable"])
+    reason = pl.repeat(None, rows.height, dtype=pl.String, eager=True).scatter(cut["_row"], code)
     return rows.with_columns(payable=payable, cap_reason=reason)
 
 
