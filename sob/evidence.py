@@ -338,8 +338,12 @@ class _Source:
         try:
             self.size = len(buf)
             self.head_bytes = bytes(buf[: 1 << 16])
-            # the one whole-file fact needed before reading (a memchr); the rest comes from _ByteScan
+            # the whole-file facts needed before reading (memchr); the rest comes from _ByteScan
             self.has_quote = buf.find(b'"') >= 0
+            # the first space, and the first on a later line: is there one among the data rows?
+            self._space = buf.find(b" ")
+            line_end = buf.find(b"\n", self._space) if self._space >= 0 else -1
+            self._later_space = buf.find(b" ", line_end) if line_end >= 0 else -1
         finally:
             if mm is not None:
                 mm.close()
@@ -352,6 +356,18 @@ class _Source:
             scan = _ByteScan(self._delim, count_delimiters=True)
             scan.feed(self.data, len(self.data))
             self._counts = scan.result()
+
+    def space_from_line(self, line: int) -> bool:
+        """Could a space byte lie on line ``line`` (0-based) or after?  ``True`` when unsure."""
+        if self._space < 0:
+            return False
+        offset = 0
+        for _ in range(line):
+            offset = self.head_bytes.find(b"\n", offset) + 1
+            if offset == 0:
+                return True  # the line starts beyond the head
+        # the first space is before ``line``, so its whole line is: only a space on another line counts
+        return self._space >= offset or self._later_space >= 0
 
     def sniff(self, whole: bool = False) -> None:
         """Refuse what is not UTF-8 text: UTF-16/32 (by BOM or NUL bytes) and binary files.
@@ -652,9 +668,11 @@ def _fast_lazy(src: _Source, at: _HeaderAt, header: _Header, delim: str, strip: 
         long: pl.Expr = pl.any_horizontal([clean(pl.col(f"_c{i}")).is_not_null() for i in range(ncols, nraw)])
     else:
         long = pl.lit(False)
-    if not strip:
+    if not strip and (quoted or src.space_from_line(at.data_start)):
         edge = [pl.col(f"_c{i}") for i in range(nraw)]
         ws = [pl.any_horizontal([e.str.starts_with(" ") | e.str.ends_with(" ") for e in edge]).alias("__sob_ws")]
+    elif not strip:  # no space byte among the data rows: no cell starts or ends with one
+        ws = [pl.lit(False).alias("__sob_ws")]
     else:
         ws = []
     if quoted:

@@ -687,3 +687,24 @@ def test_any_one_character_delimiter_works_on_every_reader(tmp_path, delim):
     assert ev.claims.select("line", "evidence_ref").rows() == [
         (2, "plain"), (3, f'has {delim} and "q"'), (4, None), (5, "two\nlines")]
     assert codes(ev) == [("BAD_DATE", 3), ("BAD_ROW_LENGTH", 4), ("MISSING_VALUE", 4)]
+
+
+@pytest.mark.parametrize(
+    ("text", "ws_flag"),
+    [
+        ("claim_id,participant_id,outcome_id,achieved_on\n1,A,ACC_ENTRY,2020-01-01\n", False),
+        ("claim_id,participant_id,outcome_id,achieved_on,case note\n1,A,ACC_ENTRY,2020-01-01,x\n", False),  # header only
+        ("claim_id,participant_id,outcome_id,achieved_on\n1,A ,ACC_ENTRY,2020-01-01\n", True),
+        ("claim_id,participant_id,outcome_id,achieved_on,case note\n1,A,ACC_ENTRY,2020-01-01,x\n2, A,ACC_ENTRY,2020-01-01,y\n",
+         True),
+        ("\n \nclaim_id,participant_id,outcome_id,achieved_on\n1,A,ACC_ENTRY,2020-01-01\n", False),
+        (" \n \nclaim_id,participant_id,outcome_id,achieved_on\n1,A,ACC_ENTRY,2020-01-01\n", True),  # unsure: checks
+    ],
+)
+def test_cells_are_checked_for_edge_spaces_only_when_the_data_rows_hold_a_space(tmp_path, text, ws_flag):
+    p = write(tmp_path, "claims.csv", text)
+    src = E._Source(p, str(p), ",")
+    at = E._find_header(src, ",")
+    assert src.space_from_line(at.data_start) is ws_flag
+    ev = claims_only(tmp_path, text)
+    assert ev.claims["participant_id"].to_list()[-1] == "A"
