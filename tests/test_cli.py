@@ -853,3 +853,15 @@ def test_unreadable_dates_come_last_by_id(tiny, tmp_path):
     result = sob("pay", tiny, "--quarter", "2020-Q1", "--claims", claims, "--reject-invalid", "--export", out)
     assert result.exit_code == 0, result.output
     assert [r["claim_id"] for r in json.loads(out.read_text())] == ["M1", "A1", "Z1"]
+
+
+def test_a_real_process_flushes_everything_and_keeps_its_exit_code(tmp_path):
+    """``main`` ends the process with os._exit: output must still arrive whole, codes unchanged."""
+    schema = subprocess.run([sys.executable, "-m", "sob", "schema"], check=False, capture_output=True, timeout=120)
+    assert schema.returncode == 0
+    assert json.loads(schema.stdout)["$schema"].startswith("https://json-schema.org/")  # the whole document
+    bad = write(tmp_path / "bad.toml", "[contract\n")
+    invalid = subprocess.run([sys.executable, "-m", "sob", "validate", str(bad)], check=False, capture_output=True, timeout=120)
+    assert invalid.returncode == 1 and b"bad.toml:1:" in invalid.stderr + invalid.stdout
+    usage = subprocess.run([sys.executable, "-m", "sob", "pay", str(MHEP)], check=False, capture_output=True, timeout=120)
+    assert usage.returncode == 2
