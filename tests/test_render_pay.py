@@ -254,3 +254,14 @@ def test_print_plain_does_not_interpret_markup():
     print_plain(console, "claims.csv:2:1: BAD_DATE [bold]x[/bold] :smile: " + "y" * 60 + "\n")
     text = console.export_text()
     assert text == "claims.csv:2:1: BAD_DATE [bold]x[/bold] :smile: " + "y" * 60 + "\n"
+
+
+def test_rows_naming_no_known_outcome_get_their_own_line_and_the_columns_still_add_up():
+    """Under --reject-invalid an unknown outcome's rows are rejected; the view keeps them visible."""
+    c = contract([Outcome("A", price=50000)], payers=PAYERS)
+    cl = claims([("1", "p1", "A", "2020-02-01"), ("2", "p1", "NOPE", "2020-02-02"), ("3", "p2", "NOPE", "2020-02-03")])
+    cl = cl.with_columns(error=pl.when(pl.col("outcome_id") == "NOPE").then(pl.lit("UNKNOWN_OUTCOME")))
+    out = render(pay_quarter(c, cl, None, None, Quarter(2020, 1)))
+    assert row_of(out, "(other)") == ["(other)", "outcome not in the contract", "2", "0", "0.00", "0.00"]
+    totals = [line for line in out.splitlines() if line.strip().startswith("Total ")]
+    assert re.split(r"\s{2,}", totals[0].strip()) == ["Total", "3", "1", "500.00", "500.00"]

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sob.contract import Contract
+from sob.idkeys import key_dtype, packed
 from sob.payrun import PayRun, summary
 from sob.render.findings import printable
 
@@ -194,25 +195,35 @@ def by_outcome(run: PayRun, data: dict) -> Table:
         show_footer=True,
     )
     names = {o.id: o.name for o in c.outcomes}
+    per = _per_outcome(t)
     sums = [0, 0, 0, 0]
     for row in data["by_outcome"]:
         oid = row["outcome_id"]
         n, acc = row["claims"], row["accepted"]
-        e, d = (_outcome_sum(t, oid, col) for col in ("entitled", "due"))
+        e, d = per.get(oid, (0, 0, 0, 0))[:2]
         table.add_row(_text(oid), _text(names.get(oid)), f"{n:,}", f"{acc:,}", _money(c, e), _money(c, d))
         sums = [a + b for a, b in zip(sums, (n, acc, e, d))]
-    other = t.filter(~pl.col("outcome_id").is_in(list(names)) | pl.col("outcome_id").is_null())
-    if other.height:
-        e, d = _sum(other, pl.col("entitled")), _sum(other, pl.col("due"))
+    other = [v for oid, v in per.items() if oid not in names]
+    if other:
+        n, e, d = (sum(v[i] for v in other) for i in (3, 0, 1))
         table.add_row(_text("(other)", "italic"), _text("outcome not in the contract", "italic"),
-                      f"{other.height:,}", "0", _money(c, e), _money(c, d))
-        sums = [a + b for a, b in zip(sums, (other.height, 0, e, d))]
+                      f"{n:,}", "0", _money(c, e), _money(c, d))
+        sums = [a + b for a, b in zip(sums, (n, 0, e, d))]
     _footer(table, ["Total", "", f"{sums[0]:,}", f"{sums[1]:,}", _money(c, sums[2]), _money(c, sums[3])])
     return table
 
 
-def _outcome_sum(t: pl.DataFrame, outcome_id: str, column: str) -> int:
-    return _sum(t.filter(pl.col("outcome_id") == outcome_id), pl.col(column))
+def _per_outcome(t: pl.DataFrame) -> dict[str | None, tuple[int, int, int, int]]:
+    """Entitled, due, the OUTCOME_CAP cut and the row count per outcome id, in one pass over the table."""
+    cut = pl.when(pl.col("reason") == "OUTCOME_CAP").then(pl.col("price") - pl.col("entitled")).otherwise(0)
+    rows = (
+        t.lazy()
+        .group_by("outcome_id")
+        .agg(pl.col("entitled").sum(), pl.col("due").sum(), cut.sum().alias("cut"), pl.len())
+        .collect()
+        .rows()
+    )
+    return {oid: (int(e or 0), int(d or 0), int(x or 0), n) for oid, e, d, x, n in rows}
 
 
 def _footer(table: Table, cells: list) -> None:
@@ -294,12 +305,9 @@ def caps(run: PayRun, data: dict) -> RenderableType:
     return Group(*parts)
 
 
-def _cut(t: pl.DataFrame, reason: str, outcome_id: str | None = None) -> int:
+def _cut(t: pl.DataFrame, reason: str) -> int:
     """Price minus entitlement over rows a money cap cut (partial or capped with that reason)."""
-    rows = t.filter(pl.col("reason") == reason)
-    if outcome_id is not None:
-        rows = rows.filter(pl.col("outcome_id") == outcome_id)
-    return _sum(rows, pl.col("price") - pl.col("entitled"))
+    return _sum(t.lazy().filter(pl.col("reason") == reason).collect(), pl.col("price") - pl.col("entitled"))
 
 
 def money_caps(run: PayRun) -> RenderableType | None:
@@ -319,11 +327,12 @@ def money_caps(run: PayRun) -> RenderableType | None:
         used = _sum(t, pl.col("entitled"))
         table.add_row("Contract total", _money(c, c.caps.total), _money(c, used),
                       _money(c, c.caps.total - used), _money(c, _cut(t, "CONTRACT_CAP")))
+    per = _per_outcome(t) if any(o.amount_cap is not None for o in c.outcomes) else {}
     for o in c.outcomes:
         if o.amount_cap is not None:
-            used = _outcome_sum(t, o.id, "entitled")
+            used, _, cut, _ = per.get(o.id, (0, 0, 0, 0))
             table.add_row(_text(f"Outcome {o.id}"), _money(c, o.amount_cap), _money(c, used),
-                          _money(c, o.amount_cap - used), _money(c, _cut(t, "OUTCOME_CAP", o.id)))
+                          _money(c, o.amount_cap - used), _money(c, cut))
     if c.caps.per_participant is not None:
         row, note = _participant_cap_row(run)
         table.add_row(*row)
@@ -338,11 +347,10 @@ def _participant_cap_row(run: PayRun) -> tuple[list, str]:
     c, t = run.contract, run.table
     limit = c.caps.per_participant
     assert limit is not None
-    use = (
-        t.filter((pl.col("kind") == "claim") & pl.col("participant_id").is_not_null())
-        .group_by("participant_id")
-        .agg(pl.col("entitled").sum().alias("used"))
-    )
+    claimed = t.lazy().filter((pl.col("kind") == "claim") & pl.col("participant_id").is_not_null())
+    dtype = key_dtype(t["participant_id"])  # group packed ids as integers when they all pack
+    who = packed(pl.col("participant_id"), dtype) if dtype is not None else pl.col("participant_id")
+    use = claimed.group_by(who.alias("_who")).agg(pl.col("entitled").sum().alias("used")).collect()
     largest = int(use["used"].max() or 0) if use.height else 0
     at_cap = use.filter(pl.col("used") >= limit).height if use.height else 0
     row = ["Per participant", _money(c, limit), _money(c, largest), _money(c, limit - largest),
