@@ -177,6 +177,11 @@ def _text_frame(table: pl.DataFrame, minor_units: int, *, formula_prefix: bool) 
 
     Only ``String`` columns are prefixed; amounts and dates are never (SPEC 9).
     """
+    return table.select(_text_exprs(table, minor_units, formula_prefix=formula_prefix))
+
+
+def _text_exprs(table: pl.DataFrame, minor_units: int, *, formula_prefix: bool) -> list[pl.Expr]:
+    """The expressions of :func:`_text_frame`, one per column."""
     _check_minor_units(minor_units)
     exprs: list[pl.Expr] = []
     for name, dtype in table.schema.items():
@@ -188,7 +193,7 @@ def _text_frame(table: pl.DataFrame, minor_units: int, *, formula_prefix: bool) 
             exprs.append(formula_safe_expr(name) if formula_prefix else pl.col(name))
         else:
             exprs.append(pl.col(name).cast(pl.String).alias(name))
-    return table.select(exprs)
+    return exprs
 
 
 def csv_bytes(table: pl.DataFrame, minor_units: int, *, formula_prefix: bool = True) -> bytes:
@@ -198,12 +203,17 @@ def csv_bytes(table: pl.DataFrame, minor_units: int, *, formula_prefix: bool = T
     stay distinct when the file is read back.  ``formula_prefix=False`` is for
     the ledger, a machine record that must round-trip exactly.
     """
-    frame = _text_frame(table, minor_units, formula_prefix=formula_prefix)
-    if formula_prefix:
-        frame = frame.rename({c: formula_safe(c) for c in frame.columns})
     buf = io.BytesIO()
-    frame.write_csv(buf)
+    _write_csv(table, minor_units, buf, formula_prefix=formula_prefix)
     return buf.getvalue()
+
+
+def _write_csv(table: pl.DataFrame, minor_units: int, fh: BinaryIO, *, formula_prefix: bool = True) -> None:
+    """:func:`csv_bytes` straight into ``fh``, streamed: the text of millions of rows is never held whole."""
+    frame = table.lazy().select(_text_exprs(table, minor_units, formula_prefix=formula_prefix))
+    if formula_prefix:
+        frame = frame.rename({c: formula_safe(c) for c in table.columns})
+    frame.sink_csv(fh)
 
 
 def json_bytes(table: pl.DataFrame, minor_units: int) -> bytes:
@@ -224,14 +234,18 @@ def parquet_frame(table: pl.DataFrame, minor_units: int) -> pl.DataFrame:
     minor units are reinterpreted, not computed: exact by construction, with
     no arithmetic and no text on millions of rows.
     """
+    return table.with_columns(_parquet_money(table, minor_units))
+
+
+def _parquet_money(table: pl.DataFrame, minor_units: int) -> list[pl.Expr]:
     _check_minor_units(minor_units)
     decimal = pl.Decimal(38, minor_units)
-    exprs = [pl.col(n).cast(pl.Int128).reinterpret(dtype=decimal).alias(n) for n in money_columns(table)]
-    return table.with_columns(exprs) if exprs else table
+    return [pl.col(n).cast(pl.Int128).reinterpret(dtype=decimal).alias(n) for n in money_columns(table)]
 
 
 def _write_parquet(table: pl.DataFrame, minor_units: int, fh: BinaryIO) -> None:
-    parquet_frame(table, minor_units).write_parquet(fh)
+    """Streamed: the 16-byte decimals of millions of rows are never held whole."""
+    table.lazy().with_columns(_parquet_money(table, minor_units)).sink_parquet(fh)
 
 
 def _xlsx_amount(minor: int, minor_units: int) -> float | str:
@@ -336,7 +350,7 @@ def _writer_for(path: Path, table: pl.DataFrame, minor_units: int) -> Callable[[
     """The writer for ``path``'s extension; UsageError names the supported ones."""
     ext = path.suffix.lower()
     if ext == ".csv":
-        return lambda fh: fh.write(csv_bytes(table, minor_units, formula_prefix=True))
+        return lambda fh: _write_csv(table, minor_units, fh, formula_prefix=True)
     if ext == ".json":
         return lambda fh: fh.write(json_bytes(table, minor_units))
     if ext == ".parquet":

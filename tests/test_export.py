@@ -290,7 +290,7 @@ def test_missing_folder_is_usage_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix,target", [
-    (".parquet", "_write_parquet"), (".xlsx", "_write_xlsx"), (".csv", "csv_bytes"), (".json", "json_bytes"),
+    (".parquet", "_write_parquet"), (".xlsx", "_write_xlsx"), (".csv", "_write_csv"), (".json", "json_bytes"),
 ])
 @pytest.mark.parametrize("existing", [False, True])
 def test_failure_midway_leaves_no_partial_file(
