@@ -1247,9 +1247,15 @@ def _status_check() -> tuple[list[pl.Expr], _Check]:
     )
 
 
-def _checks(kind: _Kind, contract: Contract, fmt: str, register: _Register | None
-            ) -> tuple[list[pl.Expr], list[_Check], dict[str, pl.Expr]]:
-    """Derived columns, checks in priority order, and the typed output columns."""
+def _checks(kind: _Kind, contract: Contract, fmt: str, register: _Register | None,
+            present: frozenset[str]) -> tuple[list[pl.Expr], list[_Check], dict[str, pl.Expr]]:
+    """Derived columns, checks in priority order, and the typed output columns.
+
+    ``status`` and ``submitted_on`` come out as read (the parsed date); rows
+    where they differ (no status, another case, no submission date) are
+    mended after the query by ``_mend_outputs``, so the usual file costs no
+    extra column of millions of rows.
+    """
     length = _Check("BAD_ROW_LENGTH", None, pl.col("__sob_ncells").is_not_null(), None)
     missing = [_Check("MISSING_VALUE", c, pl.col(c).is_null(), None) for c in kind.required]
     if kind is _PARTICIPANTS:
@@ -1270,11 +1276,12 @@ def _checks(kind: _Kind, contract: Contract, fmt: str, register: _Register | Non
     st_exprs, st_check = _status_check()
     derived = [*dexprs, *st_exprs]
     checks = [length, *missing, *dchecks, st_check, *_outcome_checks(kind, contract)]
-    status_out = (pl.when(pl.col("status").is_null()).then(pl.lit("claimed"))
-                  .when(pl.col("__sob_st_exact")).then(pl.col("status")))
-    submitted_out = pl.when(pl.col("submitted_on").is_null()).then(pl.col("__sob_ach")).otherwise(pl.col("__sob_sub"))
+    status_out, submitted_out = pl.col("status"), pl.col("__sob_sub")
     if kind is _CLAIMS:
-        derived.append(_money_minor("amount_claimed", contract.minor_units).alias("__sob_amt"))
+        # a file without the column keeps a constant null column rather than millions of nulls
+        amount = (_money_minor("amount_claimed", contract.minor_units) if "amount_claimed" in present
+                  else pl.lit(None, dtype=pl.Int64))
+        derived.append(amount.alias("__sob_amt"))
         if register is not None:
             pid = pl.col("participant_id")
             checks.append(_Check("UNKNOWN_PARTICIPANT", "participant_id",
@@ -1356,7 +1363,7 @@ class _Typed:
 def _typed_query(raw: _Raw, lf: pl.LazyFrame, contract: Contract, register: _Register | None
                  ) -> tuple[pl.LazyFrame, list[_Check], dict[str, pl.Expr]]:
     kind = raw.kind
-    derived, checks, out = _checks(kind, contract, raw.date_format, register)
+    derived, checks, out = _checks(kind, contract, raw.date_format, register, raw.present)
     flags = [c.flag.fill_null(False).alias(f"__sob_f{i}") for i, c in enumerate(checks)]
     chain: Any = None
     for i, c in enumerate(checks):
@@ -1368,7 +1375,7 @@ def _typed_query(raw: _Raw, lf: pl.LazyFrame, contract: Contract, register: _Reg
         error = pl.coalesce(pl.col("__sob_err0"), register.code_of(pl.col("participant_id")))
     else:
         error = pl.col("__sob_err0")
-    lf = lf.with_columns(error.alias("error"), pl.col(kind.id_col).hash().alias("__sob_h"),
+    lf = lf.with_columns(error.alias("error"),
                          *[e.alias(f"__sob_o_{n}") for n, e in out.items()])
     return lf, checks, out
 
@@ -1406,18 +1413,37 @@ def _type(raw: _Raw, contract: Contract, register: _Register | None) -> _Typed:
     assert df is not None
     if raw.src is not None:
         raw.src.sniff(whole=True)
-    if "__sob_st_mixed" in df.columns and df["__sob_st_mixed"].any():
-        # only files with statuses like "Claimed" pay for lower-casing
-        df = df.with_columns(
-            pl.when(pl.col("__sob_st_mixed")).then(pl.col("status").str.to_lowercase())
-            .otherwise(pl.col("__sob_o_status")).alias("__sob_o_status")
-        )
+    df = _mend_outputs(df)
     drop = [c for c in ("__sob_blank", "__sob_ws", "__sob_qd", "__sob_last_null") if c in df.columns]
     if "__sob_blank" in drop and df["__sob_blank"].any():
         df = df.filter(~pl.col("__sob_blank"))
     if drop:
         df = df.drop(drop)
     return _Typed(raw=raw, frame=df, checks=checks, out=out, rows=df.height)
+
+
+def _mend_outputs(df: pl.DataFrame) -> pl.DataFrame:
+    """The typed status and submission date where they differ from the text read (see ``_checks``).
+
+    No status means ``claimed``; a status in another case is lower-cased; an
+    invalid one is null.  No submission date means the achievement date.
+    Only files that have such rows pay for a new column.
+    """
+    if "__sob_st_exact" not in df.columns:
+        return df
+    if not df["__sob_st_exact"].all():
+        df = df.with_columns(
+            pl.when(pl.col("status").is_null()).then(pl.lit("claimed"))
+            .when(pl.col("__sob_st_exact")).then(pl.col("status"))
+            .when(pl.col("__sob_st_mixed")).then(pl.col("status").str.to_lowercase())
+            .alias("__sob_o_status")
+        )
+    if df["submitted_on"].null_count():
+        df = df.with_columns(
+            pl.when(pl.col("submitted_on").is_null()).then(pl.col("__sob_ach")).otherwise(pl.col("__sob_sub"))
+            .alias("__sob_o_submitted_on")
+        )
+    return df
 
 
 def _value_text(v: Any) -> str | None:
@@ -1518,7 +1544,7 @@ def _find_dups(typed: _Typed) -> _Dups:
     if nulls == 0 and ids.is_sorted():
         if not (ids == ids.shift(1)).any():
             return _Dups()  # sorted (files often are), no two neighbours equal: no duplicates
-    elif df["__sob_h"].n_unique() == nonnull + (1 if nulls else 0):
+    elif ids.hash().n_unique() == nonnull + (1 if nulls else 0):
         return _Dups()  # no two ids share even a hash: no duplicates
     compare = list(raw.kind.columns) + raw.carried
     cand = df.select("line", *compare).filter(pl.col(id_col).is_not_null() & pl.col(id_col).is_duplicated())
