@@ -169,10 +169,12 @@ def apply_prerequisites(claims: pl.DataFrame, contract: Contract) -> pl.DataFram
             continue
         # Earliest qualified achievement of each required outcome, per participant.
         earliest = (
-            claims.filter(_OPEN & pl.col("_o").is_in(level_edges["_req_o"].unique().implode()))
+            claims.lazy()  # lazy, so only the three columns it reads are filtered
+            .filter(_OPEN & pl.col("_o").is_in(level_edges["_req_o"].unique().implode()))
             .group_by("_p", "_o")
             .agg(pl.col("achieved_on").min().alias("_req_on"))
             .rename({"_o": "_req_o"})
+            .collect()
         )
         level = (
             claims.select(_position(), "_p", "_o", "achieved_on", _open=_OPEN)
@@ -222,7 +224,7 @@ def _over_limit(claims: pl.DataFrame, key: pl.Expr, limit: pl.Expr, passing: pl.
     keys, which is several times cheaper than hashing millions of distinct
     keys.
     """
-    candidates = claims.select(_position(), _key=key, _limit=limit, _pass=passing).filter(pl.col("_pass"))
+    candidates = claims.lazy().select(_position(), _key=key, _limit=limit, _pass=passing).filter(pl.col("_pass")).collect()
     keys = candidates["_key"].sort()
     shared = keys.filter(keys == keys.shift(1)).unique()
     crowded = candidates.filter(pl.col("_key").is_in(shared.implode()))
