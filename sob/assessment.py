@@ -112,12 +112,14 @@ def assess(
     ``carry=False`` they are left out (totals need none of them).
     """
     narrow, wide = _split_columns(claims)
-    rows = processing_order(
-        _prepare(narrow, _CLAIM_SCHEMA, "claim", as_at),
-        _prepare(results, _RESULT_SCHEMA, "improvement", as_at),
-    )
-    claim_rows = _assess_claims(rows.filter(pl.col("kind") == "claim"), participants, contract)
-    result_rows = _assess_results(rows.filter(pl.col("kind") == "improvement"), contract)
+    in_scope = _prepare(results, _RESULT_SCHEMA, "improvement", as_at)
+    rows = processing_order(_prepare(narrow, _CLAIM_SCHEMA, "claim", as_at), in_scope)
+    if in_scope.height == 0:  # no cohort results: no copy of millions of claims to split the kinds
+        claim_rows, result_rows = rows, rows.clear()
+    else:
+        claim_rows, result_rows = rows.filter(pl.col("kind") == "claim"), rows.filter(pl.col("kind") == "improvement")
+    claim_rows = _assess_claims(claim_rows, participants, contract)
+    result_rows = _assess_results(result_rows, contract)
     both = claim_rows if result_rows.height == 0 else pl.concat([claim_rows, result_rows], how="diagonal_relaxed").sort("_order")
     return _attach(_apply_money(both, contract), wide if carry else None)
 

@@ -48,7 +48,7 @@ def apply_caps(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     if caps.partial and scopes == 1:
         return _one_cap(rows, contract, ocaps)
     mask = rows.select(accepted).to_series()
-    picked = rows.filter(mask).select("kind", "participant_id", "outcome_id", "price", "_p")
+    picked = rows.select("kind", "participant_id", "outcome_id", "price", "_p").filter(mask)
     capped = _spread(_sequential(picked, contract, ocaps), mask)
     return rows.with_columns(payable=capped["payable"].fill_null(0), cap_reason=capped["cap_reason"])
 

@@ -184,22 +184,26 @@ def _new_rows_meet_old_prerequisites(contract: Contract, current: pl.DataFrame, 
     edges = [(o.id, r.outcome, r.min_days) for o in contract.outcomes for r in o.requires]
     if not edges:
         return False
-    dated = current.filter(~pl.col("_undated") & (pl.col("kind") == "claim"))
+    # lazy throughout, so only the five columns read here are filtered and joined
+    dated = current.lazy().filter(~pl.col("_undated") & (pl.col("kind") == "claim"))
     # Only a claim that is qualified now can meet a requirement; a late or
     # withdrawn new claim changes nothing for the earlier ones.
     new = dated.filter((pl.col("submitted_on") > pl.lit(previous_end)) & qualified()).select(
         "participant_id", pl.col("outcome_id").alias("_req"), pl.col("achieved_on").alias("_req_on")
-    )
+    ).collect()
     if new.height == 0:
         return False
     old = dated.filter(pl.col("submitted_on") <= pl.lit(previous_end)).select("participant_id", "outcome_id", "achieved_on")
-    graph = pl.DataFrame(edges, schema={"outcome_id": pl.String, "_req": pl.String, "_min_days": pl.Int64}, orient="row")
-    pairs = (
+    graph = pl.LazyFrame(edges, schema={"outcome_id": pl.String, "_req": pl.String, "_min_days": pl.Int64}, orient="row")
+    met = (
         old.join(graph, on="outcome_id")
-        .join(new, on=["participant_id", "_req"])
+        .join(new.lazy(), on=["participant_id", "_req"])
         .filter(pl.col("_req_on") <= pl.col("achieved_on") - pl.duration(days=pl.col("_min_days")))
+        .select(pl.len())
+        .collect()
+        .item()
     )
-    return pairs.height > 0
+    return met > 0
 
 
 def _missing_rows(paid: pl.DataFrame, current: pl.DataFrame, payers: list[str]) -> pl.DataFrame:
