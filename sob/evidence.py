@@ -14,13 +14,15 @@ of cells) comes from one of three readers, tried in this order:
 
 * **fast** (no ``"`` in the file): one streaming ``pl.scan_csv`` query that
   parses *and* runs every check.  It is trusted only after the fact, against
-  byte counts taken while the file is hashed in a background thread: the file
-  must have exactly one record per line (newline count = rows) and the
-  header's number of cells on every line (delimiter count), and no lone CR.
-  Cells are not trimmed on the first try (trimming costs as much as parsing);
-  the query flags rows with a space at the edge of a cell, and the read is
-  redone with trimming when any row (or tab / Unicode white space in the
-  bytes) says it is needed.
+  byte counts a background thread takes while polars parses: the file must
+  have exactly one record per line (newline count = rows), no lone CR, and
+  the header's number of cells on every line (a delimiter count, taken only
+  when some row's last cell came out empty: without quotes only such a row
+  can be short).  Cells are not trimmed on the first try (trimming costs as
+  much as parsing); when a data row holds a space byte the query flags rows
+  with a space at the edge of a cell, and the read is redone with trimming
+  when any row (or tab / Unicode white space in the bytes) says it is needed.
+  The SHA-256 of a file is computed only when asked for.
 * **structured** (quotes, blank lines, short rows...): ``pl.read_csv`` parses
   the cells (RFC 4180) while a ``pl.scan_lines`` pass works out the record
   structure: a line starts a record when the quotes before it are balanced,
@@ -1278,7 +1280,7 @@ def _checks(kind: _Kind, contract: Contract, fmt: str, register: _Register | Non
     checks = [length, *missing, *dchecks, st_check, *_outcome_checks(kind, contract)]
     status_out, submitted_out = pl.col("status"), pl.col("__sob_sub")
     if kind is _CLAIMS:
-        # a file without the column keeps a constant null column rather than millions of nulls
+        # a file without the column is not parsed for amounts
         amount = (_money_minor("amount_claimed", contract.minor_units) if "amount_claimed" in present
                   else pl.lit(None, dtype=pl.Int64))
         derived.append(amount.alias("__sob_amt"))
