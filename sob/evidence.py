@@ -305,7 +305,8 @@ class _Source:
     bytes of anything else (a pipe).
     """
 
-    def __init__(self, path: Path, label: str, delim: str) -> None:
+    def __init__(self, path: Path, label: str, delim: str, *, scan: bool = True) -> None:
+        """``scan=False``: no byte counts (a Parquet file, which polars checks itself)."""
         self.label = label
         self.path = path
         self.delim = delim
@@ -349,15 +350,16 @@ class _Source:
         finally:
             if mm is not None:
                 mm.close()
+        self.source: str | bytes = str(path) if self.data is None else self.data
+        if not scan:
+            return
         if self.data is None:
-            self.source: str | bytes = str(path)
             self._thread = threading.Thread(target=self._scan_file, daemon=True)
             self._thread.start()
         else:
-            self.source = self.data
-            scan = _ByteScan(self._delim, count_delimiters=True)
-            scan.feed(self.data, len(self.data))
-            self._counts = scan.result()
+            counter = _ByteScan(self._delim, count_delimiters=True)
+            counter.feed(self.data, len(self.data))
+            self._counts = counter.result()
 
     def space_from_line(self, line: int) -> bool:
         """Could a space byte lie on line ``line`` (0-based) or after?  ``True`` when unsure."""
@@ -1032,7 +1034,7 @@ def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loade
 
 
 def _load_parquet(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loaded:
-    src = _Source(path, label, ",")
+    src = _Source(path, label, ",", scan=False)
     digest = src.sha256
     try:
         df = pl.read_parquet(src.source if isinstance(src.source, bytes) else path, glob=False)
