@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 import polars as pl
 
@@ -38,6 +39,25 @@ TABLE_HEAD = (
 _STATUSES = ("paid", "partial", "capped", "rejected")
 
 
+@dataclass(frozen=True)
+class RowGroup:
+    """The claim table's rows of one (outcome, status, reason), summed; minor units.
+
+    Every figure of the JSON summary and of the sign-off view is a sum over
+    these groups, so the table of millions of rows is grouped once.
+    """
+
+    outcome_id: str | None
+    status: str
+    reason: str | None
+    rows: int
+    entitled: int
+    previously_paid: int
+    due: int
+    cut: int  # price − entitled: what a money cap took (0 where nothing was cut)
+    invoiced: int | None  # amount_claimed, when the claims carry it
+
+
 @dataclass
 class PayRun:
     """Everything a quarter close computed; amounts are minor units."""
@@ -50,6 +70,27 @@ class PayRun:
     with_ledger: bool = False
     missing_rows: int = 0
     notes: list[str] = field(default_factory=list)
+
+    @cached_property
+    def groups(self) -> list[RowGroup]:
+        """The claim table grouped by (outcome, status, reason): one pass, shared by every report."""
+        t = self.table
+        invoiced = pl.col("amount_claimed").sum() if "amount_claimed" in t.columns else pl.lit(None, pl.Int64)
+        rows = (
+            t.lazy()
+            .group_by("outcome_id", "status", "reason")
+            .agg(
+                pl.len(), pl.col("entitled").sum(), pl.col("previously_paid").sum(), pl.col("due").sum(),
+                (pl.col("price") - pl.col("entitled")).sum().alias("cut"), invoiced.alias("invoiced"),
+            )
+            .collect()
+            .rows()
+        )
+        return [
+            RowGroup(oid, status, reason, n, int(e or 0), int(p or 0), int(d or 0), int(x or 0),
+                     None if inv is None else int(inv))
+            for oid, status, reason, n, e, p, d, x, inv in rows
+        ]
 
     @property
     def money_columns(self) -> list[str]:
@@ -263,35 +304,31 @@ def reason_order() -> list[str]:
     return seen
 
 
+def accepted(group: RowGroup) -> bool:
+    """Passed rules 1–11 (SPEC 9 ``accepted``): paid, partial, or capped by a money cap."""
+    return group.status in ("paid", "partial") or (group.status == "capped" and group.reason != "VOLUME_CAP")
+
+
 def summary(run: PayRun) -> dict:
     """The JSON object of ``sob pay --format json`` (SPEC 9), amounts as strings.
 
-    Every figure comes from one group-by of the claim table on (outcome,
-    status, reason): a few dozen rows, whatever the number of claims.
+    Every figure is a sum over ``run.groups``: a few dozen rows, whatever
+    the number of claims.
     """
     c = run.contract
     money = c.money
     fy = c.fiscal_year_start_month
-    groups = (
-        run.table.lazy()
-        .group_by("outcome_id", "status", "reason")
-        .agg(pl.len().alias("n"), pl.col("entitled").sum(), pl.col("previously_paid").sum(), pl.col("due").sum())
-        .collect()
-        .rows()
-    )
     counts: dict[str, int] = {}
     rejected: dict[str | None, int] = {}
-    per_outcome: dict[str, list[int]] = {}
+    per_outcome: dict[str | None, list[int]] = {}
     entitled = previous = due = 0
-    for oid, status, reason, n, e, p, d in groups:
-        e, p, d = int(e or 0), int(p or 0), int(d or 0)
-        entitled, previous, due = entitled + e, previous + p, due + d
-        counts[status] = counts.get(status, 0) + n
-        if status == "rejected":
-            rejected[reason] = rejected.get(reason, 0) + n
-        accepted = status in ("paid", "partial") or (status == "capped" and reason != "VOLUME_CAP")
-        o = per_outcome.setdefault(oid, [0, 0, 0, 0])
-        o[0], o[1], o[2], o[3] = o[0] + n, o[1] + (n if accepted else 0), o[2] + e, o[3] + d
+    for g in run.groups:
+        entitled, previous, due = entitled + g.entitled, previous + g.previously_paid, due + g.due
+        counts[g.status] = counts.get(g.status, 0) + g.rows
+        if g.status == "rejected":
+            rejected[g.reason] = rejected.get(g.reason, 0) + g.rows
+        o = per_outcome.setdefault(g.outcome_id, [0, 0, 0, 0])
+        o[0], o[1], o[2], o[3] = o[0] + g.rows, o[1] + (g.rows if accepted(g) else 0), o[2] + g.entitled, o[3] + g.due
     by_outcome = []
     for o in c.outcomes:
         n, acc, e, du = per_outcome.get(o.id, (0, 0, 0, 0))

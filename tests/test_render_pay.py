@@ -265,3 +265,15 @@ def test_rows_naming_no_known_outcome_get_their_own_line_and_the_columns_still_a
     assert row_of(out, "(other)") == ["(other)", "outcome not in the contract", "2", "0", "0.00", "0.00"]
     totals = [line for line in out.splitlines() if line.strip().startswith("Total ")]
     assert re.split(r"\s{2,}", totals[0].strip()) == ["Total", "3", "1", "500.00", "500.00"]
+
+
+def test_contract_cap_cut_and_invoiced_amounts_of_rejected_rows():
+    """The contract cap's cut and the invoiced amount of rejections come from the grouped table."""
+    c = contract([Outcome("A", price=50000)], payers=PAYERS, caps=Caps(total=80000))
+    cl = claims([("1", "p1", "A", "2020-02-01"), ("2", "p2", "A", "2020-02-02"),
+                 ("3", "p3", "A", "2020-02-03", "", "withdrawn"), ("4", "p4", "A", "2020-02-04", "", "failed")])
+    cl = cl.with_columns(amount_claimed=pl.Series([50000, 50000, 12345, 100], dtype=pl.Int64))
+    out = render(pay_quarter(c, cl, None, None, Quarter(2020, 1), amount_claimed=True))
+    # claim 2 is cut from 500.00 to the 300.00 left under the 800.00 total
+    assert row_of(out, "Contract total") == ["Contract total", "800.00", "800.00", "0.00", "200.00"]
+    assert row_of(out, "WITHDRAWN") == ["WITHDRAWN", "2", "0.00", "0.00", "124.45"]

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from sob.contract import Contract
 from sob.idkeys import key_dtype, packed
-from sob.payrun import PayRun, summary
+from sob.payrun import PayRun, RowGroup, summary
 from sob.render.findings import printable
 
 EvidenceFile = tuple[str, str, int, str]  # (kind, path, rows, sha256)
@@ -158,10 +158,9 @@ def evidence_files(files: list[EvidenceFile]) -> Table:
 def totals(run: PayRun, data: dict) -> Table:
     """Entitled to date, previously paid and due now, then the rows by status."""
     c = run.contract
-    t = run.table
-    entitled = _sum(t, pl.col("entitled"))
-    previous = _sum(t, pl.col("previously_paid"))
-    due = _sum(t, pl.col("due"))
+    entitled = sum(g.entitled for g in run.groups)
+    previous = sum(g.previously_paid for g in run.groups)
+    due = sum(g.due for g in run.groups)
     table = _table("Totals", [("", "text"), ("Amount", "num")])
     table.add_row("Entitled to date", _money(c, entitled))
     table.add_row("Previously paid", _money(c, previous))
@@ -188,24 +187,23 @@ def by_outcome(run: PayRun, data: dict) -> Table:
     totals above.
     """
     c = run.contract
-    t = run.table
     table = _table(
         "By outcome",
         [("Outcome", "id"), ("Name", "text"), ("Claims", "num"), ("Accepted", "num"), ("Entitled", "num"), ("Due", "num")],
         show_footer=True,
     )
     names = {o.id: o.name for o in c.outcomes}
-    per = _per_outcome(t)
+    per = _per_outcome(run.groups)
     sums = [0, 0, 0, 0]
     for row in data["by_outcome"]:
         oid = row["outcome_id"]
         n, acc = row["claims"], row["accepted"]
-        e, d = per.get(oid, (0, 0, 0, 0))[:2]
+        e, d = per.get(oid, (0, 0, 0))[:2]
         table.add_row(_text(oid), _text(names.get(oid)), f"{n:,}", f"{acc:,}", _money(c, e), _money(c, d))
         sums = [a + b for a, b in zip(sums, (n, acc, e, d))]
     other = [v for oid, v in per.items() if oid not in names]
     if other:
-        n, e, d = (sum(v[i] for v in other) for i in (3, 0, 1))
+        n, e, d = (sum(v[i] for v in other) for i in (2, 0, 1))
         table.add_row(_text("(other)", "italic"), _text("outcome not in the contract", "italic"),
                       f"{n:,}", "0", _money(c, e), _money(c, d))
         sums = [a + b for a, b in zip(sums, (n, 0, e, d))]
@@ -213,17 +211,18 @@ def by_outcome(run: PayRun, data: dict) -> Table:
     return table
 
 
-def _per_outcome(t: pl.DataFrame) -> dict[str | None, tuple[int, int, int, int]]:
-    """Entitled, due, the OUTCOME_CAP cut and the row count per outcome id, in one pass over the table."""
-    cut = pl.when(pl.col("reason") == "OUTCOME_CAP").then(pl.col("price") - pl.col("entitled")).otherwise(0)
-    rows = (
-        t.lazy()
-        .group_by("outcome_id")
-        .agg(pl.col("entitled").sum(), pl.col("due").sum(), cut.sum().alias("cut"), pl.len())
-        .collect()
-        .rows()
-    )
-    return {oid: (int(e or 0), int(d or 0), int(x or 0), n) for oid, e, d, x, n in rows}
+def _per_outcome(groups: list[RowGroup]) -> dict[str | None, tuple[int, int, int]]:
+    """Entitled, due and the row count per outcome id."""
+    per: dict[str | None, tuple[int, int, int]] = {}
+    for g in groups:
+        e, d, n = per.get(g.outcome_id, (0, 0, 0))
+        per[g.outcome_id] = (e + g.entitled, d + g.due, n + g.rows)
+    return per
+
+
+def _cut(groups: list[RowGroup], reason: str, outcome_id: str | None = None) -> int:
+    """Price minus entitlement over rows a money cap cut (partial or capped with that reason)."""
+    return sum(g.cut for g in groups if g.reason == reason and (outcome_id is None or g.outcome_id == outcome_id))
 
 
 def _footer(table: Table, cells: list) -> None:
@@ -266,20 +265,17 @@ def rejections(run: PayRun, data: dict) -> RenderableType:
     reasons = data["rejections"]
     if not reasons:
         return Text("Rejections: none", style="bold")
-    rejected = run.table.filter(pl.col("status") == "rejected")
-    invoiced = "amount_claimed" in rejected.columns
+    invoiced = "amount_claimed" in run.table.columns
     columns = [("Reason", "id"), ("Rows", "num"), ("Previously\npaid", "num"), ("Due now", "num")]
     if invoiced:
         columns.append(("Invoiced\n(amount_claimed)", "num"))
     table = _table("Rejections", columns, show_footer=True)
     sums = [0, 0, 0, 0]
     for reason, count in reasons.items():
-        rows = rejected.filter(pl.col("reason") == reason) if reason is not None else rejected.filter(
-            pl.col("reason").is_null()
-        )
-        vals = [count, _sum(rows, pl.col("previously_paid")), _sum(rows, pl.col("due"))]
+        rows = [g for g in run.groups if g.status == "rejected" and g.reason == reason]
+        vals = [count, sum(g.previously_paid for g in rows), sum(g.due for g in rows)]
         if invoiced:
-            vals.append(_sum(rows, pl.col("amount_claimed")))
+            vals.append(sum(g.invoiced or 0 for g in rows))
         table.add_row(_text(reason or "(none)"), f"{count:,}", *(_money(c, v) for v in vals[1:]))
         sums = [a + b for a, b in zip(sums, vals)]
     _footer(table, ["Total", f"{sums[0]:,}"] + [_money(c, v) for v in sums[1 : len(columns) - 1]])
@@ -305,34 +301,30 @@ def caps(run: PayRun, data: dict) -> RenderableType:
     return Group(*parts)
 
 
-def _cut(t: pl.DataFrame, reason: str) -> int:
-    """Price minus entitlement over rows a money cap cut (partial or capped with that reason)."""
-    return _sum(t.lazy().filter(pl.col("reason") == reason).collect(), pl.col("price") - pl.col("entitled"))
-
-
 def money_caps(run: PayRun) -> RenderableType | None:
     """Contract total, per-outcome amount caps and the per-participant cap, or None if none.
 
     "Cut" is what claims lost to a cap, attributed as the reason code does:
     to the cap with the smallest headroom (SPEC 5.5).
     """
-    c, t = run.contract, run.table
+    c = run.contract
     mode = "cut to the headroom" if c.caps.partial else "paid nothing"
     table = _table(
         "Money caps",
         [("Cap", "label"), ("Limit", "num"), ("Used", "num"), ("Headroom", "num"), ("Cut", "num")],
     )
     notes = [f"A claim crossing a money cap is {mode} (partial = {str(c.caps.partial).lower()})."]
+    groups = run.groups
     if c.caps.total is not None:
-        used = _sum(t, pl.col("entitled"))
+        used = sum(g.entitled for g in groups)
         table.add_row("Contract total", _money(c, c.caps.total), _money(c, used),
-                      _money(c, c.caps.total - used), _money(c, _cut(t, "CONTRACT_CAP")))
-    per = _per_outcome(t) if any(o.amount_cap is not None for o in c.outcomes) else {}
+                      _money(c, c.caps.total - used), _money(c, _cut(groups, "CONTRACT_CAP")))
+    per = _per_outcome(groups)
     for o in c.outcomes:
         if o.amount_cap is not None:
-            used, _, cut, _ = per.get(o.id, (0, 0, 0, 0))
+            used = per.get(o.id, (0, 0, 0))[0]
             table.add_row(_text(f"Outcome {o.id}"), _money(c, o.amount_cap), _money(c, used),
-                          _money(c, o.amount_cap - used), _money(c, cut))
+                          _money(c, o.amount_cap - used), _money(c, _cut(groups, "OUTCOME_CAP", o.id)))
     if c.caps.per_participant is not None:
         row, note = _participant_cap_row(run)
         table.add_row(*row)
@@ -354,7 +346,7 @@ def _participant_cap_row(run: PayRun) -> tuple[list, str]:
     largest = int(use["used"].max() or 0) if use.height else 0
     at_cap = use.filter(pl.col("used") >= limit).height if use.height else 0
     row = ["Per participant", _money(c, limit), _money(c, largest), _money(c, limit - largest),
-           _money(c, _cut(t, "PARTICIPANT_CAP"))]
+           _money(c, _cut(run.groups, "PARTICIPANT_CAP"))]
     note = (f"Per participant: Used is the largest participant's use; "
             f"{at_cap:,} of {use.height:,} participants with claims at the cap.")
     return row, note
@@ -362,7 +354,7 @@ def _participant_cap_row(run: PayRun) -> tuple[list, str]:
 
 def volume_caps(run: PayRun, data: dict) -> Table | None:
     """Per-outcome volume caps: accepted claims against the cap, and claims refused by it."""
-    c, t = run.contract, run.table
+    c = run.contract
     accepted = {row["outcome_id"]: row["accepted"] for row in data["by_outcome"]}
     table = _table("Volume caps", [("Outcome", "id"), ("Limit", "num"), ("Accepted", "num"),
                                    ("Headroom", "num"), ("Refused\n(VOLUME_CAP)", "num")])
@@ -370,7 +362,7 @@ def volume_caps(run: PayRun, data: dict) -> Table | None:
         if o.volume_cap is None:
             continue
         used = accepted.get(o.id, 0)
-        refused = t.filter((pl.col("reason") == "VOLUME_CAP") & (pl.col("outcome_id") == o.id)).height
+        refused = sum(g.rows for g in run.groups if g.reason == "VOLUME_CAP" and g.outcome_id == o.id)
         table.add_row(_text(o.id), f"{o.volume_cap:,}", f"{used:,}", f"{o.volume_cap - used:,}", f"{refused:,}")
     return table if table.row_count else None
 
