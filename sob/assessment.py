@@ -109,7 +109,9 @@ def assess(
     claims' other columns (line, evidence_ref, amount_claimed, carried ones)
     are gathered back by row position at the end, which is what keeps time
     and memory close to the size of the files on millions of claims.  With
-    ``carry=False`` they are left out (totals need none of them).
+    ``carry=False`` they are left out (totals need none of them).  Claims
+    keep ``_p``, the participant's integer key, so per-participant figures
+    never group millions of id strings again.
     """
     narrow, wide = _split_columns(claims)
     in_scope = _prepare(results, _RESULT_SCHEMA, "improvement", as_at)
@@ -253,4 +255,4 @@ def _apply_money(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
         .otherwise(pl.lit("capped"))
     )
     rows = with_row_wise(rows, status.alias("status"), pl.coalesce("reason", "cap_reason").alias("reason"))
-    return rows.drop("cap_reason", "_p", "_o")
+    return rows.drop("cap_reason", "_o")

@@ -20,7 +20,6 @@ from rich.table import Table
 from rich.text import Text
 
 from sob.contract import Contract
-from sob.idkeys import key_dtype, packed
 from sob.payrun import PayRun, RowGroup, summary
 from sob.render.findings import printable
 
@@ -336,13 +335,17 @@ def money_caps(run: PayRun) -> RenderableType | None:
 
 def _participant_cap_row(run: PayRun) -> tuple[list, str]:
     """Per-participant cap: its row (Used = the largest use) and a note on who is at the cap."""
-    c, t = run.contract, run.table
+    c = run.contract
     limit = c.caps.per_participant
     assert limit is not None
-    claimed = t.lazy().filter((pl.col("kind") == "claim") & pl.col("participant_id").is_not_null())
-    dtype = key_dtype(t["participant_id"])  # group packed ids as integers when they all pack
-    who = packed(pl.col("participant_id"), dtype) if dtype is not None else pl.col("participant_id")
-    use = claimed.group_by(who.alias("_who")).agg(pl.col("entitled").sum().alias("used")).collect()
+    # grouped on the assessment's integer participant key, not on millions of id strings
+    use = (
+        run.assessed.lazy()
+        .filter((pl.col("kind") == "claim") & pl.col("participant_id").is_not_null())
+        .group_by("_p")
+        .agg(pl.col("payable").sum().alias("used"))
+        .collect()
+    )
     largest = int(use["used"].max() or 0) if use.height else 0
     at_cap = use.filter(pl.col("used") >= limit).height if use.height else 0
     row = ["Per participant", _money(c, limit), _money(c, largest), _money(c, limit - largest),
