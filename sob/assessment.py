@@ -254,5 +254,7 @@ def _apply_money(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
         .then(pl.lit("partial"))
         .otherwise(pl.lit("capped"))
     )
-    rows = with_row_wise(rows, status.alias("status"), pl.coalesce("reason", "cap_reason").alias("reason"))
+    # the last step: later stages group and filter these columns, never gather from them
+    rows = with_row_wise(rows, status.alias("status"), pl.coalesce("reason", "cap_reason").alias("reason"),
+                         rechunk=False)
     return rows.drop("cap_reason", "_o")

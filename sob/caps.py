@@ -107,14 +107,16 @@ def _one_cap(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> p
     """
     caps = contract.caps
     price = pl.when(pl.col("reason").is_null()).then(pl.col("price")).otherwise(0)
+    per_row_limit = None  # a cap per outcome varies by row; the other two are one number
     if caps.per_participant is not None:
         applies = pl.col("kind") == "claim"
         limit: pl.Expr = pl.lit(caps.per_participant, pl.Int64)
         key = pl.col("_p").fill_null(0)
         code = "PARTICIPANT_CAP"
     elif ocaps:
-        limit = pl.col("outcome_id").replace_strict(ocaps, default=None, return_dtype=pl.Int64)
-        applies = limit.is_not_null()
+        per_row_limit = pl.col("outcome_id").replace_strict(ocaps, default=None, return_dtype=pl.Int64)
+        limit = pl.col("_limit")
+        applies = per_row_limit.is_not_null()
         key = _outcome_key(contract)
         code = "OUTCOME_CAP"
     else:
@@ -122,12 +124,13 @@ def _one_cap(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> p
         limit = pl.lit(caps.total, pl.Int64)
         key = pl.lit(0, pl.UInt32)
         code = "CONTRACT_CAP"
-    frame = rows.select(_price0=price, _limit=limit, _counted=pl.when(applies).then(price).otherwise(0), _key=key)
+    limits = [] if per_row_limit is None else [per_row_limit.alias("_limit")]
+    frame = rows.select(_price0=price, _counted=pl.when(applies).then(price).otherwise(0), _key=key, *limits)
     # In group order: each row's clipped payable; only the rows it cuts go back.
     order, starts = _group_order(frame["_key"])
-    grouped = frame.select("_limit", "_counted")[order]
+    grouped = frame.select("_counted", *(["_limit"] if limits else []))[order]
     running = _running_in_groups(grouped["_counted"], starts)
-    clipped = pl.min_horizontal("_limit", "_running") - pl.min_horizontal("_limit", pl.col("_running") - pl.col("_counted"))
+    clipped = pl.min_horizontal(limit, "_running") - pl.min_horizontal(limit, pl.col("_running") - pl.col("_counted"))
     cut = (
         grouped.with_columns(_running=running, _row=order)
         .select("_row", "_counted", _payable=clipped)

@@ -53,15 +53,17 @@ def qualified() -> pl.Expr:
 _OPEN = pl.col("reason").is_null()
 
 
-def with_row_wise(frame: pl.DataFrame, *exprs: pl.Expr) -> pl.DataFrame:
+def with_row_wise(frame: pl.DataFrame, *exprs: pl.Expr, rechunk: bool = True) -> pl.DataFrame:
     """``frame.with_columns(*exprs)`` for row-wise expressions, evaluated on every core.
 
     The eager ``with_columns`` runs an expression on one thread; the
     streaming engine splits the rows between threads.  Its output comes in
     many chunks, which makes later gathers slow, so the new columns are put
-    back in one piece.
+    back in one piece, unless ``rechunk=False`` says nothing gathers from
+    them (the copy of millions of strings is then saved).
     """
-    return frame.with_columns(frame.lazy().select(*exprs).collect().rechunk().get_columns())
+    new = frame.lazy().select(*exprs).collect()
+    return frame.with_columns((new.rechunk() if rechunk else new).get_columns())
 
 
 def _first_failure(checks: list[tuple[str, pl.Expr]]) -> pl.Expr:
