@@ -14,7 +14,7 @@ import polars as pl
 
 from sob.caps import apply_caps
 from sob.contract import Contract
-from sob.idkeys import key_dtype, packed
+from sob.idkeys import comparable, key_dtype
 from sob.pricing import claim_price_expr, price_result
 from sob.rules import (
     apply_prerequisites,
@@ -78,8 +78,9 @@ def processing_order(claims: pl.DataFrame, results: pl.DataFrame) -> pl.DataFram
     both = claims if results.height == 0 else pl.concat([claims, results], how="diagonal_relaxed")
     ids = both["claim_id"]
     if ids.null_count() == 0 and ids.is_sorted():
-        if not both.select(_date_key()).to_series().is_sorted(nulls_last=True):
-            both = both.sort(_date_key(), nulls_last=True, maintain_order=True)
+        key = both.select(_date_key()).to_series()
+        if not key.is_sorted(nulls_last=True):
+            both = both.sort(key, nulls_last=True, maintain_order=True)
     else:
         both = both.sort([_date_key(), pl.col("claim_id")], nulls_last=True)
     return both.with_row_index("_order").with_columns(pl.col("_order").cast(pl.Int64))
@@ -194,13 +195,11 @@ def _rows_in(ids: pl.Series, table: pl.Series, *, nulls_equal: bool = False) -> 
     compared as packed integers when every one of ``table`` packs
     (``sob.idkeys``), as strings otherwise.
     """
-    dtype = key_dtype(table)
-    key = (packed(pl.col("id"), dtype) if dtype is not None and not nulls_equal else pl.col("id")).alias("_k")
+    key = comparable(pl.col("id"), None if nulls_equal else key_dtype(table)).alias("_k")
     left = ids.to_frame("id").lazy().select(key).with_row_index("_r")
     right = table.to_frame("id").lazy().select(key).with_row_index("_t")
     pairs = left.join(right, on="_k", how="inner", nulls_equal=nulls_equal).collect()
-    positions = pl.Series("_p", [None], dtype=pl.UInt32).extend_constant(None, ids.len() - 1) if ids.len() else \
-        pl.Series("_p", [], dtype=pl.UInt32)
+    positions = pl.repeat(None, ids.len(), dtype=pl.UInt32, eager=True).alias("_p")
     return positions.scatter(pairs["_r"], pairs["_t"]) if pairs.height else positions
 
 

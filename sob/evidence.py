@@ -62,7 +62,7 @@ import polars as pl
 
 from sob.contract import Contract
 from sob.findings import Finding, UsageError, cut
-from sob.idkeys import key_dtype, packed
+from sob.idkeys import comparable, key_dtype
 
 __all__ = ["KIND_COLUMNS", "Evidence", "EvidenceFile", "read_evidence", "read_inline"]
 
@@ -1339,11 +1339,14 @@ class _Register:
         """
         if self.ids.len() <= 24:
             return _one_of_expr(e, self.ids.to_list())
+        dtype, keys = self._keys
+        return comparable(e, dtype).is_in(keys.implode()).fill_null(False)
+
+    @cached_property
+    def _keys(self) -> tuple[pl.DataType | None, pl.Series]:
+        """The ids as compared: packed integers when every one packs (``sob.idkeys``), else strings."""
         dtype = key_dtype(self.ids)
-        if dtype is not None:  # every register id packs into an integer: compare integers
-            keys = self.ids.to_frame("id").select(packed(pl.col("id"), dtype))["id"]
-            return packed(e, dtype).is_in(keys.implode()).fill_null(False)
-        return e.is_in(self.ids.implode()).fill_null(False)
+        return dtype, self.ids.to_frame("id").select(comparable(pl.col("id"), dtype))["id"]
 
     def code_of(self, e: pl.Expr) -> pl.Expr:
         """The code of the invalid register row of participant ``e`` (null when valid or unknown)."""

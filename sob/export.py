@@ -227,17 +227,13 @@ def json_bytes(table: pl.DataFrame, minor_units: int) -> bytes:
     return buf.getvalue()
 
 
-def parquet_frame(table: pl.DataFrame, minor_units: int) -> pl.DataFrame:
+def _parquet_money(table: pl.DataFrame, minor_units: int) -> list[pl.Expr]:
     """Money as ``Decimal(38, minor_units)``: minor units divided by 10^minor_units.
 
     A polars Decimal *is* its unscaled integer (an Int128) with a scale, so
     minor units are reinterpreted, not computed: exact by construction, with
     no arithmetic and no text on millions of rows.
     """
-    return table.with_columns(_parquet_money(table, minor_units))
-
-
-def _parquet_money(table: pl.DataFrame, minor_units: int) -> list[pl.Expr]:
     _check_minor_units(minor_units)
     decimal = pl.Decimal(38, minor_units)
     return [pl.col(n).cast(pl.Int128).reinterpret(dtype=decimal).alias(n) for n in money_columns(table)]
@@ -397,6 +393,5 @@ __all__ = [
     "json_bytes",
     "money_columns",
     "money_text_expr",
-    "parquet_frame",
     "write_table",
 ]

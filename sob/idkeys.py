@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["key_dtype", "packed"]
+__all__ = ["comparable", "key_dtype", "packed"]
 
 def packed(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """The id ``e`` packed into ``dtype`` (null when it is null, too long, not ASCII or holds a NUL)."""
@@ -28,6 +28,11 @@ def packed(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     # pad_end counts characters: a non-ASCII id comes out longer than ``width`` bytes,
     # and reinterpret gives null for any value that is not exactly ``width`` bytes.
     return pl.when(~e.str.contains("\x00", literal=True)).then(bytes_.bin.reinterpret(dtype=dtype))
+
+
+def comparable(e: pl.Expr, dtype: pl.DataType | None) -> pl.Expr:
+    """``e`` as it is compared with ids whose :func:`key_dtype` is ``dtype``: packed, or the string."""
+    return e if dtype is None else packed(e, dtype)
 
 
 def key_dtype(ids: pl.Series) -> pl.DataType | None:
