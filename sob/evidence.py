@@ -954,6 +954,7 @@ class _Raw:
     redo: Any = None  # Callable[[str, pl.DataFrame | None], pl.LazyFrame] | None
     digest: Callable[[], str] | None = None  # the SHA-256, for files read without a _Source (parquet)
     present: frozenset[str] = frozenset()  # canonical columns the file has
+    marks: tuple[str, ...] = ()  # the fast reader's per-row marks in ``lf`` (see _fast_lazy)
 
     def evidence_file(self, rows: int) -> EvidenceFile | None:
         if self.path is None:
@@ -1012,6 +1013,7 @@ def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loade
     if fast:
         marks = ("__sob_blank", "__sob_ws", "__sob_qd") if src.has_quote else ("__sob_blank", "__sob_ws", "__sob_last_null")
         raw.lf = _named(kind, hdr, _fast_lazy(src, at, hdr, delim, strip=False), marks)
+        raw.marks = marks
         raw.verify = lambda df: _fast_check(src, at, hdr, df)
 
         def redo(how: str, done: pl.DataFrame | None = None) -> pl.LazyFrame:
@@ -1453,6 +1455,52 @@ def _mend_outputs(df: pl.DataFrame) -> pl.DataFrame:
     return df
 
 
+def _read_clean(raw: _Raw, contract: Contract, register: _Register | None) -> pl.DataFrame | None:
+    """The typed frame of a file with nothing to report, in one compact query; ``None`` otherwise.
+
+    Large files are usually clean.  For them the query keeps only what the
+    typed frame holds (a date, not its text; one flag for all the checks) and
+    the streaming engine drops each batch's text once it is typed, so memory
+    peaks at the typed frame rather than at the text.  A file with anything
+    to report (an invalid row, a possibly repeated id, cells to trim, lines
+    the fast reader cannot vouch for) gives ``None``: the detailed reading
+    (``_type`` and ``_finalise``) then says what and where, at the cost of a
+    second read of that file only.
+    """
+    kind = raw.kind
+    derived, checks, out = _checks(kind, contract, raw.date_format, register, raw.present)
+    flags = [c.flag.fill_null(False) for c in checks]
+    if kind is _CLAIMS and register is not None and register.bad_ids:
+        flags.append(register.code_of(pl.col("participant_id")).is_not_null())
+    marks = list(raw.marks)
+    bad = pl.any_horizontal(flags)
+    if "__sob_blank" in marks:
+        bad = bad & ~pl.col("__sob_blank")
+    if kind is not _PARTICIPANTS:  # what _mend_outputs does after the detailed query
+        st = pl.col("status")
+        out = {**out,
+               "status": pl.when(st.is_null()).then(pl.lit("claimed")).when(pl.col("__sob_st_exact")).then(st)
+               .otherwise(st.str.to_lowercase()),
+               "submitted_on": pl.coalesce(pl.col("__sob_sub"), pl.col("__sob_ach"))}
+    schema = _TYPED_SCHEMA[kind.kind]
+    cols = [out[n].alias(n) if n in out else pl.col(n) for n in schema if n != "error"]
+    lf = raw.lf.with_columns(derived).select(*cols, *raw.carried, *marks, bad.alias("__sob_bad"))
+    try:
+        df = _collect(raw, lf)
+    except _Fallback:
+        return None
+    if df["__sob_bad"].any() or (raw.verify is not None and raw.verify(df) != "ok"):
+        return None
+    if raw.src is not None:
+        raw.src.sniff(whole=True)
+    if "__sob_blank" in marks and df["__sob_blank"].any():
+        df = df.filter(~pl.col("__sob_blank"))
+    if not _ids_distinct(df[kind.id_col]):
+        return None
+    df = df.drop(*marks, "__sob_bad").with_columns(pl.lit(None, dtype=pl.String).alias("error"))
+    return df.select(*schema, *raw.carried).cast(schema)  # type: ignore[arg-type]
+
+
 def _value_text(v: Any) -> str | None:
     return None if v is None else cut(v)
 
@@ -1534,6 +1582,21 @@ class _Dups:
     drop: pl.DataFrame | None = None  # line, __sob_first, id: identical repeats to drop (warnings)
 
 
+def _ids_distinct(ids: pl.Series) -> bool:
+    """No two rows share an id (nulls aside)?  ``False`` may be a false alarm (two ids share a hash).
+
+    Costs one hash of the column, or one comparison of neighbours when the
+    ids are sorted (files often are).
+    """
+    nulls = ids.null_count()
+    nonnull = ids.len() - nulls
+    if nonnull < 2:
+        return True
+    if nulls == 0 and ids.is_sorted():
+        return not (ids == ids.shift(1)).any()
+    return ids.hash().n_unique() == nonnull + (1 if nulls else 0)
+
+
 def _find_dups(typed: _Typed) -> _Dups:
     """Ids used by more than one row: those whose rows differ, and identical repeats.
 
@@ -1543,16 +1606,8 @@ def _find_dups(typed: _Typed) -> _Dups:
     """
     raw, df = typed.raw, typed.frame
     id_col = raw.kind.id_col
-    ids = df[id_col]
-    nulls = ids.null_count()
-    nonnull = df.height - nulls
-    if nonnull < 2:
+    if _ids_distinct(df[id_col]):
         return _Dups()
-    if nulls == 0 and ids.is_sorted():
-        if not (ids == ids.shift(1)).any():
-            return _Dups()  # sorted (files often are), no two neighbours equal: no duplicates
-    elif ids.hash().n_unique() == nonnull + (1 if nulls else 0):
-        return _Dups()  # no two ids share even a hash: no duplicates
     compare = list(raw.kind.columns) + raw.carried
     cand = df.select("line", *compare).filter(pl.col(id_col).is_not_null() & pl.col(id_col).is_duplicated())
     if cand.height == 0:
@@ -1659,6 +1714,34 @@ def _missing_register(contract: Contract, label: str) -> Finding:
     )
 
 
+def _assemble_clean(ev: Evidence, contract: Contract, craw: _Raw | None, rraw: _Raw | None,
+                    register: _Register | None, files: dict[str, EvidenceFile]) -> bool:
+    """Claims and results read by ``_read_clean`` into ``ev``; ``False`` when either has anything to report.
+
+    Ids shared by a claim and a cohort result are reported by the detailed
+    reading too, so they also give ``False``.
+    """
+    claims = results = None
+    if craw is not None and (claims := _read_clean(craw, contract, register)) is None:
+        return False
+    if rraw is not None and (results := _read_clean(rraw, contract, None)) is None:
+        return False
+    if (claims is not None and results is not None and claims.height and results.height
+            and claims["claim_id"].is_in(results["result_id"].implode()).any()):
+        return False
+    for raw, frame in ((craw, claims), (rraw, results)):
+        if raw is None or frame is None:
+            continue
+        if raw.path is not None:
+            files[raw.kind.kind] = raw.evidence_file(frame.height)  # type: ignore[assignment]
+        ev.carried_columns += [c for c in raw.carried if c not in ev.carried_columns]
+    ev.claims, ev.results = claims, results
+    if craw is not None:
+        ev.has_amount_claimed = "amount_claimed" in craw.present
+        ev.has_evidence_ref = "evidence_ref" in craw.present
+    return True
+
+
 def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: bool,
               file_errors: list[Finding], files: dict[str, EvidenceFile], register_label: str) -> Evidence:
     ev = Evidence(file_errors=list(file_errors))
@@ -1669,7 +1752,13 @@ def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: 
     # -- the register first: claims are checked against it ----------------------------
     register: _Register | None = None
     praw = raws.get("participants")
-    if praw is not None:
+    clean = _read_clean(praw, contract, None) if praw is not None else None
+    if praw is not None and clean is not None:
+        if praw.path is not None:
+            files["participants"] = praw.evidence_file(clean.height)  # type: ignore[assignment]
+        ev.participants = clean
+        register = _Register(ids=clean["participant_id"], bad_ids=[], bad_codes=[])
+    elif praw is not None:
         typed = _type(praw, contract, None)
         if praw.path is not None:
             files["participants"] = praw.evidence_file(typed.rows)  # type: ignore[assignment]
@@ -1687,6 +1776,11 @@ def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: 
         )
 
     craw, rraw = raws.get("claims"), raws.get("results")
+    if _assemble_clean(ev, contract, craw, rraw, register, files):
+        for kind in ("claims", "participants", "results"):
+            ev.findings += _sorted(per_file[kind])
+        ev.files = [files[k] for k in ("claims", "participants", "results") if k in files]
+        return ev
     rtyped = _type(rraw, contract, None) if rraw is not None else None
     ctyped = _type(craw, contract, register) if craw is not None else None
     for kind, typed_ in (("claims", ctyped), ("results", rtyped)):

@@ -708,3 +708,113 @@ def test_cells_are_checked_for_edge_spaces_only_when_the_data_rows_hold_a_space(
     assert src.space_from_line(at.data_start) is ws_flag
     ev = claims_only(tmp_path, text)
     assert ev.claims["participant_id"].to_list()[-1] == "A"
+
+
+# --- a clean file is read in one compact query; anything to report falls back -------------------
+
+
+def _detailed_only(monkeypatch):
+    monkeypatch.setattr(E, "_read_clean", lambda *a, **k: None)
+
+
+def _spy_clean(monkeypatch) -> list[bool]:
+    """Record, per file, whether the compact read kept it (``True``) or handed it on (``False``)."""
+    kept: list[bool] = []
+    original = E._read_clean
+
+    def spy(*args, **kwargs):
+        frame = original(*args, **kwargs)
+        kept.append(frame is not None)
+        return frame
+
+    monkeypatch.setattr(E, "_read_clean", spy)
+    return kept
+
+
+REGISTER = "participant_id,enrolled_on,eligible,cohort\nA,2019-05-01,yes,c1\nB,2019-06-01,,\n"
+RESULTS = "result_id,outcome_id,cohort,achieved_on,baseline,observed,units,status\nR1,REOFFENDING,c1,2020-06-01,1,0.5,,\n"
+
+
+def test_a_clean_file_is_typed_by_the_compact_read_alone(tmp_path, monkeypatch):
+    kept = _spy_clean(monkeypatch)
+    typed = []
+    monkeypatch.setattr(E, "_type", lambda *a, **k: typed.append(1))
+    c = write(tmp_path, "c.csv", HEADER.strip() + ",note\n1,A,ACC_ENTRY,2020-01-01,,Claimed,x,n\n"
+                                 "2,B,ACC_3M,2020-05-01,2020-05-03,,,m\n")
+    ev = read_evidence(make_contract(), c, write(tmp_path, "p.csv", REGISTER), write(tmp_path, "r.csv", RESULTS))
+    assert kept == [True, True, True] and typed == []
+    assert ev.claims.select("line", "claim_id", "submitted_on", "status", "note").rows() == [
+        (2, "1", date(2020, 1, 1), "claimed", "n"), (3, "2", date(2020, 5, 3), "claimed", "m")]
+    assert [(f.kind, f.rows) for f in ev.files] == [("claims", 2), ("participants", 2), ("results", 1)]
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ("1,A,ACC_ENTRY,2020-13-01,,,\n", [("BAD_DATE", 2)]),
+        ("1,Z,ACC_ENTRY,2020-01-01,,,\n", [("UNKNOWN_PARTICIPANT", 2)]),
+        ("1,A,ACC_ENTRY,2020-01-01,,,\n1,A,ACC_ENTRY,2020-01-01,,,\n", [("DUPLICATE_ROW", 3)]),  # a warning only
+        ("1,A,ACC_ENTRY,2020-01-01,,,\n2,A,ACC_ENTRY,2020-01-01,,,x \n", []),  # cells to trim
+        ("R1,A,ACC_ENTRY,2020-01-01,,,\n", [("DUPLICATE_ID", 2), ("DUPLICATE_ID", 2)]),  # shared with a result
+    ],
+)
+def test_anything_to_report_is_read_again_in_detail(tmp_path, monkeypatch, rows, expected):
+    kept = _spy_clean(monkeypatch)
+    detailed: list[str] = []
+    original = E._type
+    monkeypatch.setattr(E, "_type", lambda raw, *a: detailed.append(raw.kind.kind) or original(raw, *a))
+    c = write(tmp_path, "c.csv", HEADER + rows)
+    ev = read_evidence(make_contract(), c, write(tmp_path, "p.csv", REGISTER), write(tmp_path, "r.csv", RESULTS))
+    assert kept[0] is True and "participants" not in detailed  # the register is clean
+    assert "claims" in detailed
+    assert codes(ev) == expected
+
+
+VALID_CELLS = {
+    "claim_id": ["1", "2", "3", "C4", "R1"],
+    "participant_id": ["A", "B", "A", "B", "Z"],
+    "outcome_id": ["ACC_ENTRY", "ACC_3M", "ACC_3M", "ACC_ENTRY", "REOFFENDING"],
+    "achieved_on": ["2020-01-01", "2020-02-29", "2021-12-31", "2020-1-5"],
+    "submitted_on": ["", "2020-03-01", "2022-01-01", "2019-01-01"],
+    "status": ["", "claimed", "Claimed", "WITHDRAWN", "failed", "done"],
+    "amount_claimed": ["", "500.00", "12", "1.005"],
+    "note": ["", "x", " y", "a,b"],
+}
+
+
+@st.composite
+def mostly_clean_files(draw) -> tuple[str, str]:
+    """A claims file and a results file: usually clean, sometimes with one thing to report."""
+    def cell(name: str) -> str:
+        values = VALID_CELLS[name]
+        # the first three values of each column are clean; the rest appear now and then
+        return draw(st.sampled_from(values[:3]) if draw(st.integers(0, 9)) else st.sampled_from(values))
+
+    n = draw(st.integers(0, 6))
+    lines = []
+    for i in range(n):
+        row = {name: cell(name) for name in VALID_CELLS}
+        if draw(st.integers(0, 9)):
+            row["claim_id"] = f"K{i}"  # ids are usually distinct
+        note = row["note"]
+        row["note"] = f'"{note}"' if "," in note else note
+        lines.append(",".join(row.values()))
+        if not draw(st.integers(0, 9)):
+            lines.append("")
+    claims = ",".join(VALID_CELLS) + "\n" + "".join(line + draw(st.sampled_from(["\n", "\r\n"])) for line in lines)
+    result_id = draw(st.sampled_from(["R1", "R1", "R1", "K0"]))
+    results = f"result_id,outcome_id,cohort,achieved_on,baseline,observed\n{result_id},REOFFENDING,c1,2020-06-01,1,0.5\n"
+    return claims, results
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=mostly_clean_files())
+def test_the_compact_read_matches_the_detailed_reading(tmp_path_factory, files):
+    tmp_path = tmp_path_factory.mktemp("clean")
+    c, r = write(tmp_path, "c.csv", files[0]), write(tmp_path, "r.csv", files[1])
+    reg = write(tmp_path, "p.csv", REGISTER)
+    compact = _snapshot(read_evidence(make_contract(), c, reg, r))
+    with pytest.MonkeyPatch.context() as mp:
+        _detailed_only(mp)
+        detailed = _snapshot(read_evidence(make_contract(), c, reg, r))
+    assert compact == detailed
