@@ -32,12 +32,25 @@ def _share_table(contract: Contract) -> tuple[int, dict[str, list[int]], list[in
     return denominator, numerators, [int(s * denominator) for s in default]
 
 
+def one_payer_takes_all(contract: Contract) -> bool:
+    """One payer with a share of exactly 1 for every outcome: its part of any amount is the amount.
+
+    Many contracts have a single commissioner; for them the split is the
+    amount itself, and no column of millions of rows needs computing.
+    """
+    denominator, numerators, default = _share_table(contract)
+    return len(contract.payers) == 1 and default == [denominator] and all(
+        n == [denominator] for n in numerators.values())
+
+
 def split_amounts(frame: pl.DataFrame, contract: Contract, amount: str, prefix: str) -> pl.DataFrame:
     """Add ``<prefix><payer id>`` columns splitting ``amount`` per the outcome's shares.
 
     Null amounts split as 0.  The parts of every row sum to its amount.
     """
     denominator, numerators, default = _share_table(contract)
+    if one_payer_takes_all(contract):
+        return frame.with_columns(pl.col(amount).fill_null(0).alias(f"{prefix}{contract.payer_ids[0]}"))
     largest = frame.select(pl.col(amount).abs().max()).item() or 0
     biggest_n = max([max(v) for v in numerators.values()] + [max(default)])
     if largest * max(biggest_n, 1) >= _SAFE or denominator >= _SAFE:

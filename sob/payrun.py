@@ -17,7 +17,7 @@ import polars as pl
 
 from sob.assessment import assess
 from sob.contract import Contract
-from sob.payers import split_amounts
+from sob.payers import one_payer_takes_all, split_amounts
 from sob.quarters import Quarter
 from sob.rules import CLAIM_RULES, RESULT_RULES, qualified
 
@@ -138,10 +138,13 @@ def pay_quarter(
         rows = rows.join(paid.select("claim_id", *prev_cols), on="claim_id", how="left", maintain_order="left")
         missing = _missing_rows(paid, current, payers)
     rows = rows.with_columns([pl.col(c).fill_null(0) for c in prev_cols])
-    rows = rows.with_columns(
-        due=pl.col("entitled") - pl.col("previously_paid"),
-        **{f"due_{p}": pl.col(f"_ent_{p}") - pl.col(f"_prev_{p}") for p in payers},
-    )
+    rows = rows.with_columns(due=pl.col("entitled") - pl.col("previously_paid"))
+    # without a ledger both parts were split from this contract's shares; a ledger's payer columns
+    # come from the quarters closed before, whose payers may have differed
+    if ledger is None and one_payer_takes_all(contract):  # the payer's due is the row's due
+        rows = rows.with_columns(pl.col("due").alias(f"due_{payers[0]}"))
+    else:
+        rows = rows.with_columns(**{f"due_{p}": pl.col(f"_ent_{p}") - pl.col(f"_prev_{p}") for p in payers})
     if missing.height:
         rows = pl.concat([rows, missing], how="diagonal_relaxed")
     payer_totals = _payer_totals(rows, payers)

@@ -93,3 +93,17 @@ def test_vectorised_split_equals_the_exact_split():
         for row in fast.iter_rows(named=True):
             shares_row = c.shares_for(c.outcome(row["outcome_id"])) if row["outcome_id"] != "X" else [Fraction(p.share) for p in payers]
             assert [row[f"s_P{i}"] for i in range(len(payers))] == split_largest_remainder(row["amt"] or 0, shares_row)
+
+
+def test_one_payer_takes_all_only_with_a_single_payer_whose_share_is_one():
+    from engine_helpers import Outcome, contract
+    from sob.contract import Payer
+    from sob.payers import one_payer_takes_all
+
+    one = [Payer("P0", "", Decimal(1))]
+    two = [Payer("P0", "", Decimal("0.5")), Payer("P1", "", Decimal("0.5"))]
+    assert one_payer_takes_all(contract([Outcome("A", price=1)], payers=one))
+    assert not one_payer_takes_all(contract([Outcome("A", price=1)], payers=two))
+    # an outcome may not give the single payer a different share (a contract that fails validation)
+    odd = contract([Outcome("A", price=1, payers=(("P0", Decimal("0.5")),))], payers=one)
+    assert not one_payer_takes_all(odd)
