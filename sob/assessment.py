@@ -133,6 +133,16 @@ _ENGINE_COLUMNS = ("claim_id", "participant_id", "outcome_id", "achieved_on", "s
 _PRODUCED = {"cohort", "enrolled_on", "eligible", "kind", "reason", "price", "payable", "_evidence_status"}
 
 
+def rule_columns(claims: pl.DataFrame | None) -> pl.DataFrame | None:
+    """The claims frame cut to the columns the rules read (``assess(..., carry=False)`` needs no more).
+
+    A caller that wants totals only can let the other columns (evidence
+    references, carried columns) go before the assessment runs, so their
+    memory serves the assessment instead.
+    """
+    return None if claims is None else claims.select(c for c in _ENGINE_COLUMNS if c in claims.columns)
+
+
 def _split_columns(claims: pl.DataFrame | None) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     """(rule columns + ``_row``, the other columns) of the claims frame."""
     if claims is None:

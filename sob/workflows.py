@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sob import ledger
-from sob.assessment import assess
+from sob.assessment import assess, rule_columns
 from sob.contract import Contract
 from sob.contract_checks import load_contract
 from sob.evidence import Evidence, read_evidence
@@ -156,6 +156,10 @@ def compute_pay(req: PayRequest) -> PayOutcome:
             f"{len(errors)} data error(s) in the evidence; fix them, or pass --reject-invalid to reject those rows",
             evidence.findings,
         )
+    # a close and an export write the whole table; the JSON summary needs only what the rules read
+    full_table = not req.summary_only or req.close or req.export is not None
+    if not full_table:
+        evidence.claims = rule_columns(evidence.claims)
     paid = None
     if req.ledger is not None:
         paid = ledger.previously_paid(req.ledger, contract.id, quarter, contract.payer_ids, contract.minor_units)
@@ -169,8 +173,7 @@ def compute_pay(req: PayRequest) -> PayOutcome:
         # evidence_ref is free text the provider gave: carried through first (SPEC 4.1).
         carried=(["evidence_ref"] if evidence.has_evidence_ref else []) + evidence.carried_columns,
         amount_claimed=evidence.has_amount_claimed,
-        # a close and an export write the whole table
-        full_table=not req.summary_only or req.close or req.export is not None,
+        full_table=full_table,
     )
     return PayOutcome(run, evidence, paths, warnings=[f for f in evidence.findings if f.severity != "error"])
 
