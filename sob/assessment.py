@@ -17,6 +17,9 @@ from sob.contract import Contract
 from sob.idkeys import comparable, key_dtype
 from sob.pricing import claim_price_expr, price_result
 from sob.rules import (
+    KIND,
+    REASON,
+    STATUS,
     apply_prerequisites,
     apply_ranked_rules,
     apply_result_rules,
@@ -60,7 +63,7 @@ def _prepare(frame: pl.DataFrame | None, schema: dict, kind: str, as_at: date) -
     if "error" not in frame.columns:
         frame = frame.with_columns(error=pl.lit(None, pl.String))
     undated = pl.col("achieved_on").is_null() | pl.col("submitted_on").is_null()
-    return frame.with_columns(kind=pl.lit(kind), _undated=undated).filter(
+    return frame.with_columns(kind=pl.lit(kind, dtype=KIND), _undated=undated).filter(
         pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(as_at))
     )
 
@@ -254,16 +257,16 @@ def _apply_money(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     price, payable = pl.col("price"), pl.col("payable")
     status = (
         pl.when(pl.col("reason") == "VOLUME_CAP")
-        .then(pl.lit("capped"))
+        .then(pl.lit("capped", dtype=STATUS))
         .when(pl.col("reason").is_not_null())
-        .then(pl.lit("rejected"))
+        .then(pl.lit("rejected", dtype=STATUS))
         .when(payable == price)
-        .then(pl.lit("paid"))
+        .then(pl.lit("paid", dtype=STATUS))
         .when(payable > 0)
-        .then(pl.lit("partial"))
-        .otherwise(pl.lit("capped"))
+        .then(pl.lit("partial", dtype=STATUS))
+        .otherwise(pl.lit("capped", dtype=STATUS))
     )
     # the last step: later stages group and filter these columns, never gather from them
-    rows = with_row_wise(rows, status.alias("status"), pl.coalesce("reason", "cap_reason").alias("reason"),
-                         rechunk=False)
+    reason = pl.coalesce("reason", "cap_reason").cast(REASON)
+    rows = with_row_wise(rows, status.alias("status"), reason.alias("reason"), rechunk=False)
     return rows.drop("cap_reason", "_o")

@@ -95,9 +95,19 @@ def format_money_columns(table: pl.DataFrame, minor_units: int) -> pl.DataFrame:
     return table.with_columns(exprs) if exprs else table
 
 
+def _is_text(dtype: pl.DataType) -> bool:
+    """Text, stored as strings or as codes of a few values (the engine's ``status``, ``reason``...)."""
+    return dtype == pl.String or isinstance(dtype, (pl.Enum, pl.Categorical))
+
+
+def plain_text(table: pl.DataFrame) -> list[pl.Expr]:
+    """Casts of the coded text columns to ``String``: files keep plain text columns whatever the engine used."""
+    return [pl.col(n).cast(pl.String) for n, t in table.schema.items() if isinstance(t, (pl.Enum, pl.Categorical))]
+
+
 def formula_safe_expr(column: str) -> pl.Expr:
     """Prefix ``'`` to text that a spreadsheet would read as a formula (SPEC 9)."""
-    col = pl.col(column)
+    col = pl.col(column).cast(pl.String)
     return (
         pl.when(col.str.contains(_FORMULA_PATTERN))
         .then(pl.lit("'") + col)
@@ -189,8 +199,8 @@ def _text_exprs(table: pl.DataFrame, minor_units: int, *, formula_prefix: bool) 
             exprs.append(money_text_expr(name, minor_units))
         elif dtype == pl.Date:
             exprs.append(pl.col(name).dt.strftime("%Y-%m-%d").alias(name))
-        elif dtype == pl.String:
-            exprs.append(formula_safe_expr(name) if formula_prefix else pl.col(name))
+        elif _is_text(dtype):
+            exprs.append(formula_safe_expr(name) if formula_prefix else pl.col(name).cast(pl.String))
         else:
             exprs.append(pl.col(name).cast(pl.String).alias(name))
     return exprs
@@ -218,7 +228,7 @@ def _write_csv(table: pl.DataFrame, minor_units: int, fh: BinaryIO, *, formula_p
 
 def json_bytes(table: pl.DataFrame, minor_units: int) -> bytes:
     """Array of records: amounts as strings, dates ISO strings, nulls null; no prefixing."""
-    frame = format_money_columns(table, minor_units)
+    frame = format_money_columns(table, minor_units).with_columns(plain_text(table))
     dates = [n for n, t in frame.schema.items() if t == pl.Date]
     if dates:
         frame = frame.with_columns(pl.col(n).dt.strftime("%Y-%m-%d") for n in dates)
@@ -241,7 +251,7 @@ def _parquet_money(table: pl.DataFrame, minor_units: int) -> list[pl.Expr]:
 
 def _write_parquet(table: pl.DataFrame, minor_units: int, fh: BinaryIO) -> None:
     """Streamed: the 16-byte decimals of millions of rows are never held whole."""
-    table.lazy().with_columns(_parquet_money(table, minor_units)).sink_parquet(fh)
+    table.lazy().with_columns(*plain_text(table), *_parquet_money(table, minor_units)).sink_parquet(fh)
 
 
 def _xlsx_amount(minor: int, minor_units: int) -> float | str:

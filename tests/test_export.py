@@ -335,3 +335,25 @@ def test_overwrite_is_complete(tmp_path: Path) -> None:
     write_table(claim_table(), path, 2)
     assert pl.read_csv(path, infer_schema=False).height == claim_table().height
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+# ---------------------------------------------------------------- coded text columns
+
+
+def test_coded_text_columns_are_written_as_plain_text(tmp_path: Path) -> None:
+    """The engine keeps kind, status and reason as codes (Enum/Categorical); files hold plain text."""
+    from sob.rules import KIND, REASON, STATUS
+
+    plain = claim_table()
+    coded = plain.with_columns(pl.col("kind").cast(KIND), pl.col("status").cast(STATUS), pl.col("reason").cast(REASON),
+                               pl.col("cohort").cast(pl.Categorical))
+    for ext in (".csv", ".json", ".parquet"):
+        a, b = tmp_path / f"plain{ext}", tmp_path / f"coded{ext}"
+        write_table(plain, a, 2)
+        write_table(coded, b, 2)
+        if ext == ".parquet":
+            back = pl.read_parquet(b)
+            assert back.schema == pl.read_parquet(a).schema and back.equals(pl.read_parquet(a))
+        else:
+            assert a.read_bytes() == b.read_bytes(), ext
+    assert "'-NEG" in (tmp_path / "coded.csv").read_text()  # still made formula-safe
