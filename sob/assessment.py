@@ -17,6 +17,7 @@ from sob.contract import Contract
 from sob.idkeys import comparable, key_dtype
 from sob.pricing import claim_price_expr, price_result
 from sob.rules import (
+    COHORT,
     KIND,
     REASON,
     STATUS,
@@ -188,6 +189,8 @@ def _join_register(claims: pl.DataFrame, participants: pl.DataFrame | None) -> p
     else:
         # The evidence reader merges duplicated register ids into one row.
         register = participants.select(*_REGISTER_SCHEMA).rechunk()
+    # a register names few cohorts: codes are gathered onto every claim, not strings
+    register = register.with_columns(pl.col("cohort").cast(COHORT))
     ids = claims["participant_id"]
     p = _rows_in(ids, register["participant_id"])
     known = register.drop("participant_id").select(pl.all().gather(p))

@@ -42,12 +42,14 @@ RESULT_RULES: tuple[str, ...] = (
 )
 CAP_REASONS: tuple[str, ...] = ("PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP")
 
-#: The few values of the assessment's ``kind`` and ``status`` columns, and the type of
-#: ``reason``.  A string column costs 16 bytes a row whatever it holds; these cost 1
-#: (4 for ``reason``, whose codes include the evidence's), on millions of rows.
+#: The few values of the assessment's ``kind`` and ``status`` columns, and the types of
+#: ``reason`` and of the register's ``cohort`` on claims.  A string column costs 16
+#: bytes a row whatever it holds; these cost 1 (4 for the open-ended two), on millions
+#: of rows.
 KIND = pl.Enum(["claim", "improvement"])
 STATUS = pl.Enum(["paid", "partial", "capped", "rejected"])
 REASON = pl.Categorical()
+COHORT = pl.Categorical()
 #: Reasons given after rule 8: such a claim is still *qualified* as a prerequisite.
 AFTER_RULE_8: tuple[str, ...] = ("MAX_CLAIMS", "EXCLUSIVE", "VOLUME_CAP", *CAP_REASONS)
 
