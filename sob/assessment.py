@@ -132,19 +132,10 @@ def assess(
 
 
 #: Claim columns the rules read; everything else rides along by row position.
-_ENGINE_COLUMNS = ("claim_id", "participant_id", "outcome_id", "achieved_on", "submitted_on", "status", "error")
+#: ``assess(..., carry=False)`` needs no other column of the claims frame.
+RULE_COLUMNS = ("claim_id", "participant_id", "outcome_id", "achieved_on", "submitted_on", "status", "error")
 #: Columns the assessment itself adds; a claims column of that name is not carried.
 _PRODUCED = {"cohort", "enrolled_on", "eligible", "kind", "reason", "price", "payable", "_evidence_status"}
-
-
-def rule_columns(claims: pl.DataFrame | None) -> pl.DataFrame | None:
-    """The claims frame cut to the columns the rules read (``assess(..., carry=False)`` needs no more).
-
-    A caller that wants totals only can let the other columns (evidence
-    references, carried columns) go before the assessment runs, so their
-    memory serves the assessment instead.
-    """
-    return None if claims is None else claims.select(c for c in _ENGINE_COLUMNS if c in claims.columns)
 
 
 def _split_columns(claims: pl.DataFrame | None) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
@@ -152,7 +143,7 @@ def _split_columns(claims: pl.DataFrame | None) -> tuple[pl.DataFrame | None, pl
     if claims is None:
         return None, None
     claims = claims.with_row_index("_row")
-    keep = ["_row", *(c for c in _ENGINE_COLUMNS if c in claims.columns)]
+    keep = ["_row", *(c for c in RULE_COLUMNS if c in claims.columns)]
     rest = [c for c in claims.columns if c not in keep and c not in _PRODUCED and not c.startswith("_")]
     return claims.select(keep), claims.select(rest)
 

@@ -50,7 +50,7 @@ import re
 import stat
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -1455,7 +1455,8 @@ def _mend_outputs(df: pl.DataFrame) -> pl.DataFrame:
     return df
 
 
-def _read_clean(raw: _Raw, contract: Contract, register: _Register | None) -> pl.DataFrame | None:
+def _read_clean(raw: _Raw, contract: Contract, register: _Register | None,
+                keep: Collection[str] | None = None) -> pl.DataFrame | None:
     """The typed frame of a file with nothing to report, in one compact query; ``None`` otherwise.
 
     Large files are usually clean.  For them the query keeps only what the
@@ -1465,7 +1466,8 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None) -> pl
     to report (an invalid row, a possibly repeated id, cells to trim, lines
     the fast reader cannot vouch for) gives ``None``: the detailed reading
     (``_type`` and ``_finalise``) then says what and where, at the cost of a
-    second read of that file only.
+    second read of that file only.  ``keep``: the typed columns wanted (the
+    id is always read); ``None`` for all of them and the carried ones.
     """
     kind = raw.kind
     derived, checks, out = _checks(kind, contract, raw.date_format, register, raw.present)
@@ -1482,9 +1484,10 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None) -> pl
                "status": pl.when(st.is_null()).then(pl.lit("claimed")).when(pl.col("__sob_st_exact")).then(st)
                .otherwise(st.str.to_lowercase()),
                "submitted_on": pl.coalesce(pl.col("__sob_sub"), pl.col("__sob_ach"))}
-    schema = _TYPED_SCHEMA[kind.kind]
+    schema = {n: t for n, t in _TYPED_SCHEMA[kind.kind].items() if keep is None or n in keep or n == kind.id_col}
+    carried = raw.carried if keep is None else [c for c in raw.carried if c in keep]
     cols = [out[n].alias(n) if n in out else pl.col(n) for n in schema if n != "error"]
-    lf = raw.lf.with_columns(derived).select(*cols, *raw.carried, *marks, bad.alias("__sob_bad"))
+    lf = raw.lf.with_columns(derived).select(*cols, *carried, *marks, bad.alias("__sob_bad"))
     try:
         df = _collect(raw, lf)
     except _Fallback:
@@ -1497,8 +1500,10 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None) -> pl
         df = df.filter(~pl.col("__sob_blank"))
     if not _ids_distinct(df[kind.id_col]):
         return None
-    df = df.drop(*marks, "__sob_bad").with_columns(pl.lit(None, dtype=pl.String).alias("error"))
-    return df.select(*schema, *raw.carried).cast(schema)  # type: ignore[arg-type]
+    df = df.drop(*marks, "__sob_bad")
+    if "error" in schema:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("error"))
+    return df.select(*schema, *carried).cast(schema)  # type: ignore[arg-type]
 
 
 def _value_text(v: Any) -> str | None:
@@ -1715,14 +1720,15 @@ def _missing_register(contract: Contract, label: str) -> Finding:
 
 
 def _assemble_clean(ev: Evidence, contract: Contract, craw: _Raw | None, rraw: _Raw | None,
-                    register: _Register | None, files: dict[str, EvidenceFile]) -> bool:
+                    register: _Register | None, files: dict[str, EvidenceFile],
+                    keep: Collection[str] | None = None) -> bool:
     """Claims and results read by ``_read_clean`` into ``ev``; ``False`` when either has anything to report.
 
     Ids shared by a claim and a cohort result are reported by the detailed
     reading too, so they also give ``False``.
     """
     claims = results = None
-    if craw is not None and (claims := _read_clean(craw, contract, register)) is None:
+    if craw is not None and (claims := _read_clean(craw, contract, register, keep)) is None:
         return False
     if rraw is not None and (results := _read_clean(rraw, contract, None)) is None:
         return False
@@ -1743,7 +1749,8 @@ def _assemble_clean(ev: Evidence, contract: Contract, craw: _Raw | None, rraw: _
 
 
 def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: bool,
-              file_errors: list[Finding], files: dict[str, EvidenceFile], register_label: str) -> Evidence:
+              file_errors: list[Finding], files: dict[str, EvidenceFile], register_label: str,
+              keep: Collection[str] | None = None) -> Evidence:
     ev = Evidence(file_errors=list(file_errors))
     if contract.needs_register and not register_given:
         ev.file_errors.append(_missing_register(contract, register_label))
@@ -1776,7 +1783,7 @@ def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: 
         )
 
     craw, rraw = raws.get("claims"), raws.get("results")
-    if _assemble_clean(ev, contract, craw, rraw, register, files):
+    if _assemble_clean(ev, contract, craw, rraw, register, files, keep):
         for kind in ("claims", "participants", "results"):
             ev.findings += _sorted(per_file[kind])
         ev.files = [files[k] for k in ("claims", "participants", "results") if k in files]
@@ -1812,6 +1819,8 @@ def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: 
         per_file["claims"] += _dup_findings(ctyped, c_ids, "DUPLICATE_ID", r_lines)
         drop = _drop_minus(cdups.drop, "claim_id", shared)
         ev.claims, found = _finalise(ctyped, drop, c_ids, "DUPLICATE_ID", contract)
+        if keep is not None:
+            ev.claims = ev.claims.select(c for c in ev.claims.columns if c in keep or c == "claim_id")
         per_file["claims"] += found
         ev.carried_columns += [c for c in ctyped.raw.carried if c not in ev.carried_columns]
         ev.has_amount_claimed = "amount_claimed" in ctyped.raw.present
@@ -1832,8 +1841,12 @@ def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: 
 
 
 def read_evidence(contract: Contract, claims: Path | None, participants: Path | None,
-                  results: Path | None) -> Evidence:
+                  results: Path | None, *, claim_columns: Collection[str] | None = None) -> Evidence:
     """Read and check the evidence files (SPEC 4).
+
+    ``claim_columns``: only these columns of the claims frame are kept
+    (``claim_id`` always is); every column is still read and checked.  A
+    caller that needs totals only saves the memory of the others.
 
     Raises :class:`~sob.findings.UsageError` (exit 2) for a file that cannot
     be read: missing, a directory, no permission, not UTF-8 text (UTF-16,
@@ -1852,7 +1865,7 @@ def read_evidence(contract: Contract, claims: Path | None, participants: Path | 
         if ef is not None:
             files[kind] = ef
     reg_label = str(participants) if participants is not None else "participants register"
-    return _assemble(contract, raws, participants is not None, file_errors, files, reg_label)
+    return _assemble(contract, raws, participants is not None, file_errors, files, reg_label, claim_columns)
 
 
 def read_inline(contract: Contract, participants: list[dict], claims: list[dict], results: list[dict],

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sob import ledger
-from sob.assessment import assess, rule_columns
+from sob.assessment import RULE_COLUMNS, assess
 from sob.contract import Contract
 from sob.contract_checks import load_contract
 from sob.evidence import Evidence, read_evidence
@@ -91,9 +91,9 @@ def resolve_evidence(contract: Contract, given: EvidencePaths, *, need_claims: b
     return out
 
 
-def read_files(contract: Contract, paths: EvidencePaths) -> Evidence:
+def read_files(contract: Contract, paths: EvidencePaths, *, claim_columns: tuple[str, ...] | None = None) -> Evidence:
     """Read and validate the evidence; file-level errors stop here (exit 1)."""
-    evidence = read_evidence(contract, paths.claims, paths.participants, paths.results)
+    evidence = read_evidence(contract, paths.claims, paths.participants, paths.results, claim_columns=claim_columns)
     if evidence.file_errors:
         raise InputError("the evidence files cannot be assessed", evidence.file_errors + evidence.findings)
     return evidence
@@ -144,7 +144,9 @@ def compute_pay(req: PayRequest) -> PayOutcome:
         _check_export_is_not_an_input(req, paths)
     if req.ledger is not None and not req.ledger.is_dir():
         raise UsageError(f"{req.ledger}: the ledger folder does not exist (create it for a first close)")
-    evidence = read_files(contract, paths)
+    # a close and an export write the whole table; the JSON summary needs only what the rules read
+    full_table = not req.summary_only or req.close or req.export is not None
+    evidence = read_files(contract, paths, claim_columns=None if full_table else RULE_COLUMNS)
     errors = errors_only(evidence.findings)
     if errors and req.close:
         raise InputError(
@@ -156,10 +158,6 @@ def compute_pay(req: PayRequest) -> PayOutcome:
             f"{len(errors)} data error(s) in the evidence; fix them, or pass --reject-invalid to reject those rows",
             evidence.findings,
         )
-    # a close and an export write the whole table; the JSON summary needs only what the rules read
-    full_table = not req.summary_only or req.close or req.export is not None
-    if not full_table:
-        evidence.claims = rule_columns(evidence.claims)
     paid = None
     if req.ledger is not None:
         paid = ledger.previously_paid(req.ledger, contract.id, quarter, contract.payer_ids, contract.minor_units)

@@ -818,3 +818,13 @@ def test_the_compact_read_matches_the_detailed_reading(tmp_path_factory, files):
         _detailed_only(mp)
         detailed = _snapshot(read_evidence(make_contract(), c, reg, r))
     assert compact == detailed
+
+
+@pytest.mark.parametrize("rows", ["1,A,ACC_ENTRY,2020-01-01,,Failed,x\n", "1,A,ACC_ENTRY,2020-13-01,,,x\n"])
+def test_claim_columns_keeps_only_the_columns_asked_for_on_either_reading(tmp_path, rows):
+    c = write(tmp_path, "c.csv", HEADER + rows + "2,A,ACC_3M,2020-05-01,,,y\n")
+    full = read_evidence(make_contract(), c, None, None)
+    cut_down = read_evidence(make_contract(), c, None, None, claim_columns=("status", "achieved_on", "error"))
+    assert cut_down.claims.columns == ["claim_id", "achieved_on", "status", "error"]  # the id always
+    assert cut_down.claims.equals(full.claims.select(cut_down.claims.columns))
+    assert _snapshot(cut_down)[1:] == _snapshot(full)[1:]  # the same findings and files
