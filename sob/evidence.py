@@ -113,8 +113,8 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {k: v.columns for k, v in _KINDS.item
 _TYPED_SCHEMA: dict[str, dict[str, pl.DataType]] = {
     "claims": {
         "line": pl.Int64(), "claim_id": pl.String(), "participant_id": pl.String(),
-        "outcome_id": pl.String(), "achieved_on": pl.Date(), "submitted_on": pl.Date(),
-        "status": pl.String(), "evidence_ref": pl.String(), "amount_claimed": pl.Int64(),
+        "outcome_id": pl.Categorical(), "achieved_on": pl.Date(), "submitted_on": pl.Date(),
+        "status": pl.Enum(STATUSES), "evidence_ref": pl.String(), "amount_claimed": pl.Int64(),
         "error": pl.String(),
     },
     "participants": {

@@ -271,7 +271,8 @@ def rows_summary(evidence: Evidence) -> dict[str, dict[str, int]]:
             continue
         counts = {"rows": frame.height, "invalid": frame.height - frame["error"].null_count()}
         if "status" in frame.columns:
-            counts |= {str(k): int(v) for k, v in frame.group_by("status").len().sort("status").iter_rows() if k}
+            statuses = sorted((str(k), int(v)) for k, v in frame.group_by("status").len().iter_rows() if k)
+            counts |= dict(statuses)
         out[kind] = counts
     return out
 

@@ -69,8 +69,9 @@ def test_claims_frame_schema_and_typed_values(tmp_path):
                                "C2,A,ACC_3M,2020-04-05,2020-05-01,Withdrawn,,1500.5,\n")
     assert ev.findings == [] and ev.file_errors == []
     assert ev.claims.schema == pl.Schema({
-        "line": pl.Int64, "claim_id": pl.String, "participant_id": pl.String, "outcome_id": pl.String,
-        "achieved_on": pl.Date, "submitted_on": pl.Date, "status": pl.String, "evidence_ref": pl.String,
+        "line": pl.Int64, "claim_id": pl.String, "participant_id": pl.String, "outcome_id": pl.Categorical(),
+        "achieved_on": pl.Date, "submitted_on": pl.Date, "status": pl.Enum(["claimed", "withdrawn", "failed"]),
+        "evidence_ref": pl.String,
         "amount_claimed": pl.Int64, "error": pl.String, "notes": pl.String,
     })
     assert ev.claims.rows() == [

@@ -23,6 +23,8 @@ def test_default_summary_counts_rows_and_statuses():
     claims = summary["claims"]
     assert claims["rows"] == claims.get("claimed", 0) + claims.get("withdrawn", 0) + claims.get("failed", 0)
     assert claims["invalid"] == 0
+    statuses = [k for k in claims if k not in ("rows", "invalid")]
+    assert len(statuses) > 1 and statuses == sorted(statuses)  # listed by name, whatever the frame's type
 
 
 def test_quarter_summary_matches_pay():
