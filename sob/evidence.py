@@ -1486,7 +1486,8 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None,
                "submitted_on": pl.coalesce(pl.col("__sob_sub"), pl.col("__sob_ach"))}
     schema = {n: t for n, t in _TYPED_SCHEMA[kind.kind].items() if keep is None or n in keep or n == kind.id_col}
     carried = raw.carried if keep is None else [c for c in raw.carried if c in keep]
-    cols = [out[n].alias(n) if n in out else pl.col(n) for n in schema if n != "error"]
+    # typed inside the query, batch by batch: a column's text is never held whole
+    cols = [(out[n] if n in out else pl.col(n)).cast(schema[n]).alias(n) for n in schema if n != "error"]
     lf = raw.lf.with_columns(derived).select(*cols, *carried, *marks, bad.alias("__sob_bad"))
     try:
         df = _collect(raw, lf)
