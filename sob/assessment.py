@@ -14,7 +14,7 @@ import polars as pl
 
 from sob.caps import apply_caps
 from sob.contract import Contract
-from sob.idkeys import comparable, key_dtype
+from sob.idkeys import comparable, keys_of
 from sob.pricing import claim_price_expr, price_result
 from sob.rules import (
     COHORT,
@@ -206,9 +206,9 @@ def _rows_in(ids: pl.Series, table: pl.Series, *, nulls_equal: bool = False) -> 
     compared as packed integers when every one of ``table`` packs
     (``sob.idkeys``), as strings otherwise.
     """
-    key = comparable(pl.col("id"), None if nulls_equal else key_dtype(table)).alias("_k")
-    left = ids.to_frame("id").lazy().select(key).with_row_index("_r")
-    right = table.to_frame("id").lazy().select(key).with_row_index("_t")
+    dtype, keys = (None, table) if nulls_equal else keys_of(table)
+    left = ids.to_frame("id").lazy().select(comparable(pl.col("id"), dtype).alias("_k")).with_row_index("_r")
+    right = keys.to_frame("_k").lazy().with_row_index("_t")
     pairs = left.join(right, on="_k", how="inner", nulls_equal=nulls_equal).collect()
     positions = pl.repeat(None, ids.len(), dtype=pl.UInt32, eager=True).alias("_p")
     return positions.scatter(pairs["_r"], pairs["_t"]) if pairs.height else positions

@@ -62,7 +62,7 @@ import polars as pl
 
 from sob.contract import Contract
 from sob.findings import Finding, UsageError, cut
-from sob.idkeys import comparable, key_dtype
+from sob.idkeys import comparable, keys_of
 
 __all__ = ["KIND_COLUMNS", "Evidence", "EvidenceFile", "read_evidence", "read_inline"]
 
@@ -1347,8 +1347,7 @@ class _Register:
     @cached_property
     def _keys(self) -> tuple[pl.DataType | None, pl.Series]:
         """The ids as compared: packed integers when every one packs (``sob.idkeys``), else strings."""
-        dtype = key_dtype(self.ids)
-        return dtype, self.ids.to_frame("id").select(comparable(pl.col("id"), dtype))["id"]
+        return keys_of(self.ids)
 
     def code_of(self, e: pl.Expr) -> pl.Expr:
         """The code of the invalid register row of participant ``e`` (null when valid or unknown)."""

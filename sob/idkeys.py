@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["comparable", "key_dtype", "packed"]
+__all__ = ["comparable", "key_dtype", "keys_of", "packed"]
 
 def packed(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """The id ``e`` packed into ``dtype`` (null when it is null, too long, not ASCII or holds a NUL)."""
@@ -37,10 +37,14 @@ def comparable(e: pl.Expr, dtype: pl.DataType | None) -> pl.Expr:
 
 def key_dtype(ids: pl.Series) -> pl.DataType | None:
     """The narrowest integer type every (non-null) id of ``ids`` packs into, or None."""
-    ids = ids.drop_nulls()
-    if ids.len() == 0:
-        return pl.UInt64()
-    for dtype in (pl.UInt64, pl.UInt128):
-        if ids.to_frame("id").select(packed(pl.col("id"), dtype()).is_not_null().all()).item():
-            return dtype()
-    return None
+    return keys_of(ids)[0]
+
+
+def keys_of(ids: pl.Series) -> tuple[pl.DataType | None, pl.Series]:
+    """``(key_dtype(ids), ids as compared)``, packing each id once: the keys are what was tried."""
+    frame = ids.to_frame("id")
+    for dtype in (pl.UInt64(), pl.UInt128()):
+        keys = frame.select(packed(pl.col("id"), dtype))["id"]
+        if keys.null_count() == ids.null_count():
+            return dtype, keys
+    return None, ids

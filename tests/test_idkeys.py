@@ -40,3 +40,15 @@ def test_key_dtype_is_the_narrowest_that_holds_every_id():
     assert key_dtype(pl.Series(["P1", "a-participant-with-a-long-id"])) is None
     assert key_dtype(pl.Series(["P1", "Zoë"])) is None
     assert key_dtype(pl.Series(["P1", "A\x00"])) is None
+
+
+def test_keys_of_packs_once_into_the_narrowest_type_or_keeps_the_strings():
+    from sob.idkeys import keys_of
+
+    ids = pl.Series(["P0000001", "P2", None])
+    dtype, keys = keys_of(ids)
+    assert dtype == pl.UInt64 and keys.to_list() == ids.to_frame("id").select(packed(pl.col("id"), pl.UInt64()))["id"].to_list()
+    assert keys_of(pl.Series(["P1", "NHS-1234567890"]))[0] == pl.UInt128
+    long = pl.Series(["P1", "a-participant-with-a-long-id"])
+    dtype, keys = keys_of(long)
+    assert dtype is None and keys.equals(long)
