@@ -556,6 +556,7 @@ def test_reject_invalid_rejects_rows_with_their_code(tiny, tmp_path):
         ("rejected", "BAD_DATE"),
         ("rejected", "SUBMITTED_BEFORE_ACHIEVED"),
     ]
+    assert rows["C3"]["outcome_id"] == "NOPE"  # an unknown outcome id is shown as the provider gave it
     assert doc["totals"]["claims"] == 5 and doc["totals"]["entitled"] == "100.00"
     assert doc["rejections"] == {"BAD_DATE": 2, "SUBMITTED_BEFORE_ACHIEVED": 1, "UNKNOWN_OUTCOME": 1}
 

@@ -69,7 +69,8 @@ def test_claims_frame_schema_and_typed_values(tmp_path):
                                "C2,A,ACC_3M,2020-04-05,2020-05-01,Withdrawn,,1500.5,\n")
     assert ev.findings == [] and ev.file_errors == []
     assert ev.claims.schema == pl.Schema({
-        "line": pl.Int64, "claim_id": pl.String, "participant_id": pl.String, "outcome_id": pl.Categorical(),
+        "line": pl.Int64, "claim_id": pl.String, "participant_id": pl.String,
+        "outcome_id": pl.Enum(["ACC_ENTRY", "ACC_3M", "REOFFENDING"]),  # the rate card's ids, in its order
         "achieved_on": pl.Date, "submitted_on": pl.Date, "status": pl.Enum(["claimed", "withdrawn", "failed"]),
         "evidence_ref": pl.String,
         "amount_claimed": pl.Int64, "error": pl.String, "notes": pl.String,
@@ -80,6 +81,13 @@ def test_claims_frame_schema_and_typed_values(tmp_path):
     ]
     assert ev.carried_columns == ["notes"]
     assert ev.has_amount_claimed
+
+
+def test_unknown_outcome_ids_are_kept_after_the_rate_cards(tmp_path):
+    ev = claims_only(tmp_path, HEADER + "1,A,ZZZ,2020-01-05,,,\n2,A,ACC_3M,2020-01-05,,,\n3,A,BBB,2020-01-05,,,\n")
+    assert codes(ev) == [("UNKNOWN_OUTCOME", 2), ("UNKNOWN_OUTCOME", 4)]
+    assert ev.claims.schema["outcome_id"] == pl.Enum(["ACC_ENTRY", "ACC_3M", "REOFFENDING", "BBB", "ZZZ"])
+    assert ev.claims["outcome_id"].to_list() == ["ZZZ", "ACC_3M", "BBB"]
 
 
 def test_optional_columns_may_be_absent(tmp_path):
