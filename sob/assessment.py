@@ -216,7 +216,7 @@ def _rows_in(ids: pl.Series, table: pl.Series, *, nulls_equal: bool = False) -> 
 
 def _assess_claims(claims: pl.DataFrame, participants: pl.DataFrame | None, contract: Contract) -> pl.DataFrame:
     """Rules 1–11 and the price of accepted claims."""
-    claims = _join_register(claims, participants).with_columns(outcome_index(contract), reason=pl.col("error"))
+    claims = _join_register(claims, participants).with_columns(outcome_index(contract), reason=pl.col("error").cast(REASON))
     claims = apply_rules_1_to_7(claims, contract, participants is not None)
     claims = apply_prerequisites(claims, contract)
     claims = apply_ranked_rules(claims, contract)
@@ -228,8 +228,8 @@ def _assess_claims(claims: pl.DataFrame, participants: pl.DataFrame | None, cont
 def _assess_results(results: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     """Rules of SPEC 5.3 and the exact price of cohort results that pass them."""
     if results.height == 0:
-        return results.with_columns(reason=pl.col("error"), price=pl.lit(None, pl.Int64))
-    results = apply_result_rules(results.with_columns(reason=pl.col("error")), contract)
+        return results.with_columns(reason=pl.col("error").cast(REASON), price=pl.lit(None, pl.Int64))
+    results = apply_result_rules(results.with_columns(reason=pl.col("error").cast(REASON)), contract)
     open_rows = results.filter(pl.col("reason").is_null())
     verdicts: list[tuple[int, str | None, int | None]] = []
     by_id = {o.id: o for o in contract.outcomes}
@@ -240,7 +240,7 @@ def _assess_results(results: pl.DataFrame, contract: Contract) -> pl.DataFrame:
         verdict = price_result(by_id[outcome_id], contract, achieved, baseline, observed, units or "1")
         verdicts.append((order, None if verdict.passes else "BELOW_THRESHOLD", verdict.amount))
     priced = pl.DataFrame(
-        verdicts, schema={"_order": pl.Int64, "_threshold": pl.String, "_amount": pl.Int64}, orient="row"
+        verdicts, schema={"_order": pl.Int64, "_threshold": REASON, "_amount": pl.Int64}, orient="row"
     )
     results = results.join(priced, on="_order", how="left", maintain_order="left")
     return results.with_columns(
@@ -265,6 +265,5 @@ def _apply_money(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
         .otherwise(pl.lit("capped", dtype=STATUS))
     )
     # the last step: later stages group and filter these columns, never gather from them
-    reason = pl.coalesce("reason", "cap_reason").cast(REASON)
-    rows = with_row_wise(rows, status.alias("status"), reason.alias("reason"), rechunk=False)
+    rows = with_row_wise(rows, status.alias("status"), pl.coalesce("reason", "cap_reason").alias("reason"), rechunk=False)
     return rows.drop("cap_reason", "_o")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import polars as pl
 
 from sob.contract import Contract
-from sob.rules import CAP_REASONS
+from sob.rules import CAP_REASONS, REASON
 
 
 
@@ -43,7 +43,7 @@ def apply_caps(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     accepted = pl.col("reason").is_null()
     if scopes == 0:
         return rows.with_columns(
-            payable=pl.when(accepted).then(pl.col("price")).otherwise(0), cap_reason=pl.lit(None, pl.String)
+            payable=pl.when(accepted).then(pl.col("price")).otherwise(0), cap_reason=pl.lit(None, REASON)
         )
     if caps.partial and scopes == 1:
         return _one_cap(rows, contract, ocaps)
@@ -137,7 +137,7 @@ def _one_cap(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> p
         .filter(pl.col("_payable") < pl.col("_counted"))
     )
     payable = frame["_price0"].clone().scatter(cut["_row"], cut["_payable"])
-    reason = pl.repeat(None, rows.height, dtype=pl.String, eager=True).scatter(cut["_row"], code)
+    reason = pl.repeat(None, rows.height, dtype=REASON, eager=True).scatter(cut["_row"], code)
     return rows.with_columns(payable=payable, cap_reason=reason)
 
 
@@ -175,7 +175,7 @@ def _sequential(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -
     rows = rows.with_columns(_safe=fits | (price == 0))
 
     if rows["_safe"].all():
-        return rows.select(payable=price, cap_reason=pl.lit(None, pl.String))
+        return rows.select(payable=price, cap_reason=pl.lit(None, REASON))
 
     # What the safe rows before each row used, per scope (exclusive cumulative sums).
     safe_price = pl.when(pl.col("_safe")).then(price).otherwise(0)
@@ -188,7 +188,7 @@ def _sequential(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -
     unsafe_mask = ~rows["_safe"]
     payable, reasons = _walk(rows.filter(unsafe_mask), contract, ocaps)
     walked = _spread(
-        pl.DataFrame({"_payable_w": payable, "_reason_w": reasons}, schema={"_payable_w": pl.Int64, "_reason_w": pl.String}),
+        pl.DataFrame({"_payable_w": payable, "_reason_w": reasons}, schema={"_payable_w": pl.Int64, "_reason_w": REASON}),
         unsafe_mask,
     )
     return rows.hstack(walked).select(

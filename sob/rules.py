@@ -75,12 +75,17 @@ def with_row_wise(frame: pl.DataFrame, *exprs: pl.Expr, rechunk: bool = True) ->
     return frame.with_columns((new.rechunk() if rechunk else new).get_columns())
 
 
+def reason_code(reason: str | None) -> pl.Expr:
+    """A reason code as a literal of the ``reason`` column's type (``REASON``)."""
+    return pl.lit(reason, dtype=REASON)
+
+
 def _first_failure(checks: list[tuple[str, pl.Expr]]) -> pl.Expr:
     """``reason`` stays as it is when set, else the code of the first failing check."""
     expr: pl.Expr | pl.When | pl.Then = pl.when(pl.col("reason").is_not_null()).then(pl.col("reason"))
-    for code, failed in checks:
-        expr = expr.when(failed.fill_null(False)).then(pl.lit(code))
-    return expr.otherwise(pl.lit(None, dtype=pl.String)).alias("reason")
+    for reason, failed in checks:
+        expr = expr.when(failed.fill_null(False)).then(reason_code(reason))
+    return expr.otherwise(reason_code(None)).alias("reason")
 
 
 def outcome_index(contract: Contract) -> pl.Expr:
@@ -275,7 +280,7 @@ def apply_ranked_rules(claims: pl.DataFrame, contract: Contract) -> pl.DataFrame
     volume_cap = per_outcome([o.volume_cap for o in outcomes], pl.Int64)
     return claims.with_columns(
         pl.when(_OPEN & volume_cap.is_not_null() & (pl.col("_rank_outcome") > volume_cap))
-        .then(pl.lit("VOLUME_CAP"))
+        .then(reason_code("VOLUME_CAP"))
         .otherwise(pl.col("reason"))
         .alias("reason")
     )
@@ -295,5 +300,5 @@ def apply_result_rules(results: pl.DataFrame, contract: Contract) -> pl.DataFram
     )
     results = results.with_columns(_rank_claims=_rank_within(["outcome_id", "cohort"], _OPEN))
     return results.with_columns(
-        pl.when(_OPEN & (pl.col("_rank_claims") > 1)).then(pl.lit("MAX_CLAIMS")).otherwise(pl.col("reason")).alias("reason")
+        pl.when(_OPEN & (pl.col("_rank_claims") > 1)).then(reason_code("MAX_CLAIMS")).otherwise(pl.col("reason")).alias("reason")
     )
