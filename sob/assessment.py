@@ -87,7 +87,7 @@ def processing_order(claims: pl.DataFrame, results: pl.DataFrame) -> pl.DataFram
             both = both.sort(key, nulls_last=True, maintain_order=True)
     else:
         both = both.sort([_date_key(), pl.col("claim_id")], nulls_last=True)
-    return both.with_row_index("_order").with_columns(pl.col("_order").cast(pl.Int64))
+    return both.with_row_index("_order")  # UInt32: polars counts rows in 32 bits
 
 
 def _date_key() -> pl.Expr:
@@ -240,7 +240,7 @@ def _assess_results(results: pl.DataFrame, contract: Contract) -> pl.DataFrame:
         verdict = price_result(by_id[outcome_id], contract, achieved, baseline, observed, units or "1")
         verdicts.append((order, None if verdict.passes else "BELOW_THRESHOLD", verdict.amount))
     priced = pl.DataFrame(
-        verdicts, schema={"_order": pl.Int64, "_threshold": REASON, "_amount": pl.Int64}, orient="row"
+        verdicts, schema={"_order": pl.UInt32, "_threshold": REASON, "_amount": pl.Int64}, orient="row"
     )
     results = results.join(priced, on="_order", how="left", maintain_order="left")
     return results.with_columns(

@@ -158,6 +158,9 @@ def compute_pay(req: PayRequest) -> PayOutcome:
             f"{len(errors)} data error(s) in the evidence; fix them, or pass --reject-invalid to reject those rows",
             evidence.findings,
         )
+    if evidence.claims is not None and "line" in evidence.claims.columns:
+        # line numbers served the findings; the claim table has none, so the engine may use that memory
+        evidence.claims = evidence.claims.drop("line")
     paid = None
     if req.ledger is not None:
         paid = ledger.previously_paid(req.ledger, contract.id, quarter, contract.payer_ids, contract.minor_units)
