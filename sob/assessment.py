@@ -206,8 +206,8 @@ def _rows_in(ids: pl.Series, table: pl.Series, *, nulls_equal: bool = False) -> 
     compared as packed integers when every one of ``table`` packs
     (``sob.idkeys``), as strings otherwise.
     """
-    dtype, keys = (None, table) if nulls_equal else keys_of(table)
-    left = ids.to_frame("id").lazy().select(comparable(pl.col("id"), dtype).alias("_k")).with_row_index("_r")
+    packing, keys = (None, table) if nulls_equal else keys_of(table)
+    left = ids.to_frame("id").lazy().select(comparable(pl.col("id"), packing).alias("_k")).with_row_index("_r")
     right = keys.to_frame("_k").lazy().with_row_index("_t")
     pairs = left.join(right, on="_k", how="inner", nulls_equal=nulls_equal).collect()
     positions = pl.repeat(None, ids.len(), dtype=pl.UInt32, eager=True).alias("_p")

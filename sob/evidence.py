@@ -62,7 +62,7 @@ import polars as pl
 
 from sob.contract import Contract
 from sob.findings import Finding, UsageError, cut
-from sob.idkeys import comparable, keys_of
+from sob.idkeys import Packing, comparable, keys_of
 
 __all__ = ["KIND_COLUMNS", "Evidence", "EvidenceFile", "read_evidence", "read_inline"]
 
@@ -1365,11 +1365,11 @@ class _Register:
         """
         if self.ids.len() <= 24:
             return _one_of_expr(e, self.ids.to_list())
-        dtype, keys = self._keys
-        return comparable(e, dtype).is_in(keys.implode()).fill_null(False)
+        packing, keys = self._keys
+        return comparable(e, packing).is_in(keys.implode()).fill_null(False)
 
     @cached_property
-    def _keys(self) -> tuple[pl.DataType | None, pl.Series]:
+    def _keys(self) -> tuple[Packing | None, pl.Series]:
         """The ids as compared: packed integers when every one packs (``sob.idkeys``), else strings."""
         return keys_of(self.ids)
 

@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sob.idkeys import key_dtype, packed
+from sob.idkeys import Packing, comparable, key_dtype, keys_of, packed
 
 
 def pack(values: list[str | None], dtype) -> list[int | None]:
@@ -43,12 +43,39 @@ def test_key_dtype_is_the_narrowest_that_holds_every_id():
 
 
 def test_keys_of_packs_once_into_the_narrowest_type_or_keeps_the_strings():
-    from sob.idkeys import keys_of
-
     ids = pl.Series(["P0000001", "P2", None])
-    dtype, keys = keys_of(ids)
-    assert dtype == pl.UInt64 and keys.to_list() == ids.to_frame("id").select(packed(pl.col("id"), pl.UInt64()))["id"].to_list()
-    assert keys_of(pl.Series(["P1", "NHS-1234567890"]))[0] == pl.UInt128
+    packing, keys = keys_of(ids)
+    assert packing == Packing(pl.UInt64(), fixed=False)
+    assert keys.to_list() == ids.to_frame("id").select(packed(pl.col("id"), pl.UInt64()))["id"].to_list()
+    assert keys_of(pl.Series(["P1", "NHS-1234567890"]))[0] == Packing(pl.UInt128(), fixed=False)
     long = pl.Series(["P1", "a-participant-with-a-long-id"])
-    dtype, keys = keys_of(long)
-    assert dtype is None and keys.equals(long)
+    packing, keys = keys_of(long)
+    assert packing is None and keys.equals(long)
+
+
+def test_ids_of_one_width_are_read_as_their_bytes():
+    """A register of 8-byte (16-byte) ids: no padding, so any bytes (a NUL, UTF-8) pack, and other lengths never match."""
+    ids = pl.Series(["P0000001", "Zoë-001", "A\x00\x00\x00\x00\x00\x00\x00", None])
+    packing, keys = keys_of(ids)
+    assert packing == Packing(pl.UInt64(), fixed=True)
+    assert keys.null_count() == 1 and keys.drop_nulls().n_unique() == 3
+    probe = pl.Series(["P0000001", "A", "P000001", "P00000011", "Zoë-001"]).to_frame("id")
+    found = probe.select(comparable(pl.col("id"), packing).is_in(keys.drop_nulls().implode()).fill_null(False))["id"]
+    assert found.to_list() == [True, False, False, False, True]
+    assert keys_of(pl.Series(["NHS-123456789012", "NHS-123456789013"]))[0] == Packing(pl.UInt128(), fixed=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(min_size=8, max_size=8), min_size=1, max_size=30),
+       st.lists(st.binary(min_size=0, max_size=10), max_size=30))
+def test_fixed_width_membership_is_exact(register, probes):
+    """Membership through fixed-width keys is membership of the strings (any UTF-8 content)."""
+    text = lambda b: b.decode("latin-1")  # noqa: E731 - 8 latin-1 characters are 8 to 16 UTF-8 bytes
+    reg = [text(b) for b in register]
+    reg = [r for r in reg if len(r.encode()) == 8] or ["ABCDEFGH"]
+    probe = [text(b) for b in probes] + reg[:3]
+    packing, keys = keys_of(pl.Series(reg))
+    assert packing is not None and packing.fixed
+    found = pl.Series(probe, dtype=pl.String).to_frame("id").select(
+        comparable(pl.col("id"), packing).is_in(keys.implode()).fill_null(False))["id"].to_list()
+    assert found == [p in set(reg) for p in probe]
