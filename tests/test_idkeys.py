@@ -70,7 +70,9 @@ def test_ids_of_one_width_are_read_as_their_bytes():
        st.lists(st.binary(min_size=0, max_size=10), max_size=30))
 def test_fixed_width_membership_is_exact(register, probes):
     """Membership through fixed-width keys is membership of the strings (any UTF-8 content)."""
-    text = lambda b: b.decode("latin-1")  # noqa: E731 - 8 latin-1 characters are 8 to 16 UTF-8 bytes
+    def text(b: bytes) -> str:  # 8 latin-1 characters are 8 to 16 UTF-8 bytes
+        return b.decode("latin-1")
+
     reg = [text(b) for b in register]
     reg = [r for r in reg if len(r.encode()) == 8] or ["ABCDEFGH"]
     probe = [text(b) for b in probes] + reg[:3]
