@@ -129,6 +129,7 @@ _TYPED_SCHEMA: dict[str, dict[str, pl.DataType]] = {
     },
 }
 
+
 def _typed_schema(kind: _Kind, contract: Contract, frame: pl.DataFrame | None = None) -> dict[str, pl.DataType]:
     """The typed frame's columns; a claim's ``outcome_id`` is an Enum of the rate card's ids.
 
@@ -1464,18 +1465,22 @@ def _mend_outputs(df: pl.DataFrame) -> pl.DataFrame:
     if "__sob_st_exact" not in df.columns:
         return df
     if not df["__sob_st_exact"].all():
-        df = df.with_columns(
-            pl.when(pl.col("status").is_null()).then(pl.lit("claimed"))
-            .when(pl.col("__sob_st_exact")).then(pl.col("status"))
-            .when(pl.col("__sob_st_mixed")).then(pl.col("status").str.to_lowercase())
-            .alias("__sob_o_status")
-        )
+        df = df.with_columns(_typed_status().alias("__sob_o_status"))
     if df["submitted_on"].null_count():
-        df = df.with_columns(
-            pl.when(pl.col("submitted_on").is_null()).then(pl.col("__sob_ach")).otherwise(pl.col("__sob_sub"))
-            .alias("__sob_o_submitted_on")
-        )
+        df = df.with_columns(_typed_submitted().alias("__sob_o_submitted_on"))
     return df
+
+
+def _typed_status() -> pl.Expr:
+    """The status as typed from the text: none is ``claimed``, another case lower-cased, invalid null."""
+    st = pl.col("status")
+    return (pl.when(st.is_null()).then(pl.lit("claimed")).when(pl.col("__sob_st_exact")).then(st)
+            .when(pl.col("__sob_st_mixed")).then(st.str.to_lowercase()))
+
+
+def _typed_submitted() -> pl.Expr:
+    """The submission date as typed from the text: none means the achievement date."""
+    return pl.when(pl.col("submitted_on").is_null()).then(pl.col("__sob_ach")).otherwise(pl.col("__sob_sub"))
 
 
 def _read_clean(raw: _Raw, contract: Contract, register: _Register | None,
@@ -1502,11 +1507,7 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None,
     if "__sob_blank" in marks:
         bad = bad & ~pl.col("__sob_blank")
     if kind is not _PARTICIPANTS:  # what _mend_outputs does after the detailed query
-        st = pl.col("status")
-        out = {**out,
-               "status": pl.when(st.is_null()).then(pl.lit("claimed")).when(pl.col("__sob_st_exact")).then(st)
-               .otherwise(st.str.to_lowercase()),
-               "submitted_on": pl.coalesce(pl.col("__sob_sub"), pl.col("__sob_ach"))}
+        out = {**out, "status": _typed_status(), "submitted_on": _typed_submitted()}
     if kind is _CLAIMS:  # every outcome is on the rate card, or the file is not clean
         out["outcome_id"] = pl.col("__sob_oc")
     schema = {n: t for n, t in _typed_schema(kind, contract).items() if keep is None or n in keep or n == kind.id_col}

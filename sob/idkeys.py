@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["Packing", "comparable", "key_dtype", "keys_of", "packed"]
+__all__ = ["Packing", "comparable", "keys_of", "packed"]
+
 
 def packed(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """The id ``e`` packed into ``dtype`` (null when it is null, too long, not ASCII or holds a NUL)."""
@@ -56,14 +57,11 @@ def comparable(e: pl.Expr, packing: Packing | None) -> pl.Expr:
     return packed(e, packing.dtype)
 
 
-def key_dtype(ids: pl.Series) -> pl.DataType | None:
-    """The narrowest integer type every (non-null) id of ``ids`` packs into, or None."""
-    packing = keys_of(ids)[0]
-    return None if packing is None else packing.dtype
-
-
 def keys_of(ids: pl.Series) -> tuple[Packing | None, pl.Series]:
-    """How ``ids`` are packed, and the ids as compared: each id is packed once."""
+    """How ``ids`` are packed (the narrowest integer every non-null id fits), and the ids as compared.
+
+    ``None`` and the ids themselves when some id does not pack.  Each id is packed once.
+    """
     frame = ids.to_frame("id")
     lengths = ids.str.len_bytes().drop_nulls()
     for dtype in (pl.UInt64(), pl.UInt128()):

@@ -48,9 +48,9 @@ def split_amounts(frame: pl.DataFrame, contract: Contract, amount: str, prefix: 
 
     Null amounts split as 0.  The parts of every row sum to its amount.
     """
-    denominator, numerators, default = _share_table(contract)
     if one_payer_takes_all(contract):
         return frame.with_columns(pl.col(amount).fill_null(0).alias(f"{prefix}{contract.payer_ids[0]}"))
+    denominator, numerators, default = _share_table(contract)
     largest = frame.select(pl.col(amount).abs().max()).item() or 0
     biggest_n = max([max(v) for v in numerators.values()] + [max(default)])
     if largest * max(biggest_n, 1) >= _SAFE or denominator >= _SAFE:

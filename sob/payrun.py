@@ -238,7 +238,7 @@ def _new_rows_meet_old_prerequisites(contract: Contract, current: pl.DataFrame, 
     if new.height == 0:
         return False
     old = dated.filter(pl.col("submitted_on") <= pl.lit(previous_end)).select("participant_id", "outcome_id", "achieved_on")
-    ids = current.schema["outcome_id"]  # String, or codes (Categorical) as the evidence reader gives them
+    ids = current.schema["outcome_id"]  # String, or the Enum of outcome ids the evidence reader gives
     graph = pl.LazyFrame(edges, schema={"outcome_id": pl.String, "_req": pl.String, "_min_days": pl.Int64}, orient="row")
     graph = graph.with_columns(pl.col("outcome_id", "_req").cast(ids))
     met = (
