@@ -837,3 +837,14 @@ def test_claim_columns_keeps_only_the_columns_asked_for_on_either_reading(tmp_pa
     assert cut_down.claims.columns == ["claim_id", "achieved_on", "status", "error"]  # the id always
     assert cut_down.claims.equals(full.claims.select(cut_down.claims.columns))
     assert _snapshot(cut_down)[1:] == _snapshot(full)[1:]  # the same findings and files
+
+
+def test_columns_out_of_the_reading_query_are_cut_into_the_same_pieces():
+    """A column in other pieces than the rest makes polars copy the whole frame on the next filter."""
+    a = pl.concat([pl.DataFrame({"a": [1, 2, 3]}), pl.DataFrame({"a": [4, 5]}), pl.DataFrame({"a": [6]})], rechunk=False)
+    b = pl.concat([pl.Series("b", ["x", None, None]), pl.Series("b", [None, None, "y"])], rechunk=False)
+    df = a.with_columns(b, c=pl.lit(None, pl.String))
+    assert df["b"].chunk_lengths() != df["a"].chunk_lengths()
+    out = E._aligned(df)
+    assert out["b"].chunk_lengths() == out["a"].chunk_lengths() == [3, 2, 1]
+    assert out.equals(df) and out.n_chunks("all")[2] == 1  # the constant column is left alone
