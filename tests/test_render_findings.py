@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sob.findings import Finding
 from sob.render.findings import (
@@ -309,3 +311,23 @@ def test_format_text_with_the_real_reader(tmp_path: Path):
 
 def test_printable_keeps_width():
     assert printable("a\tb\x1bc\u202ed") == "a b\ufffdc\ufffdd"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(alphabet="ab,\r\u00e9", max_size=12), max_size=12), st.booleans(),
+       st.lists(st.integers(0, 14), max_size=8), st.integers(1, 9))
+def test_file_line_reader_finds_every_line_across_block_edges(tmp_path_factory, lines, trailing, asks, block):
+    """Lines found by counting breaks block by block are the lines a split on \\n gives, in any order of asking."""
+    import sob.render.findings as F
+
+    path = tmp_path_factory.mktemp("lines") / "f.csv"
+    path.write_bytes(("\n".join(lines) + ("\n" if trailing and lines else "")).encode("utf-8"))
+    expected = path.read_bytes().split(b"\n")
+    if expected and expected[-1] == b"":
+        expected.pop()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(F, "_SKIP_BLOCK", block)
+        read = file_line_reader()
+        for n in asks + list(range(1, len(expected) + 2)):
+            want = expected[n - 1].decode("utf-8").rstrip("\r\n") if 1 <= n <= len(expected) else None
+            assert read(str(path), n) == want, (n, lines)
