@@ -974,6 +974,13 @@ class _Raw:
     digest: Callable[[], str] | None = None  # the SHA-256, for files read without a _Source (parquet)
     present: frozenset[str] = frozenset()  # canonical columns the file has
     marks: tuple[str, ...] = ()  # the fast reader's per-row marks in ``lf`` (see _fast_lazy)
+    checked: str | None = None  # what ``verify`` said of ``lf`` (every query of ``lf`` has its rows)
+
+    def check(self, df: pl.DataFrame) -> str:
+        """``verify`` of a frame read from ``lf``, asked once per file (it may count the file's bytes)."""
+        if self.checked is None:
+            self.checked = "ok" if self.verify is None else self.verify(df)
+        return self.checked
 
     def evidence_file(self, rows: int) -> EvidenceFile | None:
         if self.path is None:
@@ -1453,7 +1460,7 @@ def _type(raw: _Raw, contract: Contract, register: _Register | None) -> _Typed:
     df: pl.DataFrame | None = None
     try:
         df = _collect(raw, lf)
-        how = "ok" if raw.verify is None else raw.verify(df)
+        how = raw.check(df)
     except _Fallback:
         if raw.redo is None:
             raise
@@ -1508,19 +1515,20 @@ def _typed_submitted() -> pl.Expr:
     return pl.when(pl.col("submitted_on").is_null()).then(pl.col("__sob_ach")).otherwise(pl.col("__sob_sub"))
 
 
-def _read_clean(raw: _Raw, contract: Contract, register: _Register | None,
-                keep: Collection[str] | None = None) -> pl.DataFrame | None:
-    """The typed frame of a file with nothing to report, in one compact query; ``None`` otherwise.
+def _read_clean(raw: _Raw, contract: Contract, register: _Register | None, keep: Collection[str] | None = None,
+                ) -> tuple[pl.DataFrame, list[tuple[int, int, Finding]]] | None:
+    """The typed frame of a file and its row findings, from one compact query; ``None`` to read in detail.
 
     Large files are usually clean.  For them the query keeps only what the
     typed frame holds (a date, not its text; one flag for all the checks) and
     the streaming engine drops each batch's text once it is typed, so memory
-    peaks at the typed frame rather than at the text.  A file with anything
-    to report (an invalid row, a possibly repeated id, cells to trim, lines
-    the fast reader cannot vouch for) gives ``None``: the detailed reading
-    (``_type`` and ``_finalise``) then says what and where, at the cost of a
-    second read of that file only.  ``keep``: the typed columns wanted (the
-    id is always read); ``None`` for all of them and the carried ones.
+    peaks at the typed frame rather than at the text.  A few invalid rows are
+    read again in detail on their own (``_mend_bad_rows``).  A file with more
+    to report (many invalid rows, a possibly repeated id, cells to trim,
+    lines the fast reader cannot vouch for) gives ``None``: the detailed
+    reading (``_type`` and ``_finalise``) then says what and where.
+    ``keep``: the typed columns wanted (the id is always read); ``None`` for
+    all of them and the carried ones.
     """
     kind = raw.kind
     derived, checks, out = _checks(kind, contract, raw.date_format, register, raw.present)
@@ -1533,18 +1541,20 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None,
         bad = bad & ~pl.col("__sob_blank")
     if kind is not _PARTICIPANTS:  # what _mend_outputs does after the detailed query
         out = {**out, "status": _typed_status(), "submitted_on": _typed_submitted()}
-    if kind is _CLAIMS:  # every outcome is on the rate card, or the file is not clean
+    if kind is _CLAIMS:  # unknown outcomes come out null here; _mend_bad_rows puts them back
         out["outcome_id"] = pl.col("__sob_oc")
     schema = {n: t for n, t in _typed_schema(kind, contract).items() if keep is None or n in keep or n == kind.id_col}
     carried = raw.carried if keep is None else [c for c in raw.carried if c in keep]
     # typed inside the query, batch by batch: a column's text is never held whole
     cols = [(out[n] if n in out else pl.col(n)).cast(schema[n]).alias(n) for n in schema if n != "error"]
-    lf = raw.lf.with_columns(derived).select(*cols, *carried, *marks, bad.alias("__sob_bad"))
+    line = [] if "line" in schema else ["line"]  # how invalid rows are found again
+    lf = raw.lf.with_columns(derived).select(*cols, *line, *carried, *marks, bad.alias("__sob_bad"))
     try:
         df = _collect(raw, lf)
     except _Fallback:
         return None
-    if df["__sob_bad"].any() or (raw.verify is not None and raw.verify(df) != "ok"):
+    n_bad = int(df["__sob_bad"].sum())
+    if n_bad > max(1000, df.height // 100) or raw.check(df) != "ok":
         return None
     if raw.src is not None:
         raw.src.sniff(whole=True)
@@ -1552,10 +1562,52 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None,
         df = df.filter(~pl.col("__sob_blank"))
     if not _ids_distinct(df[kind.id_col]):
         return None
+    error = pl.lit(None, dtype=pl.String).alias("error")
+    findings: list[tuple[int, int, Finding]] = []
+    if n_bad:
+        mended = _mend_bad_rows(raw, contract, register, df)
+        if mended is None:
+            return None
+        error, outcome, findings = mended
+        if outcome is not None and "outcome_id" in schema:
+            schema["outcome_id"] = outcome.dtype
+            df = df.with_columns(outcome)
     df = df.drop(*marks, "__sob_bad")
     if "error" in schema:
-        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("error"))
-    return df.select(*schema, *carried).cast(schema)  # type: ignore[arg-type]
+        df = df.with_columns(error)
+    return df.select(*schema, *carried).cast(schema), findings  # type: ignore[arg-type]
+
+
+def _mend_bad_rows(raw: _Raw, contract: Contract, register: _Register | None, df: pl.DataFrame,
+                   ) -> tuple[pl.Series, pl.Series | None, list[tuple[int, int, Finding]]] | None:
+    """The invalid rows of a compact read, read again in detail: their errors and findings.
+
+    Only those rows are typed with their text kept (the file is parsed again,
+    but nothing else is held), so a file with a handful of invalid rows costs
+    one more parse, not a detailed reading of every row.  Returns the
+    ``error`` column, the claims' ``outcome_id`` with unknown ids put back
+    (``None`` for other files), and the findings; ``None`` when the rows read
+    again are not the rows flagged (the caller then reads the file in detail).
+    """
+    at = df["__sob_bad"].arg_true()
+    lines = df["line"].gather(at)
+    lf, checks, out = _typed_query(raw, raw.lf.filter(pl.col("line").is_in(lines.implode())), contract, register)
+    try:
+        rows = _mend_outputs(_collect(raw, lf))
+    except _Fallback:
+        return None
+    if "__sob_blank" in rows.columns:
+        rows = rows.filter(~pl.col("__sob_blank"))
+    if not rows["line"].equals(lines, check_names=False):
+        return None
+    typed = _Typed(raw=raw, frame=rows, checks=checks, out=out, rows=rows.height)
+    findings = _row_findings(typed, contract, rows.filter(pl.col("__sob_err0").is_not_null()))
+    error = pl.repeat(None, df.height, dtype=pl.String, eager=True).scatter(at, rows["error"]).alias("error")
+    outcome = None
+    if raw.kind is _CLAIMS and "outcome_id" in df.columns:
+        enum = _typed_schema(raw.kind, contract, rows)["outcome_id"]
+        outcome = df["outcome_id"].cast(enum).scatter(at, rows["outcome_id"].cast(enum)).alias("outcome_id")
+    return error, outcome, findings
 
 
 def _value_text(v: Any) -> str | None:
@@ -1771,10 +1823,20 @@ def _missing_register(contract: Contract, label: str) -> Finding:
     )
 
 
+def _register(participants: pl.DataFrame) -> _Register:
+    """What claims are checked against: the typed register's ids, and the codes of its invalid rows."""
+    bad = participants.filter(pl.col("error").is_not_null() & pl.col("participant_id").is_not_null())
+    return _Register(
+        ids=participants["participant_id"].drop_nulls(),
+        bad_ids=bad["participant_id"].to_list(),
+        bad_codes=bad["error"].to_list(),
+    )
+
+
 def _assemble_clean(ev: Evidence, contract: Contract, craw: _Raw | None, rraw: _Raw | None,
                     register: _Register | None, files: dict[str, EvidenceFile],
-                    keep: Collection[str] | None = None) -> bool:
-    """Claims and results read by ``_read_clean`` into ``ev``; ``False`` when either has anything to report.
+                    per_file: dict[str, list[tuple[int, int, Finding]]], keep: Collection[str] | None = None) -> bool:
+    """Claims and results read by ``_read_clean`` into ``ev``; ``False`` when either must be read in detail.
 
     Ids shared by a claim and a cohort result are reported by the detailed
     reading too, so they also give ``False``.
@@ -1784,16 +1846,19 @@ def _assemble_clean(ev: Evidence, contract: Contract, craw: _Raw | None, rraw: _
         return False
     if rraw is not None and (results := _read_clean(rraw, contract, None)) is None:
         return False
-    if (claims is not None and results is not None and claims.height and results.height
-            and claims["claim_id"].is_in(results["result_id"].implode()).any()):
+    if (claims is not None and results is not None and claims[0].height and results[0].height
+            and claims[0]["claim_id"].is_in(results[0]["result_id"].implode()).any()):
         return False
-    for raw, frame in ((craw, claims), (rraw, results)):
-        if raw is None or frame is None:
+    for raw, read in ((craw, claims), (rraw, results)):
+        if raw is None or read is None:
             continue
+        frame, found = read
         if raw.path is not None:
             files[raw.kind.kind] = raw.evidence_file(frame.height)  # type: ignore[assignment]
+        per_file[raw.kind.kind] += found
         ev.carried_columns += [c for c in raw.carried if c not in ev.carried_columns]
-    ev.claims, ev.results = claims, results
+    ev.claims = None if claims is None else claims[0]
+    ev.results = None if results is None else results[0]
     if craw is not None:
         ev.has_amount_claimed = "amount_claimed" in craw.present
         ev.has_evidence_ref = "evidence_ref" in craw.present
@@ -1813,10 +1878,12 @@ def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: 
     praw = raws.get("participants")
     clean = _read_clean(praw, contract, None) if praw is not None else None
     if praw is not None and clean is not None:
+        frame, found = clean
         if praw.path is not None:
-            files["participants"] = praw.evidence_file(clean.height)  # type: ignore[assignment]
-        ev.participants = clean
-        register = _Register(ids=clean["participant_id"], bad_ids=[], bad_codes=[])
+            files["participants"] = praw.evidence_file(frame.height)  # type: ignore[assignment]
+        per_file["participants"] += found
+        ev.participants = frame
+        register = _register(frame)
     elif praw is not None:
         typed = _type(praw, contract, None)
         if praw.path is not None:
@@ -1827,15 +1894,10 @@ def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: 
         del typed
         per_file["participants"] += found
         ev.participants = frame
-        bad = frame.filter(pl.col("error").is_not_null() & pl.col("participant_id").is_not_null())
-        register = _Register(
-            ids=frame["participant_id"].drop_nulls(),
-            bad_ids=bad["participant_id"].to_list(),
-            bad_codes=bad["error"].to_list(),
-        )
+        register = _register(frame)
 
     craw, rraw = raws.get("claims"), raws.get("results")
-    if _assemble_clean(ev, contract, craw, rraw, register, files, keep):
+    if _assemble_clean(ev, contract, craw, rraw, register, files, per_file, keep):
         for kind in ("claims", "participants", "results"):
             ev.findings += _sorted(per_file[kind])
         ev.files = [files[k] for k in ("claims", "participants", "results") if k in files]

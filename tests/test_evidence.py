@@ -760,8 +760,34 @@ def test_a_clean_file_is_typed_by_the_compact_read_alone(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("rows", "expected"),
     [
-        ("1,A,ACC_ENTRY,2020-13-01,,,\n", [("BAD_DATE", 2)]),
+        ("1,A,ACC_ENTRY,2020-13-01,,,\n2,A,NOPE,2020-01-01,,,\n", [("BAD_DATE", 2), ("UNKNOWN_OUTCOME", 3)]),
         ("1,Z,ACC_ENTRY,2020-01-01,,,\n", [("UNKNOWN_PARTICIPANT", 2)]),
+    ],
+)
+def test_a_few_invalid_rows_are_read_again_on_their_own(tmp_path, monkeypatch, rows, expected):
+    detailed: list[str] = []
+    original = E._type
+    monkeypatch.setattr(E, "_type", lambda raw, *a: detailed.append(raw.kind.kind) or original(raw, *a))
+    c = write(tmp_path, "c.csv", HEADER + rows + "3,B,ACC_3M,2020-02-01,,,\n")
+    ev = read_evidence(make_contract(), c, write(tmp_path, "p.csv", REGISTER), write(tmp_path, "r.csv", RESULTS))
+    assert detailed == []
+    assert codes(ev) == expected
+    assert ev.claims["error"].to_list()[:len(expected)] == [code for code, _ in expected]
+    assert ev.claims["error"].to_list()[len(expected):] == [None]
+
+
+def test_many_invalid_rows_are_read_in_detail(tmp_path, monkeypatch):
+    detailed: list[str] = []
+    original = E._type
+    monkeypatch.setattr(E, "_type", lambda raw, *a: detailed.append(raw.kind.kind) or original(raw, *a))
+    rows = "".join(f"{i},A,ACC_ENTRY,2020-13-01,,,\n" for i in range(1001))
+    ev = claims_only(tmp_path, HEADER + rows)
+    assert detailed == ["claims"] and len(ev.findings) == 1001
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
         ("1,A,ACC_ENTRY,2020-01-01,,,\n1,A,ACC_ENTRY,2020-01-01,,,\n", [("DUPLICATE_ROW", 3)]),  # a warning only
         ("1,A,ACC_ENTRY,2020-01-01,,,\n2,A,ACC_ENTRY,2020-01-01,,,x \n", []),  # cells to trim
         ("R1,A,ACC_ENTRY,2020-01-01,,,\n", [("DUPLICATE_ID", 2), ("DUPLICATE_ID", 2)]),  # shared with a result
@@ -782,12 +808,12 @@ def test_anything_to_report_is_read_again_in_detail(tmp_path, monkeypatch, rows,
 VALID_CELLS = {
     "claim_id": ["1", "2", "3", "C4", "R1"],
     "participant_id": ["A", "B", "A", "B", "Z"],
-    "outcome_id": ["ACC_ENTRY", "ACC_3M", "ACC_3M", "ACC_ENTRY", "REOFFENDING"],
+    "outcome_id": ["ACC_ENTRY", "ACC_3M", "ACC_3M", "ACC_ENTRY", "REOFFENDING", "NOPE", "ZZZ"],
     "achieved_on": ["2020-01-01", "2020-02-29", "2021-12-31", "2020-1-5"],
     "submitted_on": ["", "2020-03-01", "2022-01-01", "2019-01-01"],
     "status": ["", "claimed", "Claimed", "WITHDRAWN", "failed", "done"],
     "amount_claimed": ["", "500.00", "12", "1.005"],
-    "note": ["", "x", " y", "a,b"],
+    "note": ["", "x", "z", " y", "a,b"],
 }
 
 
@@ -799,7 +825,7 @@ def mostly_clean_files(draw) -> tuple[str, str]:
         # the first three values of each column are clean; the rest appear now and then
         return draw(st.sampled_from(values[:3]) if draw(st.integers(0, 9)) else st.sampled_from(values))
 
-    n = draw(st.integers(0, 6))
+    n = draw(st.integers(0, 8))
     lines = []
     for i in range(n):
         row = {name: cell(name) for name in VALID_CELLS}
