@@ -336,6 +336,23 @@ def test_register_errors_propagate_to_claims(tmp_path):
         ("c.csv", "UNKNOWN_OUTCOME"), ("p.csv", "BAD_DATE"), ("p.csv", "BAD_BOOLEAN"), ("p.csv", "DUPLICATE_ROW")]
 
 
+@pytest.mark.parametrize("detailed", [False, True])
+def test_register_errors_propagate_whichever_reading_types_the_register(tmp_path, monkeypatch, detailed):
+    """A register with a few invalid rows and no repeats is typed by the compact read and mended."""
+    if detailed:
+        _detailed_only(monkeypatch)
+    reg = write(tmp_path, "p.csv", "participant_id,enrolled_on,eligible\nA,2019-05-01,yes\nB,2019-13-01,yes\n"
+                                   "C,2019-05-01,maybe\n")
+    c = write(tmp_path, "c.csv", HEADER + "1,A,ACC_ENTRY,2020-01-01,,,\n2,B,ACC_ENTRY,2020-01-01,,,\n"
+                                          "3,C,NOPE,2020-01-01,,,\n")
+    ev = read_evidence(make_contract(), c, reg, None)
+    assert ev.participants["error"].to_list() == [None, "BAD_DATE", "BAD_BOOLEAN"]
+    assert ev.claims["error"].to_list() == [None, "BAD_DATE", "UNKNOWN_OUTCOME"]
+    assert ev.claims["outcome_id"].to_list() == ["ACC_ENTRY", "ACC_ENTRY", "NOPE"]
+    assert [(Path(f.file).name, f.code, f.line) for f in ev.findings] == [
+        ("c.csv", "UNKNOWN_OUTCOME", 4), ("p.csv", "BAD_DATE", 3), ("p.csv", "BAD_BOOLEAN", 4)]
+
+
 def test_many_register_ids_and_many_invalid_register_rows(tmp_path):
     n = 300
     reg = "participant_id,enrolled_on\n" + "".join(f"P{i},{'2019-05-01' if i % 2 else 'bad'}\n" for i in range(n))
