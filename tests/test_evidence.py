@@ -541,6 +541,15 @@ def _snapshot(ev: Evidence):
         [(f.kind, f.rows, f.sha256) for f in ev.files]
 
 
+def _read_both_ways(read, patch):
+    """The snapshot of ``read()`` as the code is, and with ``patch(monkeypatch)`` applied."""
+    first = _snapshot(read())
+    with pytest.MonkeyPatch.context() as mp:
+        patch(mp)
+        second = _snapshot(read())
+    return first, second
+
+
 def _paths_taken(monkeypatch) -> list[str]:
     taken: list[str] = []
     for name in ("_fast_lazy", "_read_structured", "_read_slow"):
@@ -633,10 +642,7 @@ def test_fast_and_structured_readers_match_the_csv_module(tmp_path_factory, text
     tmp_path = tmp_path_factory.mktemp("prop")
     reg = write(tmp_path, "p.csv", "participant_id,enrolled_on\nA,2019-01-01\n1,2019-01-01\n")
     p = write(tmp_path, "claims.csv", text)
-    fast = _snapshot(read_evidence(make_contract(), p, reg, None))
-    with pytest.MonkeyPatch.context() as mp:
-        _force_csv_module(mp)
-        slow = _snapshot(read_evidence(make_contract(), p, reg, None))
+    fast, slow = _read_both_ways(lambda: read_evidence(make_contract(), p, reg, None), _force_csv_module)
     assert fast == slow
 
 
@@ -865,10 +871,7 @@ def test_the_compact_read_matches_the_detailed_reading(tmp_path_factory, files):
     tmp_path = tmp_path_factory.mktemp("clean")
     c, r = write(tmp_path, "c.csv", files[0]), write(tmp_path, "r.csv", files[1])
     reg = write(tmp_path, "p.csv", REGISTER)
-    compact = _snapshot(read_evidence(make_contract(), c, reg, r))
-    with pytest.MonkeyPatch.context() as mp:
-        _detailed_only(mp)
-        detailed = _snapshot(read_evidence(make_contract(), c, reg, r))
+    compact, detailed = _read_both_ways(lambda: read_evidence(make_contract(), c, reg, r), _detailed_only)
     assert compact == detailed
 
 
