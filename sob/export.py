@@ -95,14 +95,19 @@ def format_money_columns(table: pl.DataFrame, minor_units: int) -> pl.DataFrame:
     return table.with_columns(exprs) if exprs else table
 
 
+def _is_coded(dtype: pl.DataType) -> bool:
+    """Text held as codes of a few values (the engine's ``status``, ``reason``...)."""
+    return isinstance(dtype, (pl.Enum, pl.Categorical))
+
+
 def _is_text(dtype: pl.DataType) -> bool:
-    """Text, stored as strings or as codes of a few values (the engine's ``status``, ``reason``...)."""
-    return dtype == pl.String or isinstance(dtype, (pl.Enum, pl.Categorical))
+    """Text, stored as strings or as codes."""
+    return dtype == pl.String or _is_coded(dtype)
 
 
 def plain_text(table: pl.DataFrame) -> list[pl.Expr]:
     """Casts of the coded text columns to ``String``: files keep plain text columns whatever the engine used."""
-    return [pl.col(n).cast(pl.String) for n, t in table.schema.items() if isinstance(t, (pl.Enum, pl.Categorical))]
+    return [pl.col(n).cast(pl.String) for n, t in table.schema.items() if _is_coded(t)]
 
 
 def formula_safe_expr(column: str) -> pl.Expr:
