@@ -14,7 +14,7 @@ import polars as pl
 
 from sob.caps import apply_caps
 from sob.contract import Contract
-from sob.idkeys import comparable, keys_of
+from sob.idkeys import positions_in
 from sob.pricing import claim_price_expr, price_result
 from sob.rules import (
     COHORT,
@@ -107,6 +107,7 @@ def assess(
     as_at: date,
     *,
     carry: bool = True,
+    participant_rows: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Assess every in-scope row as at ``as_at`` (the end of a quarter).
 
@@ -117,8 +118,15 @@ def assess(
     ``carry=False`` they are left out (totals need none of them).  Claims
     keep ``_p``, the participant's integer key, so per-participant figures
     never group millions of id strings again.
+
+    ``participant_rows``: for each row of ``claims``, the row of its
+    participant in ``participants`` (null when not there), as the evidence
+    reader found them (``Evidence.participant_rows``); the register is then
+    not searched again.
     """
-    narrow, wide = _split_columns(claims)
+    if participants is None or claims is None or participant_rows is None or participant_rows.len() != claims.height:
+        participant_rows = None
+    narrow, wide = _split_columns(claims, participant_rows)
     in_scope = _prepare(results, _RESULT_SCHEMA, "improvement", as_at)
     rows = processing_order(_prepare(narrow, _CLAIM_SCHEMA, "claim", as_at), in_scope)
     if in_scope.height == 0:  # no cohort results: no copy of millions of claims to split the kinds
@@ -126,7 +134,7 @@ def assess(
     else:
         claim_rows, result_rows = rows.filter(pl.col("kind") == "claim"), rows.filter(pl.col("kind") == "improvement")
     claim_rows = _assess_claims(claim_rows, participants, contract)
-    result_rows = _assess_results(result_rows, contract)
+    result_rows = _assess_results(result_rows.drop("_preg", strict=False), contract)
     both = claim_rows if result_rows.height == 0 else pl.concat([claim_rows, result_rows], how="diagonal_relaxed").sort("_order")
     return _attach(_apply_money(both, contract), wide if carry else None)
 
@@ -138,14 +146,18 @@ RULE_COLUMNS = ("claim_id", "participant_id", "outcome_id", "achieved_on", "subm
 _PRODUCED = {"cohort", "enrolled_on", "eligible", "kind", "reason", "price", "payable", "_evidence_status"}
 
 
-def _split_columns(claims: pl.DataFrame | None) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-    """(rule columns + ``_row``, the other columns) of the claims frame."""
+def _split_columns(claims: pl.DataFrame | None, participant_rows: pl.Series | None = None,
+                   ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """(rule columns + ``_row`` and ``_preg`` when given, the other columns) of the claims frame."""
     if claims is None:
         return None, None
     claims = claims.with_row_index("_row")
     keep = ["_row", *(c for c in RULE_COLUMNS if c in claims.columns)]
     rest = [c for c in claims.columns if c not in keep and c not in _PRODUCED and not c.startswith("_")]
-    return claims.select(keep), claims.select(rest)
+    narrow = claims.select(keep)
+    if participant_rows is not None:
+        narrow = narrow.with_columns(participant_rows.cast(pl.UInt32).alias("_preg"))
+    return narrow, claims.select(rest)
 
 
 def _attach(rows: pl.DataFrame, wide: pl.DataFrame | None) -> pl.DataFrame:
@@ -187,31 +199,14 @@ def _join_register(claims: pl.DataFrame, participants: pl.DataFrame | None) -> p
     # a register names few cohorts: codes are gathered onto every claim, not strings
     register = register.with_columns(pl.col("cohort").cast(COHORT))
     ids = claims["participant_id"]
-    p = _rows_in(ids, register["participant_id"])
+    p = claims["_preg"] if "_preg" in claims.columns else positions_in(ids, register["participant_id"])
     known = register.drop("participant_id").select(pl.all().gather(p))
     unknown = p.is_null()
     if unknown.any():  # number the other ids (null included) after the register's rows
         rest = ids.filter(unknown)
-        at = _rows_in(rest, rest.unique(maintain_order=True), nulls_equal=True) + register.height
+        at = positions_in(rest, rest.unique(maintain_order=True), nulls_equal=True) + register.height
         p = p.scatter(unknown.arg_true(), at)
-    return claims.drop("cohort", strict=False).hstack(known).with_columns(p.alias("_p"))
-
-
-def _rows_in(ids: pl.Series, table: pl.Series, *, nulls_equal: bool = False) -> pl.Series:
-    """For each of ``ids``, its position in ``table`` (unique values), or null: a UInt32 Series.
-
-    Joining with the row order kept costs several times more than without on
-    millions of rows, so only (row, position) pairs are joined, in any order,
-    and the positions are put back in place with one scatter.  Ids are
-    compared as packed integers when every one of ``table`` packs
-    (``sob.idkeys``), as strings otherwise.
-    """
-    packing, keys = (None, table) if nulls_equal else keys_of(table)
-    left = ids.to_frame("id").lazy().select(comparable(pl.col("id"), packing).alias("_k")).with_row_index("_r")
-    right = keys.to_frame("_k").lazy().with_row_index("_t")
-    pairs = left.join(right, on="_k", how="inner", nulls_equal=nulls_equal).collect()
-    positions = pl.repeat(None, ids.len(), dtype=pl.UInt32, eager=True).alias("_p")
-    return positions.scatter(pairs["_r"], pairs["_t"]) if pairs.height else positions
+    return claims.drop("cohort", "_preg", strict=False).hstack(known).with_columns(p.alias("_p"))
 
 
 def _assess_claims(claims: pl.DataFrame, participants: pl.DataFrame | None, contract: Contract) -> pl.DataFrame:

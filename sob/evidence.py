@@ -62,7 +62,7 @@ import polars as pl
 
 from sob.contract import Contract
 from sob.findings import Finding, UsageError, cut
-from sob.idkeys import Packing, comparable, keys_of
+from sob.idkeys import Packing, comparable, keys_of, positions_in
 
 __all__ = ["KIND_COLUMNS", "Evidence", "EvidenceFile", "read_evidence", "read_inline"]
 
@@ -217,6 +217,10 @@ class Evidence:
     carried_columns: list[str] = field(default_factory=list)
     has_amount_claimed: bool = False  # the claims file has an amount_claimed column (SPEC 9 export)
     has_evidence_ref: bool = False  # the claims file has an evidence_ref column (carried through, SPEC 4.1)
+    #: For each row of ``claims``, the row of ``participants`` that holds its participant (UInt32, null
+    #: when the register does not have it), as the reader found them; ``None`` when it did not keep them.
+    #: ``assess(..., participant_rows=...)`` then does not search the register again.
+    participant_rows: pl.Series | None = None
 
     @property
     def errors(self) -> list[Finding]:
@@ -1172,7 +1176,7 @@ class _Check:
 def _parse_date(col: str, fmt: str) -> pl.Expr:
     d = pl.col(col).str.to_date(fmt, strict=False)  # cached: a file holds few distinct dates
     if "%Y" in fmt:  # chrono accepts 1- to 3-digit years for %Y; strftime wants four
-        d = pl.when(d.dt.year() >= 1000).then(d)
+        d = pl.when(d >= _YEAR_1000).then(d)  # one comparison a row, not a year computed from days
     return d
 
 
@@ -1240,6 +1244,7 @@ def _case_variants(word: str) -> list[str]:
 
 
 _STATUS_ANY_CASE = [v for w in STATUSES for v in _case_variants(w)]
+_YEAR_1000 = date(1000, 1, 1)
 
 
 def _outcome_checks(kind: _Kind, contract: Contract) -> tuple[pl.Expr, list[_Check]]:
@@ -1359,7 +1364,7 @@ def _checks(kind: _Kind, contract: Contract, fmt: str, register: _Register | Non
 class _Register:
     """What the claims are checked against: the register's ids, and its invalid rows."""
 
-    ids: pl.Series  # every participant_id of the register (unique, non-null)
+    ids: pl.Series  # the register frame's participant_id column (unique; null on a row without one)
     bad_ids: list[str]  # participant ids whose register row is invalid ...
     bad_codes: list[str]  # ... and that row's code
 
@@ -1372,9 +1377,13 @@ class _Register:
         packed into integers (``sob.idkeys``), which is exact and cheaper.
         """
         if self.ids.len() <= 24:
-            return _one_of_expr(e, self.ids.to_list())
+            return _one_of_expr(e, self.ids.drop_nulls().to_list())
         packing, keys = self._keys
         return comparable(e, packing).is_in(keys.implode()).fill_null(False)
+
+    def rows_of(self, ids: pl.Series) -> pl.Series:
+        """For each of ``ids``, the row of the register frame that has it (null: not in the register)."""
+        return positions_in(ids, self.ids, keys=self._keys)
 
     @cached_property
     def _keys(self) -> tuple[Packing | None, pl.Series]:
@@ -1443,15 +1452,21 @@ def _aligned(df: pl.DataFrame) -> pl.DataFrame:
     most = max(counts, default=0)
     if most < 2:
         return df
-    ref = df.get_column(df.columns[counts.index(most)])
-    lengths = ref.chunk_lengths()
-    starts = list(itertools.accumulate(lengths, initial=0))
-
-    def cut(s: pl.Series) -> pl.Series:
-        return pl.concat([s.slice(start, n) for start, n in zip(starts, lengths)], rechunk=False)
-
+    lengths = df.get_column(df.columns[counts.index(most)]).chunk_lengths()
     odd = [name for name, n in zip(df.columns, counts) if 1 < n and df.get_column(name).chunk_lengths() != lengths]
-    return df.with_columns(cut(df.get_column(name)) for name in odd) if odd else df
+    return df.with_columns(_cut(df.get_column(name), lengths) for name in odd) if odd else df
+
+
+def _cut(s: pl.Series, lengths: list[int]) -> pl.Series:
+    """``s`` in pieces of ``lengths`` (zero-copy slices), to sit beside columns in those pieces."""
+    starts = itertools.accumulate(lengths, initial=0)
+    return pl.concat([s.slice(start, n) for start, n in zip(starts, lengths)], rechunk=False)
+
+
+def _beside(df: pl.DataFrame, *columns: pl.Series) -> pl.DataFrame:
+    """``df`` with ``columns`` added or replaced, cut like its columns (see ``_aligned``)."""
+    lengths = df.get_column(df.columns[0]).chunk_lengths() if df.width else []
+    return df.with_columns(_cut(s, lengths) if len(lengths) > 1 else s for s in columns)
 
 
 def _type(raw: _Raw, contract: Contract, register: _Register | None) -> _Typed:
@@ -1516,7 +1531,7 @@ def _typed_submitted() -> pl.Expr:
 
 
 def _read_clean(raw: _Raw, contract: Contract, register: _Register | None, keep: Collection[str] | None = None,
-                ) -> tuple[pl.DataFrame, list[tuple[int, int, Finding]]] | None:
+                ) -> tuple[pl.DataFrame, list[tuple[int, int, Finding]], pl.Series | None] | None:
     """The typed frame of a file and its row findings, from one compact query; ``None`` to read in detail.
 
     Large files are usually clean.  For them the query keeps only what the
@@ -1529,9 +1544,15 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None, keep:
     reading (``_type`` and ``_finalise``) then says what and where.
     ``keep``: the typed columns wanted (the id is always read); ``None`` for
     all of them and the carried ones.
+
+    Claims are looked up in the register after the query, by a join that
+    also gives each claim its participant's row in the register (returned
+    third, ``None`` for other files): the assessment needs those rows, and
+    one search of the register costs what a check in the query would.
     """
     kind = raw.kind
-    derived, checks, out = _checks(kind, contract, raw.date_format, register, raw.present)
+    locate = kind is _CLAIMS and register is not None
+    derived, checks, out = _checks(kind, contract, raw.date_format, None if locate else register, raw.present)
     flags = [c.flag.fill_null(False) for c in checks]
     if kind is _CLAIMS and register is not None and register.bad_ids:
         flags.append(register.code_of(pl.col("participant_id")).is_not_null())
@@ -1548,13 +1569,23 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None, keep:
     # typed inside the query, batch by batch: a column's text is never held whole
     cols = [(out[n] if n in out else pl.col(n)).cast(schema[n]).alias(n) for n in schema if n != "error"]
     line = [] if "line" in schema else ["line"]  # how invalid rows are found again
+    if locate and "participant_id" not in schema:
+        cols.append(pl.col("participant_id"))
     lf = raw.lf.with_columns(derived).select(*cols, *line, *carried, *marks, bad.alias("__sob_bad"))
     try:
         df = _collect(raw, lf)
     except _Fallback:
         return None
+    too_many = max(1000, df.height // 100)
+    if int(df["__sob_bad"].sum()) > too_many or raw.check(df) != "ok":
+        return None
+    if locate:
+        assert register is not None
+        rows = register.rows_of(df["participant_id"])
+        unknown = df["participant_id"].is_not_null() & rows.is_null()
+        df = _beside(df, rows.alias("__sob_preg"), (df["__sob_bad"] | unknown).alias("__sob_bad"))
     n_bad = int(df["__sob_bad"].sum())
-    if n_bad > max(1000, df.height // 100) or raw.check(df) != "ok":
+    if n_bad > too_many:
         return None
     if raw.src is not None:
         raw.src.sniff(whole=True)
@@ -1575,7 +1606,8 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None, keep:
     df = df.drop(*marks, "__sob_bad")
     if "error" in schema:
         df = df.with_columns(error)
-    return df.select(*schema, *carried).cast(schema), findings  # type: ignore[arg-type]
+    rows = df["__sob_preg"].alias("participant_rows") if locate else None
+    return df.select(*schema, *carried).cast(schema), findings, rows  # type: ignore[arg-type]
 
 
 def _mend_bad_rows(raw: _Raw, contract: Contract, register: _Register | None, df: pl.DataFrame,
@@ -1827,7 +1859,7 @@ def _register(participants: pl.DataFrame) -> _Register:
     """What claims are checked against: the typed register's ids, and the codes of its invalid rows."""
     bad = participants.filter(pl.col("error").is_not_null() & pl.col("participant_id").is_not_null())
     return _Register(
-        ids=participants["participant_id"].drop_nulls(),
+        ids=participants["participant_id"],
         bad_ids=bad["participant_id"].to_list(),
         bad_codes=bad["error"].to_list(),
     )
@@ -1852,12 +1884,13 @@ def _assemble_clean(ev: Evidence, contract: Contract, craw: _Raw | None, rraw: _
     for raw, read in ((craw, claims), (rraw, results)):
         if raw is None or read is None:
             continue
-        frame, found = read
+        frame, found, _ = read
         if raw.path is not None:
             files[raw.kind.kind] = raw.evidence_file(frame.height)  # type: ignore[assignment]
         per_file[raw.kind.kind] += found
         ev.carried_columns += [c for c in raw.carried if c not in ev.carried_columns]
     ev.claims = None if claims is None else claims[0]
+    ev.participant_rows = None if claims is None else claims[2]
     ev.results = None if results is None else results[0]
     if craw is not None:
         ev.has_amount_claimed = "amount_claimed" in craw.present
@@ -1878,7 +1911,7 @@ def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: 
     praw = raws.get("participants")
     clean = _read_clean(praw, contract, None) if praw is not None else None
     if praw is not None and clean is not None:
-        frame, found = clean
+        frame, found, _ = clean
         if praw.path is not None:
             files["participants"] = praw.evidence_file(frame.height)  # type: ignore[assignment]
         per_file["participants"] += found

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["Packing", "comparable", "keys_of", "packed"]
+__all__ = ["Packing", "comparable", "keys_of", "packed", "positions_in"]
 
 
 def packed(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -72,3 +72,24 @@ def keys_of(ids: pl.Series) -> tuple[Packing | None, pl.Series]:
         if keys.null_count() == ids.null_count():
             return packing, keys
     return None, ids
+
+
+def positions_in(ids: pl.Series, table: pl.Series, *, keys: tuple[Packing | None, pl.Series] | None = None,
+                 nulls_equal: bool = False) -> pl.Series:
+    """For each of ``ids``, its position in ``table`` (unique values), or null: a UInt32 Series.
+
+    Joining with the row order kept costs several times more than without on
+    millions of rows, so only (row, position) pairs are joined, in any order,
+    and the positions are put back in place with one scatter.  Ids are
+    compared as packed integers when every one of ``table`` packs, as strings
+    otherwise.  ``keys``: ``keys_of(table)`` when the caller has it already.
+    """
+    if nulls_equal:  # null is a value here: compared as strings
+        packing, table_keys = None, table
+    else:
+        packing, table_keys = keys if keys is not None else keys_of(table)
+    left = ids.to_frame("id").lazy().select(comparable(pl.col("id"), packing).alias("_k")).with_row_index("_r")
+    right = table_keys.to_frame("_k").lazy().with_row_index("_t")
+    pairs = left.join(right, on="_k", how="inner", nulls_equal=nulls_equal).collect()
+    positions = pl.repeat(None, ids.len(), dtype=pl.UInt32, eager=True).alias("_p")
+    return positions.scatter(pairs["_r"], pairs["_t"]) if pairs.height else positions

@@ -109,6 +109,7 @@ def pay_quarter(
     carried: list[str] | None = None,
     amount_claimed: bool = False,
     full_table: bool = True,
+    participant_rows: pl.Series | None = None,
 ) -> PayRun:
     """Close ``quarter``: the claim table and per-payer totals.
 
@@ -118,20 +119,23 @@ def pay_quarter(
     of the previous quarter, recomputed from the same files.  With
     ``full_table=False`` the table stops at the SPEC 9 head and payer
     columns (enough for :func:`summary`), which saves gathering the
-    evidence's other columns onto millions of rows.
+    evidence's other columns onto millions of rows.  ``participant_rows``:
+    see :func:`sob.assessment.assess`.
     """
     fy = contract.fiscal_year_start_month
     payers = contract.payer_ids
     claims, results, carried = _rename_clashing_columns(contract, claims, results, carried or [])
     if not full_table:
         carried, amount_claimed = [], False
-    current = assess(contract, claims, participants, results, quarter.end(fy), carry=full_table)
+    current = assess(contract, claims, participants, results, quarter.end(fy), carry=full_table,
+                     participant_rows=participant_rows)
     rows = current.rename({"payable": "entitled"})
     rows = split_amounts(rows, contract, "entitled", "_ent_")
     prev_cols = ["previously_paid"] + [f"_prev_{p}" for p in payers]
     missing = pl.DataFrame()
     if ledger is None:
-        rows = _recomputed_previous(contract, rows, claims, participants, results, quarter.previous().end(fy))
+        rows = _recomputed_previous(contract, rows, claims, participants, results, quarter.previous().end(fy),
+                                    participant_rows)
         rows = split_amounts(rows, contract, "previously_paid", "_prev_")
     else:
         paid = ledger.rename({"paid": "previously_paid"} | {f"paid_{p}": f"_prev_{p}" for p in payers})
@@ -204,6 +208,7 @@ def _recomputed_previous(
     participants: pl.DataFrame | None,
     results: pl.DataFrame | None,
     previous_end: date,
+    participant_rows: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Add ``previously_paid``: the entitlement as at ``previous_end``, recomputed from the same files.
 
@@ -216,7 +221,8 @@ def _recomputed_previous(
     whatever its order).  Only then is the evidence assessed a second time.
     """
     if _new_rows_meet_old_prerequisites(contract, rows, previous_end):
-        before = assess(contract, claims, participants, results, previous_end, carry=False)
+        before = assess(contract, claims, participants, results, previous_end, carry=False,
+                        participant_rows=participant_rows)
         before = before.select("claim_id", pl.col("payable").alias("previously_paid"))
         return rows.join(before, on="claim_id", how="left", maintain_order="left")
     earlier = pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(previous_end))

@@ -175,6 +175,7 @@ def compute_pay(req: PayRequest) -> PayOutcome:
         carried=(["evidence_ref"] if evidence.has_evidence_ref else []) + evidence.carried_columns,
         amount_claimed=evidence.has_amount_claimed,
         full_table=full_table,
+        participant_rows=evidence.participant_rows,
     )
     return PayOutcome(run, evidence, paths, warnings=[f for f in evidence.findings if f.severity != "error"])
 
@@ -285,7 +286,8 @@ def rule_summary(contract: Contract, evidence: Evidence, quarter: Quarter) -> di
 
     Invalid rows are counted as ``--reject-invalid`` would reject them.
     """
-    rows = assess(contract, evidence.claims, evidence.participants, evidence.results, quarter.end(contract.fiscal_year_start_month))
+    rows = assess(contract, evidence.claims, evidence.participants, evidence.results,
+                  quarter.end(contract.fiscal_year_start_month), participant_rows=evidence.participant_rows)
     by_status = dict(rows.group_by("status").len().iter_rows())
     reasons = dict(rows.filter(rows["reason"].is_not_null()).group_by("reason").len().iter_rows())
     return {

@@ -16,6 +16,7 @@ from fractions import Fraction
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 import oracle
 from engine_helpers import contract as make_contract
@@ -175,10 +176,15 @@ def _agrees_with_oracle(seed: int, day: int, max_claims: int = 30) -> None:
     contract, claim_rows, reg_rows, result_rows = random_case(seed, max_claims=max_claims)
     as_at = START + timedelta(days=day)
     expected, order = oracle.assess(contract, claim_rows, reg_rows, result_rows, as_at)
-    got = assess(contract, *frames(claim_rows, reg_rows, result_rows), as_at)
+    evidence = frames(claim_rows, reg_rows, result_rows)
+    got = assess(contract, *evidence, as_at)
     assert got["claim_id"].to_list() == order
     for cid, status, reason, price, payable in got.select("claim_id", "status", "reason", "price", "payable").iter_rows():
         assert (status, reason, price, payable) == expected[cid], cid
+    if reg_rows is not None:  # the register rows the evidence reader hands over give the same table
+        row_of = {p["participant_id"]: i for i, p in enumerate(reg_rows)}
+        rows = pl.Series([row_of.get(c["participant_id"]) for c in claim_rows], dtype=pl.UInt32)
+        assert_frame_equal(assess(contract, *evidence, as_at, participant_rows=rows), got)
 
 
 @SETTINGS

@@ -376,6 +376,24 @@ def test_register_membership_is_exact_however_ids_are_compared(tmp_path, prefix)
     assert ev.claims["error"].to_list() == expected
 
 
+@pytest.mark.parametrize("prefix", ["P", "a-participant-with-a-long-id-"])
+def test_the_compact_read_gives_each_claim_its_register_row(tmp_path, monkeypatch, prefix):
+    """Rows of the register frame (an invalid row without an id counts), null for an unknown id."""
+    n = 40
+    reg = ("participant_id,enrolled_on\n,2019-05-01\n"
+           + "".join(f"{prefix}{i},2019-05-01\n" for i in range(n)))
+    ids = [f"{prefix}{(7 * i) % n}" for i in range(2 * n)] + [f"{prefix}{n}", ""]
+    claims = HEADER + "".join(f"{i},{pid},ACC_ENTRY,2020-01-01,,,\n" for i, pid in enumerate(ids))
+    c, r = write(tmp_path, "c.csv", claims), write(tmp_path, "p.csv", reg)
+    ev = read_evidence(make_contract(), c, r, None)
+    row_of = {pid: i for i, pid in enumerate(ev.participants["participant_id"].to_list()) if pid is not None}
+    assert ev.participant_rows.to_list() == [row_of.get(pid) for pid in ev.claims["participant_id"].to_list()]
+    assert ev.participant_rows.to_list()[-2:] == [None, None]
+    assert ev.claims["error"].to_list()[-2:] == ["UNKNOWN_PARTICIPANT", "MISSING_VALUE"]
+    _detailed_only(monkeypatch)
+    assert read_evidence(make_contract(), c, r, None).participant_rows is None
+
+
 # --- files: hashes, parquet, inline rows ---------------------------------------------------------
 
 
@@ -894,3 +912,6 @@ def test_columns_out_of_the_reading_query_are_cut_into_the_same_pieces():
     out = E._aligned(df)
     assert out["b"].chunk_lengths() == out["a"].chunk_lengths() == [3, 2, 1]
     assert out.equals(df) and out.n_chunks("all")[2] == 1  # the constant column is left alone
+    added = E._beside(out, pl.Series("d", [9, 8, 7, 6, 5, 4]), pl.Series("a", [0] * 6))
+    assert added["d"].chunk_lengths() == added["a"].chunk_lengths() == [3, 2, 1]  # new and replaced alike
+    assert added["d"].to_list() == [9, 8, 7, 6, 5, 4] and added["a"].to_list() == [0] * 6
