@@ -126,10 +126,7 @@ def _one_cap(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> p
         code = "CONTRACT_CAP"
     limits = [] if per_row_limit is None else [per_row_limit.alias("_limit")]
     frame = rows.lazy().select(_price0=price, _counted=pl.when(applies).then(price).otherwise(0), _key=key, *limits).collect()
-    at = _rows_of_scopes_over(frame, limit)
-    scoped = frame.select("_counted", "_key", *(["_limit"] if limits else []))
-    if at is not None:
-        scoped = scoped[at]
+    at, scoped = _scopes_over(frame.select("_counted", "_key", *(["_limit"] if limits else [])), limit)
     # In group order: each row's clipped payable; only the rows it cuts go back.
     order, starts = _group_order(scoped["_key"])
     grouped = scoped.drop("_key")[order]
@@ -145,13 +142,14 @@ def _one_cap(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> p
     return rows.with_columns(payable=payable, cap_reason=reason)
 
 
-def _rows_of_scopes_over(frame: pl.DataFrame, limit: pl.Expr) -> pl.Series | None:
-    """Positions of the rows whose scope (``_key``) counts more than its limit in full; ``None`` for all rows.
+def _scopes_over(frame: pl.DataFrame, limit: pl.Expr) -> tuple[pl.Series | None, pl.DataFrame]:
+    """The rows whose scope (``_key``) counts more than its limit in full: their positions and ``frame``'s rows.
 
     A scope whose full-price total stays within its limit pays every row in
     full, so only the others need their rows put in order and walked: on
     millions of claims with a per-participant cap, most participants never
     reach it, and one aggregation is cheaper than sorting every row.
+    Positions are ``None`` when every row is kept.
     """
     over = (
         frame.lazy()
@@ -161,11 +159,10 @@ def _rows_of_scopes_over(frame: pl.DataFrame, limit: pl.Expr) -> pl.Series | Non
         .select("_key")
         .collect()["_key"]
     )
-    if over.len() == 0:
-        return pl.Series("_at", [], dtype=pl.UInt32)
-    at = frame.lazy().select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_at"), "_key")
-    at = at.filter(pl.col("_key").is_in(over.implode())).collect()["_at"]
-    return None if at.len() == frame.height else at
+    kept = frame.lazy().with_row_index("_at").filter(pl.col("_key").is_in(over.implode())).collect()
+    if kept.height == frame.height:
+        return None, frame
+    return kept["_at"], kept.drop("_at")
 
 
 def _sequential(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> pl.DataFrame:
