@@ -1244,6 +1244,7 @@ def _case_variants(word: str) -> list[str]:
 
 
 _STATUS_ANY_CASE = [v for w in STATUSES for v in _case_variants(w)]
+_STATUS_OF_SPELLING = pl.Series([v.lower() for v in _STATUS_ANY_CASE], dtype=pl.Enum(STATUSES))
 _YEAR_1000 = date(1000, 1, 1)
 
 
@@ -1275,17 +1276,17 @@ def _common_date_checks(fmt: str) -> tuple[list[pl.Expr], list[_Check]]:
 
 
 def _status_check() -> tuple[list[pl.Expr], _Check]:
-    """Status, case-insensitive, without lower-casing every row.
+    """``__sob_st``, the status in lower case (null when invalid), and its check.
 
-    ``__sob_st_exact``: already lower case (the usual case).  ``__sob_st_mixed``:
-    valid in another case; those rows are lower-cased after the query, only
-    when there are any (see ``_type``).
+    Every spelling in any case is a category of one Enum, so one lookup a
+    row reads it, and a table of their lower-case statuses gives the status:
+    cheaper than lower-casing every row's text, and the streaming engine
+    keeps it batch by batch (``replace`` would hold the column whole).
     """
-    exact = _one_of("status", STATUSES)
-    any_case = pl.col("status").is_in(_STATUS_ANY_CASE).fill_null(False)
+    spelled = pl.col("status").cast(pl.Enum(_STATUS_ANY_CASE), strict=False).to_physical()
     return (
-        [exact.alias("__sob_st_exact"), (any_case & ~exact).alias("__sob_st_mixed")],
-        _Check("BAD_STATUS", "status", pl.col("status").is_not_null() & ~any_case, "status"),
+        [pl.lit(_STATUS_OF_SPELLING).gather(spelled).alias("__sob_st")],
+        _Check("BAD_STATUS", "status", pl.col("status").is_not_null() & pl.col("__sob_st").is_null(), "status"),
     )
 
 
@@ -1293,10 +1294,9 @@ def _checks(kind: _Kind, contract: Contract, fmt: str, register: _Register | Non
             present: frozenset[str]) -> tuple[list[pl.Expr], list[_Check], dict[str, pl.Expr]]:
     """Derived columns, checks in priority order, and the typed output columns.
 
-    ``status`` and ``submitted_on`` come out as read (the parsed date); rows
-    where they differ (no status, another case, no submission date) are
-    mended after the query by ``_mend_outputs``, so the usual file costs no
-    extra column of millions of rows.
+    ``submitted_on`` comes out as read (the parsed date); rows without one
+    are mended after the query by ``_mend_outputs``, so the usual file costs
+    no extra column of millions of rows.
     """
     length = _Check("BAD_ROW_LENGTH", None, pl.col("__sob_ncells").is_not_null(), None)
     missing = [_Check("MISSING_VALUE", c, pl.col(c).is_null(), None) for c in kind.required]
@@ -1319,7 +1319,7 @@ def _checks(kind: _Kind, contract: Contract, fmt: str, register: _Register | Non
     oc_expr, oc_checks = _outcome_checks(kind, contract)
     derived = [*dexprs, *st_exprs, oc_expr]
     checks = [length, *missing, *dchecks, st_check, *oc_checks]
-    status_out, submitted_out = pl.col("status"), pl.col("__sob_sub")
+    status_out, submitted_out = _typed_status(), pl.col("__sob_sub")
     if kind is _CLAIMS:
         # a file without the column is not parsed for amounts
         amount = (_money_minor("amount_claimed", contract.minor_units) if "amount_claimed" in present
@@ -1503,26 +1503,20 @@ def _type(raw: _Raw, contract: Contract, register: _Register | None) -> _Typed:
 
 
 def _mend_outputs(df: pl.DataFrame) -> pl.DataFrame:
-    """The typed status and submission date where they differ from the text read (see ``_checks``).
+    """The typed submission date where it differs from the date read (see ``_checks``).
 
-    No status means ``claimed``; a status in another case is lower-cased; an
-    invalid one is null.  No submission date means the achievement date.
-    Only files that have such rows pay for a new column.
+    No submission date means the achievement date.  Only files that have
+    such rows pay for a new column.
     """
-    if "__sob_st_exact" not in df.columns:
-        return df
-    if not df["__sob_st_exact"].all():
-        df = df.with_columns(_typed_status().alias("__sob_o_status"))
-    if df["submitted_on"].null_count():
+    if "__sob_sub" in df.columns and df["submitted_on"].null_count():
         df = df.with_columns(_typed_submitted().alias("__sob_o_submitted_on"))
     return df
 
 
 def _typed_status() -> pl.Expr:
     """The status as typed from the text: none is ``claimed``, another case lower-cased, invalid null."""
-    st = pl.col("status")
-    return (pl.when(st.is_null()).then(pl.lit("claimed")).when(pl.col("__sob_st_exact")).then(st)
-            .when(pl.col("__sob_st_mixed")).then(st.str.to_lowercase()))
+    claimed = pl.lit("claimed", dtype=pl.Enum(STATUSES))
+    return pl.when(pl.col("status").is_null()).then(claimed).otherwise(pl.col("__sob_st"))
 
 
 def _typed_submitted() -> pl.Expr:
@@ -1561,7 +1555,7 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None, keep:
     if "__sob_blank" in marks:
         bad = bad & ~pl.col("__sob_blank")
     if kind is not _PARTICIPANTS:  # what _mend_outputs does after the detailed query
-        out = {**out, "status": _typed_status(), "submitted_on": _typed_submitted()}
+        out = {**out, "submitted_on": _typed_submitted()}
     if kind is _CLAIMS:  # unknown outcomes come out null here; _mend_bad_rows puts them back
         out["outcome_id"] = pl.col("__sob_oc")
     schema = {n: t for n, t in _typed_schema(kind, contract).items() if keep is None or n in keep or n == kind.id_col}
