@@ -65,17 +65,19 @@ def main(argv: list[str] | None = None) -> int:
         timings,
     )
     assert not ev.errors, ev.errors[:3]
-    _stage(f"assess as at {quarter}", lambda: assess(contract, ev.claims, ev.participants, None, quarter.end(fy)), timings)
+    rows = ev.participant_rows  # each claim's register row, as the reader found it (what sob pay passes on)
+    _stage(f"assess as at {quarter}",
+           lambda: assess(contract, ev.claims, ev.participants, None, quarter.end(fy), participant_rows=rows), timings)
     _stage(
         f"assess as at {quarter.previous()}",
-        lambda: assess(contract, ev.claims, ev.participants, None, quarter.previous().end(fy)),
+        lambda: assess(contract, ev.claims, ev.participants, None, quarter.previous().end(fy), participant_rows=rows),
         timings,
     )
     amount = "amount_claimed" in ev.claims.columns and ev.claims["amount_claimed"].null_count() < ev.claims.height
 
     def pay():
         return pay_quarter(contract, ev.claims, ev.participants, None, quarter,
-                           carried=ev.carried_columns, amount_claimed=amount)
+                           carried=ev.carried_columns, amount_claimed=amount, participant_rows=rows)
 
     run = _stage("pay_quarter (both assessments, split, table)", pay, timings)
     _stage("summary (JSON)", lambda: json.dumps(summary(run)), timings)

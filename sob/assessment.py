@@ -64,9 +64,10 @@ def _prepare(frame: pl.DataFrame | None, schema: dict, kind: str, as_at: date) -
     if "error" not in frame.columns:
         frame = frame.with_columns(error=pl.lit(None, pl.String))
     undated = pl.col("achieved_on").is_null() | pl.col("submitted_on").is_null()
-    return frame.with_columns(kind=pl.lit(kind, dtype=KIND), _undated=undated).filter(
-        pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(as_at))
-    )
+    frame = frame.with_columns(kind=pl.lit(kind, dtype=KIND), _undated=undated)
+    in_scope = frame.select(pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(as_at))).to_series()
+    # a quarter close usually has every row in scope: a filter would copy millions of rows for nothing
+    return frame if in_scope.all() else frame.filter(in_scope)
 
 
 def processing_order(claims: pl.DataFrame, results: pl.DataFrame) -> pl.DataFrame:

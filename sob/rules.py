@@ -240,10 +240,12 @@ def _over_limit(claims: pl.DataFrame, key: pl.Expr, limit: pl.Expr, passing: pl.
     keys, which is several times cheaper than hashing millions of distinct
     keys.
     """
-    candidates = claims.lazy().select(_position(), _key=key, _limit=limit, _pass=passing).filter(pl.col("_pass")).collect()
+    candidates = claims.lazy().select(_position(), _key=key, _pass=passing).filter(pl.col("_pass")).drop("_pass").collect()
     keys = candidates["_key"].sort()
     shared = keys.filter(keys == keys.shift(1)).unique()
+    del keys
     crowded = candidates.filter(pl.col("_key").is_in(shared.implode()))
+    crowded = crowded.with_columns(claims[crowded["_i"]].with_columns(_limit=limit)["_limit"])  # a few rows' limits
     ranked = crowded.filter(pl.int_range(1, pl.len() + 1).over("_key") > pl.col("_limit"))
     return ranked["_i"]
 
