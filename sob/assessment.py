@@ -83,7 +83,7 @@ def processing_order(claims: pl.DataFrame, results: pl.DataFrame) -> pl.DataFram
     both = claims if results.height == 0 else pl.concat([claims, results], how="diagonal_relaxed")
     ids = both["claim_id"]
     if ids.null_count() == 0 and ids.is_sorted():
-        key = both.select(_date_key()).to_series()
+        key = both.lazy().select(_date_key()).collect().to_series()
         if not key.is_sorted(nulls_last=True):
             both = both.sort(key, nulls_last=True, maintain_order=True)
     else:

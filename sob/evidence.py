@@ -1585,7 +1585,10 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None, keep:
         raw.src.sniff(whole=True)
     if "__sob_blank" in marks and df["__sob_blank"].any():
         df = df.filter(~pl.col("__sob_blank"))
-    if not _ids_distinct(df[kind.id_col]):
+    ids = df[kind.id_col]
+    if ids.null_count() == 0 and ids.is_sorted():  # said once, so later order checks cost nothing
+        df = df.with_columns(ids := ids.set_sorted())
+    if not _ids_distinct(ids):
         return None
     error = pl.lit(None, dtype=pl.String).alias("error")
     findings: list[tuple[int, int, Finding]] = []
