@@ -1448,13 +1448,18 @@ def _aligned(df: pl.DataFrame) -> pl.DataFrame:
     row peaked at 3.5 GB instead of 2 GB.  Columns in one piece (constants
     among them) are left as they are.
     """
-    counts = df.n_chunks("all")
-    most = max(counts, default=0)
-    if most < 2:
+    lengths = _pieces(df)
+    if len(lengths) < 2:
         return df
-    lengths = df.get_column(df.columns[counts.index(most)]).chunk_lengths()
-    odd = [name for name, n in zip(df.columns, counts) if 1 < n and df.get_column(name).chunk_lengths() != lengths]
+    odd = [name for name, n in zip(df.columns, df.n_chunks("all"))
+           if 1 < n and df.get_column(name).chunk_lengths() != lengths]
     return df.with_columns(_cut(df.get_column(name), lengths) for name in odd) if odd else df
+
+
+def _pieces(df: pl.DataFrame) -> list[int]:
+    """The chunk lengths of ``df``'s most chunked column (the pieces the streaming engine gave)."""
+    counts = df.n_chunks("all")
+    return df.get_column(df.columns[counts.index(max(counts))]).chunk_lengths() if counts else []
 
 
 def _cut(s: pl.Series, lengths: list[int]) -> pl.Series:
@@ -1465,7 +1470,7 @@ def _cut(s: pl.Series, lengths: list[int]) -> pl.Series:
 
 def _beside(df: pl.DataFrame, *columns: pl.Series) -> pl.DataFrame:
     """``df`` with ``columns`` added or replaced, cut like its columns (see ``_aligned``)."""
-    lengths = df.get_column(df.columns[0]).chunk_lengths() if df.width else []
+    lengths = _pieces(df)
     return df.with_columns(_cut(s, lengths) if len(lengths) > 1 else s for s in columns)
 
 
