@@ -915,3 +915,18 @@ def test_columns_out_of_the_reading_query_are_cut_into_the_same_pieces():
     added = E._beside(out, pl.Series("d", [9, 8, 7, 6, 5, 4]), pl.Series("a", [0] * 6))
     assert added["d"].chunk_lengths() == added["a"].chunk_lengths() == [3, 2, 1]  # new and replaced alike
     assert added["d"].to_list() == [9, 8, 7, 6, 5, 4] and added["a"].to_list() == [0] * 6
+
+
+def test_a_big_clean_read_keeps_the_streaming_pieces_and_its_register_rows_sit_beside_them(tmp_path):
+    """A column in other pieces than the rest makes polars copy the whole frame (+0.4 GB at 10M claims)."""
+    n = 200_000
+    reg = "participant_id,enrolled_on\n" + "".join(f"P{i:07d},2019-05-01\n" for i in range(n // 4))
+    claims = HEADER + "".join(f"{i},P{(7 * i) % (n // 4):07d},ACC_ENTRY,2020-01-01,,,\n" for i in range(n))
+    c, r = write(tmp_path, "c.csv", claims), write(tmp_path, "p.csv", reg)
+    if pl.scan_csv(c).collect(engine="streaming")["claim_id"].n_chunks() < 2:
+        pytest.skip("this polars reads the file in one piece")
+    ev = read_evidence(make_contract(), c, r, None)
+    pieces = ev.claims["claim_id"].chunk_lengths()
+    assert len(pieces) > 1  # not copied into one piece
+    assert ev.participant_rows.chunk_lengths() == pieces
+    assert all(ev.claims[name].chunk_lengths() == pieces for name in ev.claims.columns if ev.claims[name].n_chunks() > 1)
