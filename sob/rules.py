@@ -241,10 +241,9 @@ def _over_limit(claims: pl.DataFrame, key: pl.Expr, limit: pl.Expr, passing: pl.
     keys.
     """
     candidates = claims.lazy().select(_position(), _key=key, _pass=passing).filter(pl.col("_pass")).drop("_pass").collect()
-    keys = candidates["_key"].sort()
-    shared = keys.filter(keys == keys.shift(1)).unique()
-    del keys
-    crowded = candidates.filter(pl.col("_key").is_in(shared.implode()))
+    k = pl.col("_key")  # lazy, so the comparisons and filters run on both cores
+    shared = candidates.lazy().select(k.sort()).filter(k == k.shift(1)).unique().collect()["_key"]
+    crowded = candidates.lazy().filter(k.is_in(shared.implode())).collect()
     crowded = crowded.with_columns(claims[crowded["_i"]].with_columns(_limit=limit)["_limit"])  # a few rows' limits
     ranked = crowded.filter(pl.int_range(1, pl.len() + 1).over("_key") > pl.col("_limit"))
     return ranked["_i"]
