@@ -24,7 +24,6 @@ from sob.contract import Contract
 from sob.rules import CAP_REASONS, REASON
 
 
-
 def _outcome_caps(contract: Contract) -> dict[str, int]:
     return {o.id: o.amount_cap for o in contract.outcomes if o.amount_cap is not None}
 
@@ -125,7 +124,8 @@ def _one_cap(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> p
         key = pl.lit(0, pl.UInt32)
         code = "CONTRACT_CAP"
     limits = [] if per_row_limit is None else [per_row_limit.alias("_limit")]
-    frame = rows.lazy().select(_price0=price, _counted=pl.when(applies).then(price).otherwise(0), _key=key, *limits).collect()
+    counted = pl.when(applies).then(price).otherwise(0)
+    frame = rows.lazy().select(*limits, _price0=price, _counted=counted, _key=key).collect()
     at, scoped = _scopes_over(frame.select("_counted", "_key", *(["_limit"] if limits else [])), limit)
     # In group order: each row's clipped payable; only the rows it cuts go back.
     order, starts = _group_order(scoped["_key"])
