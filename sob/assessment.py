@@ -125,7 +125,7 @@ def assess(
     reader found them (``Evidence.participant_rows``); the register is then
     not searched again.
     """
-    if participants is None or claims is None or participant_rows is None or participant_rows.len() != claims.height:
+    if not _rows_still_fit(claims, participants, participant_rows):
         participant_rows = None
     narrow, wide = _split_columns(claims, participant_rows)
     in_scope = _prepare(results, _RESULT_SCHEMA, "improvement", as_at)
@@ -138,6 +138,29 @@ def assess(
     result_rows = _assess_results(result_rows.drop("_preg", strict=False), contract)
     both = claim_rows if result_rows.height == 0 else pl.concat([claim_rows, result_rows], how="diagonal_relaxed").sort("_order")
     return _attach(_apply_money(both, contract), wide if carry else None)
+
+
+def _rows_still_fit(claims: pl.DataFrame | None, participants: pl.DataFrame | None,
+                    participant_rows: pl.Series | None, sample: int = 1000) -> bool:
+    """Do ``participant_rows`` still point at each claim's participant (checked on evenly spread claims)?
+
+    They are only valid for the frames as the reader gave them; a caller who
+    filtered or sorted either frame since would get another participant's
+    register data.  Up to ``sample`` claims are compared, which catches that
+    at no cost; the register is then searched as usual.
+    """
+    if participants is None or claims is None or participant_rows is None or participant_rows.len() != claims.height:
+        return False
+    if claims.height == 0:
+        return True
+    at = pl.int_range(0, claims.height, max(1, claims.height // sample), dtype=pl.UInt32, eager=True)
+    rows = participant_rows.gather(at)
+    known = rows.is_not_null()
+    at, rows = at.filter(known), rows.filter(known)
+    if rows.len() and rows.max() >= participants.height:  # type: ignore[operator]
+        return False
+    ours, theirs = claims["participant_id"].gather(at), participants["participant_id"].gather(rows)
+    return ours.equals(theirs, check_names=False, check_dtypes=False)
 
 
 #: Claim columns the rules read; everything else rides along by row position.
