@@ -1367,6 +1367,7 @@ class _Register:
     ids: pl.Series  # the register frame's participant_id column (unique; null on a row without one)
     bad_ids: list[str]  # participant ids whose register row is invalid ...
     bad_codes: list[str]  # ... and that row's code
+    bad_rows: pl.Series  # ... and that row's position in the register frame
 
     def contains(self, e: pl.Expr) -> pl.Expr:
         """Is the value of ``e`` a register id?
@@ -1553,8 +1554,6 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None, keep:
     locate = kind is _CLAIMS and register is not None
     derived, checks, out = _checks(kind, contract, raw.date_format, None if locate else register, raw.present)
     flags = [c.flag.fill_null(False) for c in checks]
-    if kind is _CLAIMS and register is not None and register.bad_ids:
-        flags.append(register.code_of(pl.col("participant_id")).is_not_null())
     marks = list(raw.marks)
     bad = pl.any_horizontal(flags)
     if "__sob_blank" in marks:
@@ -1581,8 +1580,11 @@ def _read_clean(raw: _Raw, contract: Contract, register: _Register | None, keep:
     if locate:
         assert register is not None
         rows = register.rows_of(df["participant_id"])
-        unknown = df["participant_id"].is_not_null() & rows.is_null()
-        df = _beside(df, rows.alias("__sob_preg"), (df["__sob_bad"] | unknown).alias("__sob_bad"))
+        # an unknown participant, or one whose register row is invalid: read again in detail
+        flagged = df["participant_id"].is_not_null() & rows.is_null()
+        if register.bad_ids:
+            flagged = flagged | rows.is_in(register.bad_rows.implode()).fill_null(False)
+        df = _beside(df, rows.alias("__sob_preg"), (df["__sob_bad"] | flagged).alias("__sob_bad"))
     n_bad = int(df["__sob_bad"].sum())
     if n_bad > too_many:
         return None
@@ -1859,11 +1861,12 @@ def _missing_register(contract: Contract, label: str) -> Finding:
 
 def _register(participants: pl.DataFrame) -> _Register:
     """What claims are checked against: the typed register's ids, and the codes of its invalid rows."""
-    bad = participants.filter(pl.col("error").is_not_null() & pl.col("participant_id").is_not_null())
+    bad = participants.with_row_index("_row").filter(pl.col("error").is_not_null() & pl.col("participant_id").is_not_null())
     return _Register(
         ids=participants["participant_id"],
         bad_ids=bad["participant_id"].to_list(),
         bad_codes=bad["error"].to_list(),
+        bad_rows=bad["_row"],
     )
 
 
