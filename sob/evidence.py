@@ -54,7 +54,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -252,6 +252,7 @@ class _Counts:
     ends_with_newline: bool
     odd_whitespace: bool  # tab (unless it is the delimiter), VT, FF or non-ASCII white space somewhere
     has_nul: bool
+    uncounted: int = 0  # delimiters were counted from this offset on (the chunk of the first quote)
 
 
 class _ByteScan:
@@ -261,33 +262,48 @@ class _ByteScan:
     is the one full count always taken.  Delimiters are counted only when asked
     (files with quotes), because a file without quotes can only have a short
     row where a row's last cell is empty, which the reader sees for itself.
+
+    ``find_marks``: the scan also finds the first quote and the spaces that
+    ``_Source.space_from_line`` asks about (``_Source`` otherwise finds them up
+    front), and counts delimiters from the chunk holding the first quote on.
     """
 
-    def __init__(self, delim: bytes, count_delimiters: bool) -> None:
+    def __init__(self, delim: bytes, count_delimiters: bool, find_marks: bool = False,
+                 count_newlines: bool = True) -> None:
         self.delim = delim
         self.count_delimiters = count_delimiters
+        self.count_newlines = count_newlines
         self.delimiters = self.newlines = self.carriage_returns = self.crlf = 0
         self.odd_whitespace = False
         self.has_nul = False
         self.tail = b""  # the last bytes of the previous chunk
+        self.offset = 0  # bytes fed so far
+        self.uncounted = 0
+        self.marks = _Marks() if find_marks else None
 
     def feed(self, data: bytes | bytearray, n: int) -> None:
         chunk = data if n == len(data) else data[:n]
         if not n:
             return
+        if self.marks is not None:
+            self.marks.find(chunk, self.offset)
+            if not self.count_delimiters and self.marks.quote >= 0:
+                self.count_delimiters, self.uncounted = True, self.offset
         if not self.odd_whitespace:
             self.odd_whitespace = self._odd_whitespace(chunk)
         if not self.has_nul:
             self.has_nul = chunk.find(b"\x00") >= 0
         if self.count_delimiters:
             self.delimiters += chunk.count(self.delim)
-        self.newlines += chunk.count(b"\n")
+        if self.count_newlines:
+            self.newlines += chunk.count(b"\n")
         if self.tail.endswith(b"\r") and chunk[0] == 10:
             self.crlf += 1
         if chunk.find(b"\r") >= 0:
             self.carriage_returns += chunk.count(b"\r")
             self.crlf += chunk.count(b"\r\n")
         self.tail = bytes(chunk[-2:])
+        self.offset += n
 
     def _odd_whitespace(self, chunk: bytes | bytearray) -> bool:
         """White space other than the ASCII space: tab (unless it is the delimiter), VT, FF, Unicode."""
@@ -303,16 +319,55 @@ class _ByteScan:
     def result(self) -> _Counts:
         return _Counts(self.delimiters if self.count_delimiters else None, self.newlines, self.carriage_returns,
                        self.crlf, ends_with_newline=self.tail.endswith(b"\n"),
-                       odd_whitespace=self.odd_whitespace, has_nul=self.has_nul)
+                       odd_whitespace=self.odd_whitespace, has_nul=self.has_nul, uncounted=self.uncounted)
 
 
-def _chunks(path: Path):
-    """The file's bytes in chunks of ``_CHUNK`` (one reused buffer): ``(buffer, length)``."""
+class _Marks:
+    """Where a file's first quote is, its first space, and the first space on a later line (-1: none).
+
+    Found chunk by chunk; the same answers as ``find`` over the whole file.
+    """
+
+    def __init__(self) -> None:
+        self.quote = self.space = self.later_space = -1
+        self._step = 0  # looking for: 0 the first space, 1 the end of its line, 2 a space after that
+
+    def find(self, chunk: bytes | bytearray, offset: int) -> None:
+        if self.quote < 0 and (at := chunk.find(b'"')) >= 0:
+            self.quote = offset + at
+        pos = 0
+        while self._step < 3 and (pos := chunk.find(b"\n" if self._step == 1 else b" ", pos)) >= 0:
+            if self._step == 0:
+                self.space = offset + pos
+            elif self._step == 2:
+                self.later_space = offset + pos
+            self._step += 1
+
+
+def _lines_in(path: Path) -> int | None:
+    """The lines of a file, counted by polars (line breaks, plus a last line without one); ``None`` if it fails.
+
+    polars counts on both cores without the GIL, about twice as fast as
+    ``bytes.count``.  With no quote character every line break ends a line,
+    whatever the bytes (``test_polars_counts_every_line`` holds it to that).
+    """
+    try:
+        return int(pl.scan_csv(path, has_header=False, quote_char=None, infer_schema=False, raise_if_empty=False,
+                               glob=False).select(pl.len()).collect().item())
+    except pl.exceptions.PolarsError:  # pragma: no cover
+        return None
+
+
+def _chunks(path: Path, end: int | None = None):
+    """The file's bytes (up to offset ``end``) in chunks of ``_CHUNK`` (one reused buffer): ``(buffer, length)``."""
     buf = bytearray(_CHUNK)
     view = memoryview(buf)
+    left = end
     with open(path, "rb") as fh:
-        while n := fh.readinto(buf):
+        while n := fh.readinto(buf if left is None or left >= _CHUNK else view[:left]):
             yield buf, view, n
+            if left is not None:
+                left -= n
 
 
 class _Source:
@@ -326,9 +381,15 @@ class _Source:
     runs never need it, and hashing competes with parsing for the two cores.
     ``source`` is what polars reads: the path of a regular file, or the
     bytes of anything else (a pipe).
+
+    ``later=True`` (the claims, read after the register): nothing is searched
+    up front.  The background scan finds the quote and spaces too, in the
+    one pass it makes anyway, while polars reads the register; asking for
+    them waits for the scan.  The claims are then parsed with both cores to
+    themselves, instead of beside a scan of their own bytes.
     """
 
-    def __init__(self, path: Path, label: str, delim: str, *, scan: bool = True) -> None:
+    def __init__(self, path: Path, label: str, delim: str, *, scan: bool = True, later: bool = False) -> None:
         """``scan=False``: no byte counts (a Parquet file, which polars checks itself)."""
         self.label = label
         self.path = path
@@ -339,6 +400,7 @@ class _Source:
         self._thread: threading.Thread | None = None
         self._sha256: str | None = None
         self._delimiters: int | None = None
+        self._marks: _Marks | None = None
         self.data: bytes | None = None
         try:
             st = os.stat(path)
@@ -348,45 +410,60 @@ class _Source:
             raise _unreadable(label, exc.strerror or str(exc)) from None
         if stat.S_ISDIR(st.st_mode):
             raise _unreadable(label, "it is a directory, not a file")
+        later = later and scan and stat.S_ISREG(st.st_mode)
         mm: mmap.mmap | None = None
         try:
             with open(path, "rb") as fh:
-                if stat.S_ISREG(st.st_mode) and st.st_size > 0:
+                if stat.S_ISREG(st.st_mode) and st.st_size > 0 and not later:
                     try:
                         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
                     except (OSError, ValueError):  # pragma: no cover - odd file systems
                         mm = None
-                if mm is None:
+                if later:
+                    self.head_bytes = fh.read(1 << 16)
+                elif mm is None:
                     self.data = fh.read()
         except OSError as exc:
             raise _unreadable(label, exc.strerror or str(exc)) from None
-        buf: bytes | mmap.mmap = mm if mm is not None else self.data  # type: ignore[assignment]
-        try:
-            self.size = len(buf)
-            self.head_bytes = bytes(buf[: 1 << 16])
-            # the whole-file facts needed before reading (memchr); the rest comes from _ByteScan
-            self.has_quote = buf.find(b'"') >= 0
-            # the first space, and the first on a later line: is there one among the data rows?
-            self._space = buf.find(b" ")
-            line_end = buf.find(b"\n", self._space) if self._space >= 0 else -1
-            self._later_space = buf.find(b" ", line_end) if line_end >= 0 else -1
-        finally:
-            if mm is not None:
-                mm.close()
+        if later:
+            self.size = st.st_size
+        else:
+            buf: bytes | mmap.mmap = mm if mm is not None else self.data  # type: ignore[assignment]
+            try:
+                self.size = len(buf)
+                self.head_bytes = bytes(buf[: 1 << 16])
+                # the whole-file facts needed before reading (memchr); the rest comes from _ByteScan
+                self._marks = _Marks()
+                self._marks.find(buf, 0)
+            finally:
+                if mm is not None:
+                    mm.close()
         self.source: str | bytes = str(path) if self.data is None else self.data
         if not scan:
             return
         if self.data is None:
-            self._thread = threading.Thread(target=self._scan_file, daemon=True)
+            self._thread = threading.Thread(target=self._scan_file, args=(later,), daemon=True)
             self._thread.start()
         else:
             counter = _ByteScan(self._delim, count_delimiters=True)
             counter.feed(self.data, len(self.data))
             self._counts = counter.result()
 
+    @property
+    def marks(self) -> _Marks:
+        """The quote and spaces found, up front or by the scan (then waited for)."""
+        if self._marks is None:
+            self.counts()
+        assert self._marks is not None
+        return self._marks
+
+    @property
+    def has_quote(self) -> bool:
+        return self.marks.quote >= 0
+
     def space_from_line(self, line: int) -> bool:
         """Could a space byte lie on line ``line`` (0-based) or after?  ``True`` when unsure."""
-        if self._space < 0:
+        if self.marks.space < 0:
             return False
         offset = 0
         for _ in range(line):
@@ -394,7 +471,7 @@ class _Source:
             if offset == 0:
                 return True  # the line starts beyond the head
         # the first space is before ``line``, so its whole line is: only a space on another line counts
-        return self._space >= offset or self._later_space >= 0
+        return self.marks.space >= offset or self.marks.later_space >= 0
 
     def sniff(self, whole: bool = False) -> None:
         """Refuse what is not UTF-8 text: UTF-16/32 (by BOM or NUL bytes) and binary files.
@@ -432,12 +509,20 @@ class _Source:
         except OSError as exc:
             raise _unreadable(self.label, exc.strerror or str(exc)) from None
 
-    def _scan_file(self) -> None:
+    def _scan_file(self, later: bool) -> None:
         try:
-            scan = _ByteScan(self._delim, count_delimiters=self.has_quote)
+            scan = _ByteScan(self._delim, count_delimiters=not later and self.has_quote, find_marks=later,
+                             count_newlines=False)
             for buf, _view, n in _chunks(self.path):
                 scan.feed(buf, n)
+            lines = _lines_in(self.path)
+            if lines is None:  # pragma: no cover - polars could not count: count here
+                scan.newlines = sum(buf.count(b"\n", 0, n) for buf, _view, n in _chunks(self.path))
+            else:  # a last line without a line break is a line too
+                scan.newlines = lines - (0 if scan.offset == 0 or scan.tail.endswith(b"\n") else 1)
             self._counts = scan.result()
+            if later:
+                self._marks = scan.marks
         except BaseException as exc:  # noqa: BLE001  # pragma: no cover - re-raised in counts()
             self._error = exc
 
@@ -452,12 +537,14 @@ class _Source:
 
     def delimiters(self) -> int:
         """How many delimiter bytes the file holds (a second pass when the scan did not count them)."""
-        counted = self.counts().delimiters
-        if counted is not None:
-            return counted
+        c = self.counts()
+        if c.delimiters is not None and not c.uncounted:
+            return c.delimiters
         if self._delimiters is None:
+            end = c.uncounted if c.delimiters is not None else self.size
             try:
-                self._delimiters = sum(buf.count(self._delim, 0, n) for buf, _view, n in _chunks(self.path))
+                self._delimiters = (c.delimiters or 0) + sum(
+                    buf.count(self._delim, 0, n) for buf, _view, n in _chunks(self.path, end))
             except OSError as exc:
                 raise _unreadable(self.label, exc.strerror or str(exc)) from None
         return self._delimiters
@@ -1005,17 +1092,22 @@ def _named(kind: _Kind, header: _Header, cells: pl.LazyFrame, extra: tuple[str, 
     return lf
 
 
-_Loaded = tuple[_Raw | None, list[Finding], EvidenceFile | None]
+_Loaded = tuple["_Raw | Callable[[], _Raw] | None", list[Finding], EvidenceFile | None]
 
 
-def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loaded:
+def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract, *, later: bool = False) -> _Loaded:
+    """Open a CSV file, find and check its header, and plan its reading.
+
+    ``later=True``: the plan is returned as a function to call when the file
+    is to be read, so that its background scan runs meanwhile (see ``_Source``).
+    """
     cfg = contract.evidence
     delim = cfg.delimiter
     if not isinstance(delim, str) or len(delim) != 1 or delim in '"\r\n':
         raise UsageError(f"cannot read {label}: the delimiter {delim!r} must be one character "
                          "other than a quote or line break")
     columns_map = dict(cfg.columns)
-    src = _Source(path, label, delim)
+    src = _Source(path, label, delim, later=later)
     src.sniff()
     at = _find_header(src, delim)
     if at is None:
@@ -1025,7 +1117,15 @@ def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loade
     if header is None:
         src.sniff(whole=True)
         return None, errors, EvidenceFile(kind.kind, path, 0, src.sha256)
-    hdr = header
+    plan = partial(_plan_csv, kind, path, label, contract, src, at, header)
+    return (plan if later else plan()), [], None
+
+
+def _plan_csv(kind: _Kind, path: Path, label: str, contract: Contract, src: _Source, at: _HeaderAt,
+              hdr: _Header) -> _Raw:
+    """How a CSV file with a good header is read: the fast reader when the file qualifies, else the exact one."""
+    cfg = contract.evidence
+    delim = cfg.delimiter
 
     def exact() -> pl.LazyFrame:
         try:
@@ -1062,7 +1162,7 @@ def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loade
         raw.redo = redo
     else:
         raw.lf = exact()
-    return raw, [], None
+    return raw
 
 
 def _load_parquet(kind: _Kind, path: Path, label: str, contract: Contract) -> _Loaded:
@@ -1109,12 +1209,13 @@ def _load_parquet(kind: _Kind, path: Path, label: str, contract: Contract) -> _L
     return raw, [], None
 
 
-def _load(kind: _Kind, path: Path | str, contract: Contract):
+def _load(kind: _Kind, path: Path | str, contract: Contract, *, later: bool = False) -> _Loaded:
+    """Open an evidence file; ``later``: a CSV file's reading may be planned when it is read (``_load_csv``)."""
     path = Path(path)
     label = str(path)
     if path.suffix.lower() == ".parquet":
         return _load_parquet(kind, path, label, contract)
-    return _load_csv(kind, path, label, contract)
+    return _load_csv(kind, path, label, contract, later=later)
 
 
 # --------------------------------------------------------------------------------------
@@ -1903,7 +2004,7 @@ def _assemble_clean(ev: Evidence, contract: Contract, craw: _Raw | None, rraw: _
     return True
 
 
-def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: bool,
+def _assemble(contract: Contract, raws: dict[str, Any], register_given: bool,
               file_errors: list[Finding], files: dict[str, EvidenceFile], register_label: str,
               keep: Collection[str] | None = None) -> Evidence:
     ev = Evidence(file_errors=list(file_errors))
@@ -1935,6 +2036,8 @@ def _assemble(contract: Contract, raws: dict[str, _Raw | None], register_given: 
         register = _register(frame)
 
     craw, rraw = raws.get("claims"), raws.get("results")
+    if callable(craw):  # planned now that the register is read (its byte scan ran meanwhile)
+        craw = craw()
     if _assemble_clean(ev, contract, craw, rraw, register, files, per_file, keep):
         for kind in ("claims", "participants", "results"):
             ev.findings += _sorted(per_file[kind])
@@ -2004,14 +2107,15 @@ def read_evidence(contract: Contract, claims: Path | None, participants: Path | 
     be read: missing, a directory, no permission, not UTF-8 text (UTF-16,
     binary).  Everything else is reported in the returned :class:`Evidence`.
     """
-    raws: dict[str, _Raw | None] = {}
+    raws: dict[str, _Raw | Callable[[], _Raw] | None] = {}
     file_errors: list[Finding] = []
     files: dict[str, EvidenceFile] = {}
     for kind, path in (("claims", claims), ("participants", participants), ("results", results)):
         if path is None:
             raws[kind] = None
             continue
-        raw, errors, ef = _load(_KINDS[kind], path, contract)
+        # the claims' reading is planned after the register is read, their byte scan running meanwhile
+        raw, errors, ef = _load(_KINDS[kind], path, contract, later=kind == "claims" and participants is not None)
         raws[kind] = raw
         file_errors += errors
         if ef is not None:

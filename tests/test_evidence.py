@@ -700,6 +700,57 @@ def test_byte_counts_do_not_depend_on_where_the_chunks_end():
         assert scan.result().delimiters is None
 
 
+_BYTES = st.lists(st.sampled_from([b"a", b",", b"\n", b"\r", b'"', b" ", b"\t", b"\x00", b"\xc3\xa9", b"\xff"]), max_size=60)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=_BYTES, chunk=st.integers(1, 9))
+def test_the_scan_finds_what_an_up_front_search_finds(tmp_path, monkeypatch, parts, chunk):
+    """The claims' scan (``later=True``) gives the same byte facts as the searches made up front."""
+    data = b"".join(parts)
+    p = tmp_path / "claims.csv"
+    p.write_bytes(data)
+    monkeypatch.setattr(E, "_CHUNK", chunk)  # quotes, spaces and line ends fall across chunk edges
+    now, later = E._Source(p, str(p), ","), E._Source(p, str(p), ",", later=True)
+    assert later._marks is None or not data  # nothing searched before the scan ran
+    assert (later.has_quote, later.marks.space, later.marks.later_space) == (
+        now.has_quote, data.find(b" "), now.marks.later_space)
+    assert [later.space_from_line(n) for n in range(4)] == [now.space_from_line(n) for n in range(4)]
+    assert later.delimiters() == now.delimiters() == data.count(b",")
+    c, d = later.counts(), now.counts()
+    assert (c.newlines, c.carriage_returns, c.crlf, c.ends_with_newline, c.odd_whitespace, c.has_nul) == (
+        d.newlines, d.carriage_returns, d.crlf, d.ends_with_newline, d.odd_whitespace, d.has_nul)
+    assert c.newlines == data.count(b"\n")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=_BYTES)
+def test_polars_counts_every_line(tmp_path, parts):
+    """``_lines_in`` is the line breaks plus a last line without one, whatever the bytes."""
+    data = b"".join(parts)
+    p = tmp_path / "any.csv"
+    p.write_bytes(data)
+    assert E._lines_in(p) == data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def test_claims_quoted_only_after_the_first_chunk_are_read_like_the_csv_module(tmp_path, monkeypatch):
+    """Delimiters before the chunk of the first quote are counted afterwards, once."""
+    monkeypatch.setattr(E, "_CHUNK", 64)
+    rows = [f"{i},A,ACC_ENTRY,2020-01-0{1 + i % 9},,,r{i}" for i in range(40)]
+    rows[30] = '30,A,ACC_ENTRY,2020-01-01,,,"a, b"'
+    rows[33] = "33,A,ACC_ENTRY,2020-13-01,,,r33"
+    claims = write(tmp_path, "claims.csv", HEADER + "\n".join(rows) + "\n")
+    register = write(tmp_path, "participants.csv", "participant_id,enrolled_on,eligible\nA,2019-01-01,true\n")
+    taken = _paths_taken(monkeypatch)
+    fast = _snapshot(read_evidence(make_contract(), claims, register, None))
+    assert taken == ["_fast_lazy", "_fast_lazy"]  # the register's and the claims': the count vouched for them
+    with pytest.MonkeyPatch.context() as mp:
+        _force_csv_module(mp)
+        slow = _snapshot(read_evidence(make_contract(), claims, register, None))
+    assert fast == slow
+    assert [f["line"] for f in fast[1]] == [35]
+
+
 def test_a_large_quoted_file_matches_the_csv_module(tmp_path, monkeypatch):
     """Quote parity is a running sum over lines: check it across polars' batch boundaries."""
     rows = []
