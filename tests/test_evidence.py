@@ -981,3 +981,21 @@ def test_a_big_clean_read_keeps_the_streaming_pieces_and_its_register_rows_sit_b
     assert len(pieces) > 1  # not copied into one piece
     assert ev.participant_rows.chunk_lengths() == pieces
     assert all(ev.claims[name].chunk_lengths() == pieces for name in ev.claims.columns if ev.claims[name].n_chunks() > 1)
+
+
+@pytest.mark.parametrize(
+    ("pieces", "distinct"),
+    [
+        ([["a", "b"], ["c", "d"]], True),
+        ([["a", "b"], ["b", "c"]], False),  # repeated across the edge of two pieces
+        ([["a", "b", "b"], ["c"]], False),  # within a piece
+        ([["a"], [], ["a"]], False),  # across an empty piece
+        ([["a"], [], ["b"], ["c", "c"]], False),
+        ([[], ["a"], ["b"]], True),
+    ],
+)
+def test_sorted_ids_are_distinct_only_without_equal_neighbours_in_any_piece(pieces, distinct):
+    ids = pl.concat([pl.Series("id", p, dtype=pl.String) for p in pieces], rechunk=False)
+    assert ids.n_chunks() == sum(1 for p in pieces if p)
+    assert E._ids_distinct(ids.set_sorted()) is distinct
+    assert E._ids_distinct(ids.rechunk()) is distinct
