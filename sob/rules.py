@@ -243,10 +243,15 @@ def _over_limit(claims: pl.DataFrame, key: pl.Expr, limit: pl.Expr, passing: pl.
     candidates = claims.lazy().select(_position(), _key=key, _pass=passing).filter(pl.col("_pass")).drop("_pass").collect()
     k = pl.col("_key")  # lazy, so the comparisons and filters run on both cores
     shared = candidates.lazy().select(k.sort()).filter(k == k.shift(1)).unique().collect()["_key"]
-    crowded = candidates.lazy().filter(k.is_in(shared.implode())).collect()
-    crowded = crowded.with_columns(claims[crowded["_i"]].with_columns(_limit=limit)["_limit"])  # a few rows' limits
-    ranked = crowded.filter(pl.int_range(1, pl.len() + 1).over("_key") > pl.col("_limit"))
-    return ranked["_i"]
+    # the few crowded rows, grouped by key and in row order within each: a row's rank is its
+    # distance from the first row of its run (a hash window over the keys costs more)
+    crowded = candidates.lazy().filter(k.is_in(shared.implode())).sort("_key", "_i").collect()
+    reads = limit.meta.root_names()  # the limit of the crowded rows only, from the columns it reads
+    if reads:
+        limit = pl.lit(claims.select(reads)[crowded["_i"]].select(limit).to_series())
+    at = pl.int_range(pl.len(), dtype=pl.UInt32)
+    rank = at - pl.when(k != k.shift(1)).then(at).forward_fill().fill_null(0) + 1
+    return crowded.filter(rank > limit)["_i"].sort()
 
 
 def _reject(claims: pl.DataFrame, positions: pl.Series, code: str) -> pl.DataFrame:
