@@ -125,8 +125,7 @@ def _one_cap(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> p
         code = "CONTRACT_CAP"
     limits = [] if per_row_limit is None else [per_row_limit.alias("_limit")]
     counted = pl.when(applies).then(price).otherwise(0)
-    frame = rows.lazy().select(*limits, _price0=price, _counted=counted, _key=key).collect()
-    at, scoped = _scopes_over(frame.select("_counted", "_key", *(["_limit"] if limits else [])), limit)
+    at, scoped = _scopes_over(rows.lazy().select(*limits, _counted=counted, _key=key).collect(), limit)
     # In group order: each row's clipped payable; only the rows it cuts go back.
     order, starts = _group_order(scoped["_key"])
     grouped = scoped.drop("_key")[order]
@@ -137,7 +136,8 @@ def _one_cap(rows: pl.DataFrame, contract: Contract, ocaps: dict[str, int]) -> p
         .select("_row", "_counted", _payable=clipped)
         .filter(pl.col("_payable") < pl.col("_counted"))
     )
-    payable = frame["_price0"].clone().scatter(cut["_row"], cut["_payable"])
+    # the prices are computed only now, so they are not held beside the scope totals (the peak at 10M)
+    payable = rows.select(price).to_series().scatter(cut["_row"], cut["_payable"])
     reason = pl.repeat(None, rows.height, dtype=REASON, eager=True).scatter(cut["_row"], code)
     return rows.with_columns(payable=payable, cap_reason=reason)
 
