@@ -154,7 +154,7 @@ def validate(
             from sob.workflows import parse_quarter
 
             parse_quarter(quarter)
-        outcomes = [validate_one(p, given, quarter) for p in contracts]
+        outcomes = [_with_progress(f"checking {p}", lambda p=p: validate_one(p, given, quarter)) for p in contracts]
         findings = [f for o in outcomes for f in o.findings]
         files = [f for o in outcomes for f in o.files]
         if format is FindingFormat.json:

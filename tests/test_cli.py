@@ -104,6 +104,18 @@ def pay_json(contract: Path, quarter: str, *extra: object) -> dict:
 # --------------------------------------------------------------------------
 
 
+def test_validate_and_pay_run_behind_the_progress_spinner(monkeypatch):
+    """Long runs go through ``_with_progress`` (drawn only on a terminal: see test_render_pay)."""
+    import sob.cli as cli
+
+    labels: list[str] = []
+    original = cli._with_progress
+    monkeypatch.setattr(cli, "_with_progress", lambda label, work: labels.append(label) or original(label, work))
+    assert sob("validate", KIRKLEES).exit_code == 0
+    assert sob("pay", KIRKLEES, "--quarter", "2021-Q2", "--format", "json").exit_code == 0
+    assert labels == [f"checking {KIRKLEES}", "assessing"]
+
+
 def test_version():
     result = sob("--version")
     assert result.exit_code == 0
