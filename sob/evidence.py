@@ -259,7 +259,8 @@ class _ByteScan:
     """Counts over a file read chunk by chunk (state carried across chunk edges).
 
     Every test but the counts is a ``memchr``-speed ``find``; the newline count
-    is the one full count always taken.  Delimiters are counted only when asked
+    is the one full count always taken (by polars for a file: ``_lines_in``;
+    ``count_newlines=False`` then).  Delimiters are counted only when asked
     (files with quotes), because a file without quotes can only have a short
     row where a row's last cell is empty, which the reader sees for itself.
 
@@ -1092,7 +1093,8 @@ def _named(kind: _Kind, header: _Header, cells: pl.LazyFrame, extra: tuple[str, 
     return lf
 
 
-_Loaded = tuple["_Raw | Callable[[], _Raw] | None", list[Finding], EvidenceFile | None]
+_Planned = _Raw | Callable[[], _Raw]  # a reading, or the function that plans it (``later`` in _load_csv)
+_Loaded = tuple[_Planned | None, list[Finding], EvidenceFile | None]
 
 
 def _load_csv(kind: _Kind, path: Path, label: str, contract: Contract, *, later: bool = False) -> _Loaded:
@@ -2020,7 +2022,7 @@ def _assemble_clean(ev: Evidence, contract: Contract, craw: _Raw | None, rraw: _
     return True
 
 
-def _assemble(contract: Contract, raws: dict[str, Any], register_given: bool,
+def _assemble(contract: Contract, raws: dict[str, _Planned | None], register_given: bool,
               file_errors: list[Finding], files: dict[str, EvidenceFile], register_label: str,
               keep: Collection[str] | None = None) -> Evidence:
     ev = Evidence(file_errors=list(file_errors))
@@ -2123,7 +2125,7 @@ def read_evidence(contract: Contract, claims: Path | None, participants: Path | 
     be read: missing, a directory, no permission, not UTF-8 text (UTF-16,
     binary).  Everything else is reported in the returned :class:`Evidence`.
     """
-    raws: dict[str, _Raw | Callable[[], _Raw] | None] = {}
+    raws: dict[str, _Planned | None] = {}
     file_errors: list[Finding] = []
     files: dict[str, EvidenceFile] = {}
     for kind, path in (("claims", claims), ("participants", participants), ("results", results)):
