@@ -134,7 +134,7 @@ def dwp_innovation_fund() -> None:
         pid = f"IF2-{n + j + 1:04d}"
         people.append([pid, rand_date(rng, plus(referrals_end, 1), date(2015, 1, 31)), True, "age-15"])
 
-    for pid, enrolled, eligible, cohort in people:
+    for pid, enrolled, _eligible, cohort in people:
         star = rng.random() < 0.08          # high achievers: these bind the 11,700 cap
         boost = 2.4 if star else 1.0
         older = cohort == "age-15"
@@ -222,7 +222,7 @@ def fair_chance_fund() -> None:
     for j in range(5):                         # referrals taken after year 1
         people.append([f"FCF{n + j + 1:04d}", rand_date(rng, date(2016, 1, 4), date(2016, 2, 26)), True, "18-24"])
 
-    for pid, enrolled, eligible, _ in people:
+    for pid, enrolled, _eligible, _ in people:
         star = rng.random() < 0.05
         boost = 1.6 if star else 1.0
 
@@ -353,7 +353,7 @@ def london_rough_sleeping() -> None:
         people.append([f"RS-{n + j + 1:03d}", rand_date(rng, date(2017, 10, 2), date(2017, 11, 30)), True,
                        rng.choice(BOROUGHS)])
 
-    for pid, enrolled, eligible, _ in people:
+    for pid, enrolled, _eligible, _ in people:
         def p(x):
             return rng.random() < x
 
@@ -457,7 +457,7 @@ def kirklees_bop() -> None:
         people.append([f"KB{10000 + n + j + 1}", rand_date(rng, date(2023, 10, 2), date(2023, 12, 22)), True,
                        rng.choice(LOCALITIES)])
 
-    for pid, enrolled, eligible, _ in people:
+    for pid, enrolled, _eligible, _ in people:
         def p(x):
             return rng.random() < x
 
@@ -554,7 +554,7 @@ def mhep_employment() -> None:
         people.append([f"MH{n + j + 1:04d}", rand_date(rng, date(2022, 4, 4), date(2022, 5, 27)), True,
                        "secondary-care"])
 
-    for pid, enrolled, eligible, _ in people:
+    for pid, enrolled, _eligible, _ in people:
         def add(outcome, d):
             return book.add(pid, outcome, d, status=pick_status(rng))
 
@@ -670,7 +670,7 @@ def norfolk_families() -> None:
     rows.append([f"NF-{seq:03d}", r[1], r[2], r[3], plus(date.fromisoformat(r[4]), 28).isoformat(), r[5],
                  str(int(int(r[6]) * 1.07)), "1", "claimed"])
     # the last period's in-care figure arrives after claims_end (LATE_CLAIM)
-    last_ic = [x for x in rows if x[1] == "IN_CARE" and x[2].endswith(periods[-1][0])][0]
+    last_ic = next(x for x in rows if x[1] == "IN_CARE" and x[2].endswith(periods[-1][0]))
     last_ic[4] = plus(claims_end, 16).isoformat()
     folder = HERE / "norfolk-families" / "evidence"
     write_csv(folder / "claims.csv", CLAIMS_HEADER, [])
