@@ -234,7 +234,7 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
             "errors": [r["stderr"] for r in rs if r["rc"] != 0 and r.get("stderr")],
         }
     read = results["read_csv"]["median_wall_s"]
-    for name, res in results.items():
+    for res in results.values():
         w, m = res["median_wall_s"], res["median_rss_mb"]
         res["wall_vs_read"] = w / read if (w is not None and read) else None
         res["rss_vs_csv"] = m * 1e6 / claims_bytes if m is not None else None
