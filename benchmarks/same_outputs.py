@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record what ``sob`` prints and writes, and compare two records byte for byte.
 
-    python benchmarks/same_outputs.py record --tree TREE --out OUTDIR [--big] [--jobs 2]
+    python benchmarks/same_outputs.py record --tree TREE --out OUTDIR [--big] [--jobs 2] [--only PREFIX]
     python benchmarks/same_outputs.py compare DIR_A DIR_B
 
 ``record`` runs the ``sob`` of the source tree TREE (``python -m sob`` with
@@ -16,10 +16,11 @@ folder's path replaced by ``<TMP>``. It records:
   parquet, xlsx), and the terminal table for the last quarter. A Parquet
   export is recorded as its schema and the frame polars reads, written as
   CSV; an xlsx export as its sheets' cell values, read with ``zipfile`` and
-  an XML parser (the zip's bytes hold a timestamp);
+  an XML parser: value, type and number format (the zip's bytes hold a
+  timestamp);
 - ``sob validate --format json`` (and ``--format text``), ``sob test`` and
   ``sob explain`` (first and last claim, last quarter) on each sample;
-- about forty broken variants of the MHEP sample (bad cells, bad files, bad
+- about sixty broken variants of the MHEP sample (bad cells, bad files, bad
   contracts; built here, deterministically): ``sob validate --format json``
   and ``sob pay --format json --reject-invalid`` on each;
 - with ``--big``: a 1M-claim case from ``benchmarks/generate.py`` (made once
@@ -172,11 +173,31 @@ def _strings(book: zipfile.ZipFile) -> list[str]:
     return ["".join(t.text or "" for t in si.iter(f"{{{NS['m']}}}t")) for si in root.findall("m:si", NS)]
 
 
+def _number_formats(book: zipfile.ZipFile) -> list[str]:
+    """The number format of each cell style (``s`` attribute): a date or money shows as its format code.
+
+    The style's index is left out, so writing the same formats in another order is no difference.
+    """
+    if "xl/styles.xml" not in book.namelist():
+        return []
+    root = ElementTree.fromstring(book.read("xl/styles.xml"))
+    codes = {f.get("numFmtId"): f.get("formatCode") for f in root.iter(f"{{{NS['m']}}}numFmt")}
+    xfs = root.find("m:cellXfs", NS)
+    if xfs is None:
+        return []
+    out = []
+    for xf in xfs.findall("m:xf", NS):
+        number = xf.get("numFmtId", "0")
+        out.append(codes.get(number) or f"builtin:{number}")
+    return out
+
+
 def xlsx_cells(path: Path) -> str:
-    """Sheet names and each cell as ``ref type style value``: what a reader sees, not the zip's dates."""
+    """Sheet names and each cell as ``ref type number-format value``: what a reader sees, not the zip's dates."""
     lines: list[str] = []
     with zipfile.ZipFile(path) as book:
         strings = _strings(book)
+        formats = _number_formats(book)
         workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
         lines += [f"sheet {s.get('name')}" for s in workbook.iter(f"{{{NS['m']}}}sheet")]
         for name in sorted(n for n in book.namelist() if n.startswith("xl/worksheets/sheet")):
@@ -188,7 +209,9 @@ def xlsx_cells(path: Path) -> str:
                 value = v.text if v is not None else "".join(t.text or "" for t in cell.iter(f"{{{NS['m']}}}t"))
                 if kind == "s" and value is not None:
                     value = strings[int(value)]
-                lines.append(f"{cell.get('r')} {kind} {cell.get('s', '')} {value!r}")
+                style = cell.get("s")
+                shown = formats[int(style)] if style is not None and int(style) < len(formats) else ""
+                lines.append(f"{cell.get('r')} {kind} {shown!r} {value!r}")
     return "\n".join(lines) + "\n"
 
 
@@ -347,7 +370,7 @@ def _head(n: int) -> Callable[[str], str]:
 
 
 def broken_cases() -> list[tuple[str, Mutation]]:
-    """About forty deterministic breakages, after the tests' hostile and per-code cases."""
+    """About sixty deterministic breakages, after the tests' hostile and per-code cases."""
     return [
         ("bad-date", _claims(_set_cell(3, 3, "2019-13-07"))),
         ("bad-date-format", _claims(_set_cell(4, 4, "28/08/2019"))),
