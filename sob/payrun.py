@@ -19,7 +19,7 @@ from sob.assessment import assess
 from sob.contract import Contract
 from sob.payers import one_payer_takes_all, split_amounts
 from sob.quarters import Quarter
-from sob.rules import CLAIM_RULES, RESULT_RULES, qualified
+from sob.rules import CLAIM_RULES, RESULT_RULES, keyed_like, qualified, stacked
 
 TABLE_HEAD = (
     "claim_id",
@@ -139,7 +139,8 @@ def pay_quarter(
         rows = split_amounts(rows, contract, "previously_paid", "_prev_")
     else:
         paid = ledger.rename({"paid": "previously_paid"} | {f"paid_{p}": f"_prev_{p}" for p in payers})
-        rows = rows.join(paid.select("claim_id", *prev_cols), on="claim_id", how="left", maintain_order="left")
+        rows = rows.join(keyed_like(paid.select("claim_id", *prev_cols), rows, ["claim_id"]), on="claim_id",
+                         how="left", maintain_order="left")
         missing = _missing_rows(paid, current, payers)
     rows = rows.with_columns([pl.col(c).fill_null(0) for c in prev_cols])
     rows = rows.with_columns(due=pl.col("entitled") - pl.col("previously_paid"))
@@ -150,7 +151,7 @@ def pay_quarter(
     else:
         rows = rows.with_columns(**{f"due_{p}": pl.col(f"_ent_{p}") - pl.col(f"_prev_{p}") for p in payers})
     if missing.height:
-        rows = pl.concat([rows, missing], how="diagonal_relaxed")
+        rows = stacked([rows, missing])
     payer_totals = _payer_totals(rows, payers)
     table = _claim_table(rows, contract, carried, amount_claimed)
     return PayRun(
@@ -244,11 +245,10 @@ def _new_rows_meet_old_prerequisites(contract: Contract, current: pl.DataFrame, 
     if new.height == 0:
         return False
     old = dated.filter(pl.col("submitted_on") <= pl.lit(previous_end)).select("participant_id", "outcome_id", "achieved_on")
-    ids = current.schema["outcome_id"]  # String, or the Enum of outcome ids the evidence reader gives
-    graph = pl.LazyFrame(edges, schema={"outcome_id": pl.String, "_req": pl.String, "_min_days": pl.Int64}, orient="row")
-    graph = graph.with_columns(pl.col("outcome_id", "_req").cast(ids))
+    graph = pl.DataFrame(edges, schema={"outcome_id": pl.String, "_req": pl.String, "_min_days": pl.Int64}, orient="row")
+    graph = keyed_like(keyed_like(graph, old, ["outcome_id"]), new, ["_req"])
     met = (
-        old.join(graph, on="outcome_id")
+        old.join(graph.lazy(), on="outcome_id")
         .join(new.lazy(), on=["participant_id", "_req"])
         .filter(pl.col("_req_on") <= pl.col("achieved_on") - pl.duration(days=pl.col("_min_days")))
         .select(pl.len())
@@ -260,7 +260,10 @@ def _new_rows_meet_old_prerequisites(contract: Contract, current: pl.DataFrame, 
 
 def _missing_rows(paid: pl.DataFrame, current: pl.DataFrame, payers: list[str]) -> pl.DataFrame:
     """Ledger claims that are not in-scope rows now: nothing paid disappears silently (SPEC 6)."""
-    gone = paid.join(current.select("claim_id"), on="claim_id", how="anti").sort("claim_id")
+    present = current.select("claim_id")
+    if present.schema["claim_id"] != paid.schema["claim_id"]:  # ids typed differently: compare the text
+        paid, present = paid.with_columns(pl.col("claim_id").cast(pl.String)), present.cast(pl.String)
+    gone = paid.join(present, on="claim_id", how="anti").sort("claim_id")
     return gone.with_columns(
         status=pl.lit("rejected"),
         reason=pl.lit("MISSING_FROM_EVIDENCE"),

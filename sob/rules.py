@@ -50,6 +50,7 @@ KIND = pl.Enum(["claim", "improvement"])
 STATUS = pl.Enum(["paid", "partial", "capped", "rejected"])
 REASON = pl.Categorical()
 COHORT = pl.Categorical()
+
 #: Reasons given after rule 8: such a claim is still *qualified* as a prerequisite.
 AFTER_RULE_8: tuple[str, ...] = ("MAX_CLAIMS", "EXCLUSIVE", "VOLUME_CAP", *CAP_REASONS)
 
@@ -78,6 +79,51 @@ def with_row_wise(frame: pl.DataFrame, *exprs: pl.Expr, rechunk: bool = True) ->
 def reason_code(reason: str | None) -> pl.Expr:
     """A reason code as a literal of the ``reason`` column's type (``REASON``)."""
     return pl.lit(reason, dtype=REASON)
+
+
+def keyed_like(lookup: pl.DataFrame, frame: pl.DataFrame | pl.LazyFrame, keys: list[str]) -> pl.DataFrame:
+    """``lookup`` with its ``keys`` columns of the dtypes they have in ``frame``, to join onto it.
+
+    The one rule for every frame the engine builds from Python values (plain
+    strings) and joins onto evidence rows: polars joins only equal key
+    dtypes, and the reader gives ids as String, Enum or Categorical.  Casting
+    the small lookup costs nothing; casting millions of evidence rows would.
+    A key an Enum cannot hold matches no row of ``frame``, so its lookup row
+    is dropped instead of failing the cast.
+    """
+    schema = frame.collect_schema()
+    for key in keys:
+        dtype = schema[key]
+        if lookup.schema[key] == dtype:
+            continue
+        cast = lookup[key].cast(dtype, strict=False)
+        lookup = lookup.with_columns(cast).filter(cast.is_not_null() | lookup[key].is_null())
+    return lookup
+
+
+def stacked(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """The rows of ``frames`` one after another, columns matched by name (missing ones null).
+
+    ``diagonal_relaxed`` finds a common dtype for text only when at most one
+    side is an Enum or Categorical (an Enum and String give String); a column
+    that is text of different kinds in different frames (say a claims
+    ``outcome_id`` Enum and a ledger's or results' Categorical) is made
+    String here first, which is what the relaxed concat gives the cases it
+    can handle.
+    """
+    kinds: dict[str, set[pl.DataType]] = {}
+    for f in frames:
+        for name, dtype in f.schema.items():
+            kinds.setdefault(name, set()).add(dtype)
+    mixed = {
+        name: pl.String
+        for name, dtypes in kinds.items()
+        if len(dtypes) > 1 and all(isinstance(d, (pl.String, pl.Enum, pl.Categorical)) for d in dtypes)
+        and any(isinstance(d, (pl.Enum, pl.Categorical)) for d in dtypes)
+    }
+    if mixed:
+        frames = [f.cast({k: v for k, v in mixed.items() if k in f.columns}) for f in frames]
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def _first_failure(checks: list[tuple[str, pl.Expr]]) -> pl.Expr:
