@@ -8,6 +8,7 @@ explanations) reads that frame.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import polars as pl
@@ -53,11 +54,12 @@ _RESULT_SCHEMA = {
 }
 
 
-def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _empty(schema: Mapping[str, pl.DataType | type[pl.DataType]]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def _prepare(frame: pl.DataFrame | None, schema: dict, kind: str, as_at: date) -> pl.DataFrame:
+def _prepare(frame: pl.DataFrame | None, schema: Mapping[str, pl.DataType | type[pl.DataType]], kind: str,
+             as_at: date) -> pl.DataFrame:
     """In-scope rows of one evidence frame with ``kind`` and the undated flag."""
     frame = _empty(schema) if frame is None else frame
     if kind == "improvement":

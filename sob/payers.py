@@ -94,7 +94,7 @@ def _split_by_pairs(frame: pl.DataFrame, contract: Contract, amount: str, prefix
     rows = []
     for outcome_id, value in pairs.iter_rows():
         rows.append([outcome_id, value, *split_largest_remainder(value, shares.get(outcome_id, default))])
-    schema = {"outcome_id": pl.String, "_amount": pl.Int64} | {n: pl.Int64 for n in names}
+    schema = {"outcome_id": pl.String, "_amount": pl.Int64} | dict.fromkeys(names, pl.Int64)
     table = keyed_like(pl.DataFrame(rows, schema=schema, orient="row"), frame, ["outcome_id"])
     return (
         frame.with_columns(pl.col(amount).fill_null(0).alias("_amount"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from typing import Any
 
 import polars as pl
 
@@ -255,7 +256,7 @@ def _new_rows_meet_old_prerequisites(contract: Contract, current: pl.DataFrame, 
         .collect()
         .item()
     )
-    return met > 0
+    return bool(met > 0)
 
 
 def _missing_rows(paid: pl.DataFrame, current: pl.DataFrame, payers: list[str]) -> pl.DataFrame:
@@ -323,7 +324,7 @@ def accepted(group: RowGroup) -> bool:
     return group.status in ("paid", "partial") or (group.status == "capped" and group.reason != "VOLUME_CAP")
 
 
-def summary(run: PayRun) -> dict:
+def summary(run: PayRun) -> dict[str, Any]:
     """The JSON object of ``sob pay --format json`` (SPEC 9), amounts as strings.
 
     Every figure is a sum over ``run.groups``: a few dozen rows, whatever
@@ -341,8 +342,9 @@ def summary(run: PayRun) -> dict:
         counts[g.status] = counts.get(g.status, 0) + g.rows
         if g.status == "rejected":
             rejected[g.reason] = rejected.get(g.reason, 0) + g.rows
-        o = per_outcome.setdefault(g.outcome_id, [0, 0, 0, 0])
-        o[0], o[1], o[2], o[3] = o[0] + g.rows, o[1] + (g.rows if accepted(g) else 0), o[2] + g.entitled, o[3] + g.due
+        sums = per_outcome.setdefault(g.outcome_id, [0, 0, 0, 0])
+        sums[0], sums[1] = sums[0] + g.rows, sums[1] + (g.rows if accepted(g) else 0)
+        sums[2], sums[3] = sums[2] + g.entitled, sums[3] + g.due
     by_outcome = []
     for o in c.outcomes:
         n, acc, e, du = per_outcome.get(o.id, (0, 0, 0, 0))
@@ -352,7 +354,7 @@ def summary(run: PayRun) -> dict:
         code: rejected[code]
         for code in sorted(rejected, key=lambda r: (order.index(r) if r in order else len(order), r or ""))
     }
-    caps: dict = {}
+    caps: dict[str, dict[str, str]] = {}
     if c.caps.total is not None:
         caps["total"] = {"limit": money(c.caps.total), "used": money(entitled), "headroom": money(c.caps.total - entitled)}
     return {

@@ -11,13 +11,25 @@ Claims carry two integer keys: ``_p`` (the participant, see
 Grouping by integers instead of id strings is what keeps the rules fast on
 millions of claims, and the rate card's attributes are looked up by ``_o``
 instead of being joined onto every row.
+
+The module also holds the engine's column types (``KIND``, ``STATUS``,
+``REASON``, ``COHORT``) and its one rule for joining and stacking frames
+whose text columns may be typed differently: evidence ids come as String,
+Enum or Categorical, and a frame the engine builds from Python values takes
+the evidence's dtype through :func:`keyed_like` before a join, while
+:func:`stacked` concatenates frames whose text columns differ in kind.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import polars as pl
 
 from sob.contract import Contract
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 # Reason codes of the claim rules, in the order they are applied.
 CLAIM_RULES: tuple[str, ...] = (
@@ -128,7 +140,7 @@ def stacked(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 def _first_failure(checks: list[tuple[str, pl.Expr]]) -> pl.Expr:
     """``reason`` stays as it is when set, else the code of the first failing check."""
-    expr: pl.Expr | pl.When | pl.Then = pl.when(pl.col("reason").is_not_null()).then(pl.col("reason"))
+    expr: Then | ChainedThen = pl.when(pl.col("reason").is_not_null()).then(pl.col("reason"))
     for reason, failed in checks:
         expr = expr.when(failed.fill_null(False)).then(reason_code(reason))
     return expr.otherwise(reason_code(None)).alias("reason")
@@ -140,7 +152,7 @@ def outcome_index(contract: Contract) -> pl.Expr:
     return pl.col("outcome_id").cast(pl.Enum(ids), strict=False).to_physical().cast(pl.UInt32).alias("_o")
 
 
-def per_outcome(values: list, dtype: pl.DataType) -> pl.Expr:
+def per_outcome(values: list[Any], dtype: pl.DataType | type[pl.DataType]) -> pl.Expr:
     """The rate-card attribute ``values[_o]`` of each row's outcome (null for an unknown outcome)."""
     return pl.lit(pl.Series(values, dtype=dtype)).gather(pl.col("_o"))
 
