@@ -8,6 +8,7 @@ explanations) reads that frame.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import polars as pl
@@ -26,6 +27,7 @@ from sob.rules import (
     apply_result_rules,
     apply_rules_1_to_7,
     outcome_index,
+    stacked,
     with_row_wise,
 )
 
@@ -52,11 +54,12 @@ _RESULT_SCHEMA = {
 }
 
 
-def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _empty(schema: Mapping[str, pl.DataType | type[pl.DataType]]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def _prepare(frame: pl.DataFrame | None, schema: dict, kind: str, as_at: date) -> pl.DataFrame:
+def _prepare(frame: pl.DataFrame | None, schema: Mapping[str, pl.DataType | type[pl.DataType]], kind: str,
+             as_at: date) -> pl.DataFrame:
     """In-scope rows of one evidence frame with ``kind`` and the undated flag."""
     frame = _empty(schema) if frame is None else frame
     if kind == "improvement":
@@ -80,7 +83,7 @@ def processing_order(claims: pl.DataFrame, results: pl.DataFrame) -> pl.DataFram
     gives the same order without comparing strings, and when the key is in
     order too (claims listed as they were submitted) there is nothing to sort.
     """
-    both = claims if results.height == 0 else pl.concat([claims, results], how="diagonal_relaxed")
+    both = claims if results.height == 0 else stacked([claims, results])
     ids = both["claim_id"]
     if ids.null_count() == 0 and ids.is_sorted():
         key = both.lazy().select(_date_key()).collect().to_series()
@@ -136,7 +139,7 @@ def assess(
         claim_rows, result_rows = rows.filter(pl.col("kind") == "claim"), rows.filter(pl.col("kind") == "improvement")
     claim_rows = _assess_claims(claim_rows, participants, contract)
     result_rows = _assess_results(result_rows.drop("_preg", strict=False), contract)
-    both = claim_rows if result_rows.height == 0 else pl.concat([claim_rows, result_rows], how="diagonal_relaxed").sort("_order")
+    both = claim_rows if result_rows.height == 0 else stacked([claim_rows, result_rows]).sort("_order")
     return _attach(_apply_money(both, contract), wide if carry else None)
 
 
@@ -222,8 +225,9 @@ def _join_register(claims: pl.DataFrame, participants: pl.DataFrame | None) -> p
         register = participants.select(*_REGISTER_SCHEMA).rechunk()
     # a register names few cohorts: codes are gathered onto every claim, not strings
     register = register.with_columns(pl.col("cohort").cast(COHORT))
-    ids = claims["participant_id"]
-    p = claims["_preg"] if "_preg" in claims.columns else positions_in(ids, register["participant_id"])
+    # ids are matched as text (sob.idkeys), whatever type the caller gave them
+    ids, known_ids = claims["participant_id"].cast(pl.String), register["participant_id"].cast(pl.String)
+    p = claims["_preg"] if "_preg" in claims.columns else positions_in(ids, known_ids)
     known = register.drop("participant_id").select(pl.all().gather(p))
     unknown = p.is_null()
     if unknown.any():  # number the other ids (null included) after the register's rows

@@ -21,7 +21,7 @@ from __future__ import annotations
 import polars as pl
 
 from sob.contract import Contract
-from sob.rules import CAP_REASONS, REASON
+from sob.rules import CAP_REASONS, REASON, keyed_like
 
 
 def _outcome_caps(contract: Contract) -> dict[str, int]:
@@ -310,9 +310,9 @@ def _fill_dead(
         {"outcome_id": list(used_o), "_used_o": list(used_o.values())},
         schema={"outcome_id": pl.String, "_used_o": pl.Int64},
     )
-    tail = tail.join(used_p_frame, on="participant_id", how="left", maintain_order="left").join(
-        used_o_frame, on="outcome_id", how="left", maintain_order="left"
-    )
+    tail = tail.join(
+        keyed_like(used_p_frame, tail, ["participant_id"]), on="participant_id", how="left", maintain_order="left"
+    ).join(keyed_like(used_o_frame, tail, ["outcome_id"]), on="outcome_id", how="left", maintain_order="left")
     big = pl.lit(None, pl.Int64)
     hp = (
         pl.when(pl.col("kind") == "claim").then(caps.per_participant - pl.col("_safe_p") - pl.col("_used_p").fill_null(0)).otherwise(big)

@@ -35,7 +35,7 @@ _ISO_TWO: frozenset[str] = frozenset(
     KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR
     MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB
     SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY
-    TTD TWD TZS UAH USD USN UZS VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL""".split()
+    TTD TWD TZS UAH USD USN UZS VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL""".split()  # noqa: SIM905 - a table is easier to check as text
 )
 
 _PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
@@ -70,11 +70,17 @@ def parse_decimal(text: str) -> Decimal | None:
         return None
 
 
+def _scale(units: int) -> int:
+    """10 to the ``units``: one minor unit per major unit (``10**units`` types as Any)."""
+    scale: int = 10**units
+    return scale
+
+
 def fits_minor_units(value: Decimal, units: int) -> bool:
     """``500.000`` fits GBP, ``500.005`` does not (SPEC 3.1)."""
     if not value.is_finite():
         return False
-    return (Fraction(value) * 10**units).denominator == 1
+    return (Fraction(value) * _scale(units)).denominator == 1
 
 
 def to_minor(value: Decimal | int, units: int) -> int:
@@ -86,7 +92,7 @@ def to_minor(value: Decimal | int, units: int) -> int:
     d = Decimal(value)
     if not d.is_finite():
         raise ValueError(f"{value} is not a finite amount")
-    scaled = Fraction(d) * 10**units
+    scaled = Fraction(d) * _scale(units)
     if scaled.denominator != 1:
         raise ValueError(f"{value} has more than {units} decimal places")
     return scaled.numerator
@@ -109,7 +115,7 @@ def minor_to_decimal(minor: int, units: int) -> Decimal:
 
 def round_half_away(value: Fraction | Decimal, units: int) -> int:
     """Round an exact amount once, half away from zero, to minor units (SPEC 5.4)."""
-    frac = Fraction(value) * (10**units)
+    frac = Fraction(value) * _scale(units)
     sign = -1 if frac < 0 else 1
     frac = abs(frac)
     whole, rest = divmod(frac.numerator, frac.denominator)

@@ -19,6 +19,7 @@ import polars as pl
 
 from sob.contract import Contract
 from sob.money import split_largest_remainder
+from sob.rules import keyed_like
 
 _SAFE = 2**62
 
@@ -93,8 +94,8 @@ def _split_by_pairs(frame: pl.DataFrame, contract: Contract, amount: str, prefix
     rows = []
     for outcome_id, value in pairs.iter_rows():
         rows.append([outcome_id, value, *split_largest_remainder(value, shares.get(outcome_id, default))])
-    schema = {"outcome_id": pl.String, "_amount": pl.Int64} | {n: pl.Int64 for n in names}
-    table = pl.DataFrame(rows, schema=schema, orient="row").cast({"outcome_id": frame.schema["outcome_id"]})
+    schema = {"outcome_id": pl.String, "_amount": pl.Int64} | dict.fromkeys(names, pl.Int64)
+    table = keyed_like(pl.DataFrame(rows, schema=schema, orient="row"), frame, ["outcome_id"])
     return (
         frame.with_columns(pl.col(amount).fill_null(0).alias("_amount"))
         .join(table, on=["outcome_id", "_amount"], how="left", maintain_order="left", nulls_equal=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from typing import Any
 
 import polars as pl
 
@@ -19,7 +20,7 @@ from sob.assessment import assess
 from sob.contract import Contract
 from sob.payers import one_payer_takes_all, split_amounts
 from sob.quarters import Quarter
-from sob.rules import CLAIM_RULES, RESULT_RULES, qualified
+from sob.rules import CLAIM_RULES, RESULT_RULES, keyed_like, qualified, stacked
 
 TABLE_HEAD = (
     "claim_id",
@@ -139,7 +140,8 @@ def pay_quarter(
         rows = split_amounts(rows, contract, "previously_paid", "_prev_")
     else:
         paid = ledger.rename({"paid": "previously_paid"} | {f"paid_{p}": f"_prev_{p}" for p in payers})
-        rows = rows.join(paid.select("claim_id", *prev_cols), on="claim_id", how="left", maintain_order="left")
+        rows = rows.join(keyed_like(paid.select("claim_id", *prev_cols), rows, ["claim_id"]), on="claim_id",
+                         how="left", maintain_order="left")
         missing = _missing_rows(paid, current, payers)
     rows = rows.with_columns([pl.col(c).fill_null(0) for c in prev_cols])
     rows = rows.with_columns(due=pl.col("entitled") - pl.col("previously_paid"))
@@ -150,7 +152,7 @@ def pay_quarter(
     else:
         rows = rows.with_columns(**{f"due_{p}": pl.col(f"_ent_{p}") - pl.col(f"_prev_{p}") for p in payers})
     if missing.height:
-        rows = pl.concat([rows, missing], how="diagonal_relaxed")
+        rows = stacked([rows, missing])
     payer_totals = _payer_totals(rows, payers)
     table = _claim_table(rows, contract, carried, amount_claimed)
     return PayRun(
@@ -244,23 +246,25 @@ def _new_rows_meet_old_prerequisites(contract: Contract, current: pl.DataFrame, 
     if new.height == 0:
         return False
     old = dated.filter(pl.col("submitted_on") <= pl.lit(previous_end)).select("participant_id", "outcome_id", "achieved_on")
-    ids = current.schema["outcome_id"]  # String, or the Enum of outcome ids the evidence reader gives
-    graph = pl.LazyFrame(edges, schema={"outcome_id": pl.String, "_req": pl.String, "_min_days": pl.Int64}, orient="row")
-    graph = graph.with_columns(pl.col("outcome_id", "_req").cast(ids))
+    graph = pl.DataFrame(edges, schema={"outcome_id": pl.String, "_req": pl.String, "_min_days": pl.Int64}, orient="row")
+    graph = keyed_like(keyed_like(graph, old, ["outcome_id"]), new, ["_req"])
     met = (
-        old.join(graph, on="outcome_id")
+        old.join(graph.lazy(), on="outcome_id")
         .join(new.lazy(), on=["participant_id", "_req"])
         .filter(pl.col("_req_on") <= pl.col("achieved_on") - pl.duration(days=pl.col("_min_days")))
         .select(pl.len())
         .collect()
         .item()
     )
-    return met > 0
+    return bool(met > 0)
 
 
 def _missing_rows(paid: pl.DataFrame, current: pl.DataFrame, payers: list[str]) -> pl.DataFrame:
     """Ledger claims that are not in-scope rows now: nothing paid disappears silently (SPEC 6)."""
-    gone = paid.join(current.select("claim_id"), on="claim_id", how="anti").sort("claim_id")
+    present = current.select("claim_id")
+    if present.schema["claim_id"] != paid.schema["claim_id"]:  # ids typed differently: compare the text
+        paid, present = paid.with_columns(pl.col("claim_id").cast(pl.String)), present.cast(pl.String)
+    gone = paid.join(present, on="claim_id", how="anti").sort("claim_id")
     return gone.with_columns(
         status=pl.lit("rejected"),
         reason=pl.lit("MISSING_FROM_EVIDENCE"),
@@ -320,7 +324,7 @@ def accepted(group: RowGroup) -> bool:
     return group.status in ("paid", "partial") or (group.status == "capped" and group.reason != "VOLUME_CAP")
 
 
-def summary(run: PayRun) -> dict:
+def summary(run: PayRun) -> dict[str, Any]:
     """The JSON object of ``sob pay --format json`` (SPEC 9), amounts as strings.
 
     Every figure is a sum over ``run.groups``: a few dozen rows, whatever
@@ -338,8 +342,9 @@ def summary(run: PayRun) -> dict:
         counts[g.status] = counts.get(g.status, 0) + g.rows
         if g.status == "rejected":
             rejected[g.reason] = rejected.get(g.reason, 0) + g.rows
-        o = per_outcome.setdefault(g.outcome_id, [0, 0, 0, 0])
-        o[0], o[1], o[2], o[3] = o[0] + g.rows, o[1] + (g.rows if accepted(g) else 0), o[2] + g.entitled, o[3] + g.due
+        sums = per_outcome.setdefault(g.outcome_id, [0, 0, 0, 0])
+        sums[0], sums[1] = sums[0] + g.rows, sums[1] + (g.rows if accepted(g) else 0)
+        sums[2], sums[3] = sums[2] + g.entitled, sums[3] + g.due
     by_outcome = []
     for o in c.outcomes:
         n, acc, e, du = per_outcome.get(o.id, (0, 0, 0, 0))
@@ -349,7 +354,7 @@ def summary(run: PayRun) -> dict:
         code: rejected[code]
         for code in sorted(rejected, key=lambda r: (order.index(r) if r in order else len(order), r or ""))
     }
-    caps: dict = {}
+    caps: dict[str, dict[str, str]] = {}
     if c.caps.total is not None:
         caps["total"] = {"limit": money(c.caps.total), "used": money(entitled), "headroom": money(c.caps.total - entitled)}
     return {

@@ -13,17 +13,21 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from sob.contract import Contract, Outcome
 from sob.money import round_half_away
 
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
+
 
 def claim_price_expr(contract: Contract, rank: str = "_rank_outcome") -> pl.Expr:
     """Price of an accepted claim, by outcome: flat, by ``achieved_on``, or by tier of ``rank``."""
     outcome = pl.col("outcome_id")
-    expr: pl.When | pl.Then | None = None
+    expr: Then | ChainedThen | None = None
 
     def add(cond: pl.Expr, value: int) -> None:
         nonlocal expr

@@ -11,13 +11,25 @@ Claims carry two integer keys: ``_p`` (the participant, see
 Grouping by integers instead of id strings is what keeps the rules fast on
 millions of claims, and the rate card's attributes are looked up by ``_o``
 instead of being joined onto every row.
+
+The module also holds the engine's column types (``KIND``, ``STATUS``,
+``REASON``, ``COHORT``) and its one rule for joining and stacking frames
+whose text columns may be typed differently: evidence ids come as String,
+Enum or Categorical, and a frame the engine builds from Python values takes
+the evidence's dtype through :func:`keyed_like` before a join, while
+:func:`stacked` concatenates frames whose text columns differ in kind.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import polars as pl
 
 from sob.contract import Contract
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 # Reason codes of the claim rules, in the order they are applied.
 CLAIM_RULES: tuple[str, ...] = (
@@ -50,6 +62,7 @@ KIND = pl.Enum(["claim", "improvement"])
 STATUS = pl.Enum(["paid", "partial", "capped", "rejected"])
 REASON = pl.Categorical()
 COHORT = pl.Categorical()
+
 #: Reasons given after rule 8: such a claim is still *qualified* as a prerequisite.
 AFTER_RULE_8: tuple[str, ...] = ("MAX_CLAIMS", "EXCLUSIVE", "VOLUME_CAP", *CAP_REASONS)
 
@@ -80,9 +93,54 @@ def reason_code(reason: str | None) -> pl.Expr:
     return pl.lit(reason, dtype=REASON)
 
 
+def keyed_like(lookup: pl.DataFrame, frame: pl.DataFrame | pl.LazyFrame, keys: list[str]) -> pl.DataFrame:
+    """``lookup`` with its ``keys`` columns of the dtypes they have in ``frame``, to join onto it.
+
+    The one rule for every frame the engine builds from Python values (plain
+    strings) and joins onto evidence rows: polars joins only equal key
+    dtypes, and the reader gives ids as String, Enum or Categorical.  Casting
+    the small lookup costs nothing; casting millions of evidence rows would.
+    A key an Enum cannot hold matches no row of ``frame``, so its lookup row
+    is dropped instead of failing the cast.
+    """
+    schema = frame.collect_schema()
+    for key in keys:
+        dtype = schema[key]
+        if lookup.schema[key] == dtype:
+            continue
+        cast = lookup[key].cast(dtype, strict=False)
+        lookup = lookup.with_columns(cast).filter(cast.is_not_null() | lookup[key].is_null())
+    return lookup
+
+
+def stacked(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """The rows of ``frames`` one after another, columns matched by name (missing ones null).
+
+    ``diagonal_relaxed`` finds a common dtype for text only when at most one
+    side is an Enum or Categorical (an Enum and String give String); a column
+    that is text of different kinds in different frames (say a claims
+    ``outcome_id`` Enum and a ledger's or results' Categorical) is made
+    String here first, which is what the relaxed concat gives the cases it
+    can handle.
+    """
+    kinds: dict[str, set[pl.DataType]] = {}
+    for f in frames:
+        for name, dtype in f.schema.items():
+            kinds.setdefault(name, set()).add(dtype)
+    mixed = {
+        name: pl.String
+        for name, dtypes in kinds.items()
+        if len(dtypes) > 1 and all(isinstance(d, (pl.String, pl.Enum, pl.Categorical)) for d in dtypes)
+        and any(isinstance(d, (pl.Enum, pl.Categorical)) for d in dtypes)
+    }
+    if mixed:
+        frames = [f.cast({k: v for k, v in mixed.items() if k in f.columns}) for f in frames]
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
 def _first_failure(checks: list[tuple[str, pl.Expr]]) -> pl.Expr:
     """``reason`` stays as it is when set, else the code of the first failing check."""
-    expr: pl.Expr | pl.When | pl.Then = pl.when(pl.col("reason").is_not_null()).then(pl.col("reason"))
+    expr: Then | ChainedThen = pl.when(pl.col("reason").is_not_null()).then(pl.col("reason"))
     for reason, failed in checks:
         expr = expr.when(failed.fill_null(False)).then(reason_code(reason))
     return expr.otherwise(reason_code(None)).alias("reason")
@@ -94,7 +152,7 @@ def outcome_index(contract: Contract) -> pl.Expr:
     return pl.col("outcome_id").cast(pl.Enum(ids), strict=False).to_physical().cast(pl.UInt32).alias("_o")
 
 
-def per_outcome(values: list, dtype: pl.DataType) -> pl.Expr:
+def per_outcome(values: list[Any], dtype: pl.DataType | type[pl.DataType]) -> pl.Expr:
     """The rate-card attribute ``values[_o]`` of each row's outcome (null for an unknown outcome)."""
     return pl.lit(pl.Series(values, dtype=dtype)).gather(pl.col("_o"))
 

@@ -17,20 +17,20 @@ def d(text: str) -> date:
 
 
 def contract(outcomes, payers=None, caps=None, **kw) -> Contract:
-    base = dict(
-        id="t",
-        name="T",
-        currency="GBP",
-        minor_units=2,
-        start=d("2020-01-01"),
-        outcomes_end=d("2022-12-31"),
-        claims_end=kw.pop("claims_end", d("2022-12-31")),
-        referrals_end=None,
-        fiscal_year_start_month=1,
-        payers=tuple(payers or [Payer("P", "Payer", Decimal(1))]),
-        outcomes=tuple(outcomes),
-        caps=caps or Caps(),
-    )
+    base = {
+        "id": "t",
+        "name": "T",
+        "currency": "GBP",
+        "minor_units": 2,
+        "start": d("2020-01-01"),
+        "outcomes_end": d("2022-12-31"),
+        "claims_end": kw.pop("claims_end", d("2022-12-31")),
+        "referrals_end": None,
+        "fiscal_year_start_month": 1,
+        "payers": tuple(payers or [Payer("P", "Payer", Decimal(1))]),
+        "outcomes": tuple(outcomes),
+        "caps": caps or Caps(),
+    }
     base.update(kw)
     return Contract(**base)
 

@@ -118,7 +118,6 @@ def assess(contract, claims, participants, results, as_at):
             elif o.prices:
                 price[c["id"]] = [p.price for p in o.prices if p.start <= c["achieved_on"]][-1]
             else:
-                lower = 0
                 for t in o.tiers:
                     if t.up_to is None or rank[c["id"]] <= t.up_to:
                         price[c["id"]] = t.price
@@ -197,3 +196,54 @@ def split(amount: int, shares: list[Fraction]) -> list[int]:
     for i in sorted(range(len(shares)), key=lambda i: (-rema[i], i))[:left]:
         parts[i] += 1
     return parts
+
+
+def shares(contract, outcome) -> list[Fraction]:
+    """SPEC 5.6: the outcome's ``payers`` table, else the contract's split; in ``[[payers]]`` order."""
+    if outcome.payers is not None:
+        named = dict(outcome.payers)
+        return [Fraction(named.get(p.id, 0)) for p in contract.payers]
+    return [Fraction(p.share) for p in contract.payers]
+
+
+def pay(contract, claims, participants, results, as_at, previous_end):
+    """SPEC 6 without a ledger: every in-scope row's entitled, previously paid and due, and per payer.
+
+    previously_paid is the row's entitlement as at ``previous_end`` (the end of
+    the quarter before), recomputed from the same rows; each payer's columns are
+    the splits (5.6) of entitled and of previously paid, due their difference.
+    Returns ({id: row dict}, processing order, {payer: (entitled, previously_paid, due)}).
+    """
+    now, order = assess(contract, claims, participants, results, as_at)
+    before, _ = assess(contract, claims, participants, results, previous_end)
+    outcome_of = {r["id"]: r["outcome_id"] for r in [*claims, *results]}
+    outcomes = {o.id: o for o in contract.outcomes}
+    payer_ids = [p.id for p in contract.payers]
+    rows = {}
+    totals = {p: [0, 0, 0] for p in payer_ids}
+    for rid in order:
+        status, reason, price, entitled = now[rid]
+        previous = before[rid][3] if rid in before else 0
+        split_shares = shares(contract, outcomes[outcome_of[rid]])
+        ent_parts, prev_parts = split(entitled, split_shares), split(previous, split_shares)
+        due_parts = {p: e - q for p, e, q in zip(payer_ids, ent_parts, prev_parts)}
+        rows[rid] = {"status": status, "reason": reason, "price": price, "entitled": entitled,
+                     "previously_paid": previous, "due": entitled - previous, "payers": due_parts}
+        for p, e, q in zip(payer_ids, ent_parts, prev_parts):
+            totals[p][0] += e
+            totals[p][1] += q
+            totals[p][2] += e - q
+    return rows, order, {p: tuple(v) for p, v in totals.items()}
+
+
+def quarter_end(label: str, fy_start_month: int) -> date:
+    """SPEC 5.1: ``YYYY-Qn`` is the n-th quarter of the fiscal year starting in calendar year YYYY."""
+    year, n = int(label[:4]), int(label[-1])
+    month0 = fy_start_month - 1 + 3 * n  # months after January of YYYY at which the next quarter starts
+    next_start = date(year + month0 // 12, month0 % 12 + 1, 1)
+    return next_start - timedelta(days=1)
+
+
+def previous_quarter(label: str) -> str:
+    year, n = int(label[:4]), int(label[-1])
+    return f"{year - 1}-Q4" if n == 1 else f"{year}-Q{n - 1}"

@@ -13,13 +13,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
+import oracle
 import polars as pl
+from engine_helpers import contract as make_contract
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-import oracle
-from engine_helpers import contract as make_contract
 from sob.assessment import assess
 from sob.contract import Caps, Outcome, Payer, PricePoint, Requirement, Tier
 from sob.payrun import pay_quarter
@@ -261,7 +261,7 @@ def test_dues_over_consecutive_quarters_add_up_to_the_last_entitlement(seed):
     contract, claim_rows, reg_rows, result_rows = random_case(seed)
     evidence = frames(claim_rows, reg_rows, result_rows)
     q, total_due = Quarter(2019, 4), 0
-    per_payer = {p: 0 for p in contract.payer_ids}
+    per_payer = dict.fromkeys(contract.payer_ids, 0)
     for _ in range(7):
         q = q.next()
         run = pay_quarter(contract, *evidence, q)
@@ -276,7 +276,7 @@ def test_split_matches_the_oracle_on_awkward_shares():
     from sob.money import split_largest_remainder
 
     shares = [Fraction(1, 3), Fraction(1, 3), Fraction(1, 3)]
-    for amount in range(0, 50):
+    for amount in range(50):
         assert split_largest_remainder(amount, shares) == oracle.split(amount, shares)
         assert sum(split_largest_remainder(amount, shares)) == amount
     assert split_largest_remainder(1, [Fraction(1, 2), Fraction(1, 2)]) == [1, 0]

@@ -76,8 +76,8 @@ def test_vectorised_split_equals_the_exact_split():
     import random
 
     import polars as pl
-
     from engine_helpers import Outcome, contract
+
     from sob.contract import Payer
     from sob.payers import _split_by_pairs, split_amounts
 
@@ -97,6 +97,7 @@ def test_vectorised_split_equals_the_exact_split():
 
 def test_one_payer_takes_all_only_with_a_single_payer_whose_share_is_one():
     from engine_helpers import Outcome, contract
+
     from sob.contract import Payer
     from sob.payers import one_payer_takes_all
 

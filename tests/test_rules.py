@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from engine_helpers import Caps, Outcome, PricePoint, Requirement, Tier, claims, contract, d, participants, results
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine_helpers import Caps, Outcome, PricePoint, Requirement, Tier, claims, contract, d, participants, results
 from sob.assessment import assess
 
 AS_AT = d("2022-12-31")
@@ -189,7 +189,7 @@ def test_rows_submitted_after_the_quarter_are_out_of_scope():
 
 
 def improvement(**kw):
-    base = dict(kind="improvement", direction="decrease", price=200000, min_improvement=Decimal("0.10"))
+    base = {"kind": "improvement", "direction": "decrease", "price": 200000, "min_improvement": Decimal("0.10")}
     base.update(kw)
     return Outcome("R", **base)
 
