@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import polars as pl
 
+from sob import codes
 from sob.contract import Contract
 from sob.findings import InputError
 from sob.payrun import PayRun
 from sob.pricing import price_source
-from sob.rules import CAP_REASONS, qualified
+from sob.rules import CAP_REASONS, CLAIM_RULES, RESULT_RULES, qualified
 
+#: A row of the assessed frame, by column name.
+Row = dict[str, Any]
 
 
 @dataclass
@@ -29,6 +33,16 @@ class Step:
     detail: str
 
 
+@dataclass(frozen=True)
+class CapStory:
+    """One applicable money cap: its limit and headroom around this claim, in minor units."""
+
+    cap: str
+    limit: int
+    headroom_before: int
+    headroom_after: int
+
+
 @dataclass
 class Explanation:
     """Everything ``sob explain`` shows for one claim, amounts in minor units."""
@@ -38,10 +52,12 @@ class Explanation:
     quarter: str
     facts: dict[str, str]
     steps: list[Step] = field(default_factory=list)
-    caps: list[dict[str, object]] = field(default_factory=list)
+    caps: list[CapStory] = field(default_factory=list)
     split: list[tuple[str, int]] = field(default_factory=list)
     status: str = ""
     reason: str | None = None
+    #: What the reason code means, from the code catalogue (:mod:`sob.codes`).
+    reason_meaning: str | None = None
     price: int | None = None
     entitled: int = 0
     previously_paid: int = 0
@@ -67,6 +83,7 @@ def explain_claim(run: PayRun, claim_id: str) -> Explanation:
         facts={k: _text(t.get(k)) for k in ("participant_id", "cohort", "outcome_id", "achieved_on", "submitted_on")},
         status=t["status"],
         reason=t["reason"],
+        reason_meaning=codes.meaning(t["reason"]) if t["reason"] else None,
         price=t["price"],
         entitled=t["entitled"],
         previously_paid=t["previously_paid"],
@@ -100,13 +117,12 @@ def _verdict(reason: str | None, code: str, reached: bool) -> str:
     return "fail" if reason == code else "pass"
 
 
-def _claim_steps(contract: Contract, assessed: pl.DataFrame, info: dict) -> list[Step]:
+def _claim_steps(contract: Contract, assessed: pl.DataFrame, info: Row) -> list[Step]:
     """Rules 1–11 for a claim, each with what decided it."""
     o = contract.outcome(info["outcome_id"])
     reason = info["reason"]
     steps: list[Step] = []
-    order = ["WITHDRAWN", "INELIGIBLE", "ENROLMENT_OUT_OF_PERIOD", "BEFORE_ENROLMENT", "OUT_OF_WINDOW",
-             "OUT_OF_CONTRACT_PERIOD", "LATE_CLAIM", "PREREQUISITE_MISSING", "MAX_CLAIMS", "EXCLUSIVE", "VOLUME_CAP"]
+    order = list(CLAIM_RULES)
     stop = order.index(reason) if reason in order else len(order)
     enrolled = info.get("enrolled_on")
     register = "enrolled_on" in info and enrolled is not None
@@ -124,7 +140,7 @@ def _claim_steps(contract: Contract, assessed: pl.DataFrame, info: dict) -> list
     period = f"{contract.start}" + (f" to {contract.referrals_end}" if contract.referrals_end else " onwards")
     add("ENROLMENT_OUT_OF_PERIOD", f"enrolled on {_text(enrolled)}; enrolment period {period}" if register else reg_note, register)
     add("BEFORE_ENROLMENT", f"achieved {_text(ach)}, enrolled {_text(enrolled)}" if register else reg_note, register)
-    if o.window_days is not None and register:
+    if o.window_days is not None and enrolled is not None:
         add("OUT_OF_WINDOW", f"window of {o.window_days} days ends {enrolled + timedelta(days=o.window_days)}; achieved {_text(ach)}")
     else:
         add("OUT_OF_WINDOW", "no window_days on this outcome" if register else reg_note, False)
@@ -156,7 +172,7 @@ def _claim_steps(contract: Contract, assessed: pl.DataFrame, info: dict) -> list
     return steps
 
 
-def _prerequisite_story(contract: Contract, assessed: pl.DataFrame, info: dict) -> str:
+def _prerequisite_story(contract: Contract, assessed: pl.DataFrame, info: Row) -> str:
     """For each ``requires`` entry: the qualified claim found, or why none counts."""
     o = contract.outcome(info["outcome_id"])
     if not o.requires:
@@ -178,10 +194,11 @@ def _prerequisite_story(contract: Contract, assessed: pl.DataFrame, info: dict) 
     return "; ".join(parts)
 
 
-def _result_steps(contract: Contract, info: dict) -> list[Step]:
+def _result_steps(contract: Contract, info: Row) -> list[Step]:
+    """Rules of SPEC 5.3 for a cohort result, each with what decided it."""
     o = contract.outcome(info["outcome_id"])
     reason = info["reason"]
-    order = ["WITHDRAWN", "OUT_OF_CONTRACT_PERIOD", "LATE_CLAIM", "MAX_CLAIMS", "BELOW_THRESHOLD"]
+    order = list(RESULT_RULES)
     stop = order.index(reason) if reason in order else len(order)
     details = {
         "WITHDRAWN": f"status in the evidence is {info['_evidence_status']}",
@@ -197,11 +214,11 @@ def _result_steps(contract: Contract, info: dict) -> list[Step]:
     return steps
 
 
-def _cap_story(contract: Contract, assessed: pl.DataFrame, info: dict) -> list[dict[str, object]]:
+def _cap_story(contract: Contract, assessed: pl.DataFrame, info: Row) -> list[CapStory]:
     """Each applicable cap's headroom before and after this claim."""
     before = assessed.filter(pl.col("_order") < info["_order"])
     payable = info["payable"]
-    story = []
+    story: list[CapStory] = []
     caps = contract.caps
     o = contract.outcome(info["outcome_id"])
     scopes = []
@@ -213,5 +230,5 @@ def _cap_story(contract: Contract, assessed: pl.DataFrame, info: dict) -> list[d
         scopes.append(("CONTRACT_CAP", caps.total, before))
     for code, limit, rows in scopes:
         used = int(rows["payable"].sum() or 0)
-        story.append({"cap": code, "limit": limit, "headroom_before": limit - used, "headroom_after": limit - used - payable})
+        story.append(CapStory(code, limit, limit - used, limit - used - payable))
     return story

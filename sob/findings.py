@@ -4,13 +4,16 @@ Every check in ``sob`` (contract checks, evidence data errors, worked
 examples) returns :class:`Finding` records instead of raising or printing, so
 one run can report every problem at once and each output format (text, JSON,
 GitHub annotations) renders the same records.  Codes are stable upper-case
-strings documented in the README; tests and CI scripts may rely on them.
+strings, each described once in the catalogue :mod:`sob.codes` (and in the
+``docs/codes.md`` generated from it); tests and CI scripts may rely on them.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from sob.codes import fix_hint
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,15 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (the machine format of ``--format json``)."""
         return asdict(self)
+
+    @property
+    def shown_hint(self) -> str | None:
+        """The hint people read: the finding's own, else the catalogue's fix for its code.
+
+        Only the text format shows it; the JSON ``hint`` stays the finding's
+        own, so machine output does not change when the catalogue does.
+        """
+        return self.hint or fix_hint(self.code)
 
     @property
     def location(self) -> str:

@@ -53,3 +53,21 @@ def test_every_reason_code_is_documented():
 
     for code in reason_order():
         assert f"`{code}`" in README, code
+
+
+def test_docs_codes_md_is_what_the_catalogue_generates():
+    """docs/codes.md is generated from sob/codes.py; regenerate it with `python -m sob.codes > docs/codes.md`."""
+    from sob.codes import render_markdown
+
+    path = Path(__file__).parent.parent / "docs" / "codes.md"
+    assert path.read_text(encoding="utf-8") == render_markdown(), (
+        "docs/codes.md is stale: run `python -m sob.codes > docs/codes.md`"
+    )
+
+
+def test_every_catalogue_code_has_its_section_in_docs_codes_md():
+    from sob.codes import all_codes
+
+    text = (Path(__file__).parent.parent / "docs" / "codes.md").read_text(encoding="utf-8")
+    for c in all_codes():
+        assert f"\n### {c.code}\n" in text, c.code

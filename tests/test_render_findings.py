@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sob.codes import fix_hint
 from sob.findings import Finding
 from sob.render.findings import (
     escape_data,
@@ -78,11 +79,27 @@ def test_text_omits_missing_parts_and_marks_warnings():
     warn = Finding("DUPLICATE_ID", "rows 3 and 5 are identical", file="claims.csv", line=5, severity="warning")
     out = format_text([warn, file_level], lambda f, n: "C1,P1,ACC" if n == 5 else None)
     blocks = out.strip().split("\n\n")
-    assert blocks[0] == "claims.csv: MISSING_COLUMN no column 'claim_id'"
-    assert blocks[1].splitlines() == [
+    assert blocks[0].splitlines()[0] == "claims.csv: MISSING_COLUMN no column 'claim_id'"
+    assert blocks[1].splitlines()[:2] == [
         "claims.csv:5: warning DUPLICATE_ID rows 3 and 5 are identical",
         "  5 | C1,P1,ACC",
     ]
+
+
+def test_text_falls_back_to_the_catalogue_hint_only_when_the_finding_has_none():
+    own = Finding("UNKNOWN_KEY", "unknown key", file="c.toml", line=1, hint="did you mean `window_days`?")
+    bare = Finding("MISSING_COLUMN", "no column 'claim_id'", file="claims.csv")
+    stranger = Finding("NOT_A_CATALOGUE_CODE", "made up", file="x.csv")
+    blocks = format_text([own, bare, stranger], lambda f, n: None).strip().split("\n\n")
+    assert blocks[0].splitlines()[1:] == ["  hint: did you mean `window_days`?"]
+    assert blocks[1].splitlines()[1:] == ["  hint: add the column, or map it to your header in `[evidence.columns]`"]
+    assert blocks[2].splitlines()[1:] == []
+
+
+def test_machine_formats_keep_only_the_findings_own_hint():
+    bare = Finding("MISSING_COLUMN", "no column 'claim_id'", file="claims.csv")
+    assert json.loads(format_json([bare], ["claims.csv"]))["findings"][0]["hint"] is None
+    assert "hint" not in format_github([bare])
 
 
 def test_text_without_a_readable_line_still_reports_the_finding():
@@ -102,7 +119,8 @@ def test_text_neutralises_control_characters_from_evidence():
     f = Finding("BAD_DATE", "bad date '\x1b[31m2020\nclaims.csv:1:1: FAKE'", file="claims.csv", line=2, col=1)
     out = format_text([f], lambda file, line: "\x1b[31mX,\u202eY")
     assert "\x1b" not in out and "\u202e" not in out
-    assert len(out.strip().splitlines()) == 3  # the header, the source line, the caret: no fake finding line
+    # the header, the source line, the caret and the catalogue's hint: no fake finding line
+    assert len(out.strip().splitlines()) == 4
 
 
 def test_text_sorts_by_file_and_line():
@@ -166,7 +184,7 @@ def test_csv_caret_on_a_quoted_field_and_an_empty_one():
 def test_csv_field_beyond_the_line_gives_no_caret():
     f = Finding("BAD_ROW_LENGTH", "short row", file="claims.csv", line=2, col=9)
     out = format_text([f], lambda file, n: "C1,P1")
-    assert out.splitlines()[1:] == ["  2 | C1,P1"]
+    assert out.splitlines()[1:3] == ["  2 | C1,P1", f"  hint: {fix_hint('BAD_ROW_LENGTH')}"]
 
 
 def test_empty_findings_give_empty_text():

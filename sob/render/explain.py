@@ -1,4 +1,4 @@
-"""Rich view of ``sob explain``: one claim's story, rule by rule."""
+"""Rich view of ``sob explain``: one claim's story, rule by rule, and what its reason means."""
 
 from __future__ import annotations
 
@@ -29,11 +29,13 @@ def render_explanation(story: Explanation, contract: Contract, console: Console)
         for col in ("cap", "limit", "headroom before", "headroom after"):
             caps.add_column(col, justify="right" if col != "cap" else "left")
         for c in story.caps:
-            caps.add_row(str(c["cap"]), m(c["limit"]), m(c["headroom_before"]), m(c["headroom_after"]))
+            caps.add_row(c.cap, m(c.limit), m(c.headroom_before), m(c.headroom_after))
         console.print(caps)
     reason = f" ({story.reason})" if story.reason else ""
     price = m(story.price) if story.price is not None else "—"
     console.print(f"status: [bold]{story.status}[/]{reason}   price: {price}")
+    if story.reason and story.reason_meaning:
+        console.print(f"  {story.reason}: {story.reason_meaning}", markup=False)
     money = Table(title="Money")
     for col in ("", "amount"):
         money.add_column(col, justify="right")

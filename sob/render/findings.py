@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import IO, Any
 from unicodedata import east_asian_width
 
 from sob.findings import Finding
@@ -57,7 +57,7 @@ def printable(text: object) -> str:
     return "".join(out)
 
 
-def _sort_key(f: Finding) -> tuple:
+def _sort_key(f: Finding) -> tuple[bool, str, int, int]:
     """Findings without a file first, then by file, line and column (file-level first)."""
     return (f.file is not None, f.file or "", f.line or 0, f.col or 0)
 
@@ -101,7 +101,8 @@ def format_text(
 
     Each block is ``FILE:LINE:COL: [warning ]CODE message``, then the source
     line under a line-number gutter with a caret under the column when the
-    line can be read, then ``  hint: ...``.  The summary line is not
+    line can be read, then ``  hint: ...``: the finding's own hint, else the
+    fix the code catalogue (:mod:`sob.codes`) gives for its code.  The summary line is not
     included: :func:`summary_line` makes it, so the CLI can send it to stderr.
     Returns ``""`` when there is nothing to report.
 
@@ -124,8 +125,9 @@ def _text_block(f: Finding, source_line: SourceLine, delimiter: Delimiter) -> st
         text = _safe_source(source_line, f.file, f.line)
         if text is not None:
             lines.extend(_excerpt(f.line, text, _span(f, text, delimiter)))
-    if f.hint:
-        lines.append(f"  hint: {printable(f.hint)}")
+    hint = f.shown_hint
+    if hint:
+        lines.append(f"  hint: {printable(hint)}")
     return "\n".join(lines)
 
 
@@ -133,7 +135,7 @@ def _safe_source(source_line: SourceLine, file: str, line: int) -> str | None:
     """The reader's answer, or None if it fails: a missing excerpt never hides a finding."""
     try:
         text = source_line(file, line)
-    except Exception:  # noqa: BLE001 - a broken reader must not lose the report
+    except Exception:  # a broken reader must not lose the report
         return None
     return text.rstrip("\r\n") if isinstance(text, str) else None
 
@@ -417,7 +419,7 @@ class _FileLines:
         return _decode(raw, line)
 
 
-def _skip_line(fh) -> bool:
+def _skip_line(fh: IO[bytes]) -> bool:
     """Consume one line without keeping it; False at end of file."""
     got = False
     while True:
@@ -429,7 +431,7 @@ def _skip_line(fh) -> bool:
             return True
 
 
-def _read_line(fh) -> bytes | None:
+def _read_line(fh: IO[bytes]) -> bytes | None:
     """One line, cut to ``_KEEP_BYTES`` (the rest of a longer line is skipped); None at end."""
     raw = fh.readline(_KEEP_BYTES)
     if not raw:
@@ -465,7 +467,7 @@ def file_line_reader() -> SourceLine:
             if reader is None:
                 reader = files[file] = _FileLines(str(file))
             return reader.get(int(line))
-        except Exception:  # noqa: BLE001 - an excerpt is optional, the finding is not
+        except Exception:  # an excerpt is optional, the finding is not
             return None
 
     return source_line
