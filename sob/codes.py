@@ -37,7 +37,9 @@ class Code:
     """One stable code.
 
     ``status`` is only set for reasons: the claim status the reason goes
-    with (``rejected``, ``capped`` or ``partial / capped``).
+    with (``rejected``, ``capped`` or ``partial / capped``).  ``also`` names
+    other areas that emit the same code (``DUPLICATE_ID``: contract and
+    evidence), so each area's list is complete while the code has one entry.
     """
 
     code: str
@@ -48,6 +50,7 @@ class Code:
     why: str
     fix: str
     status: str | None = None
+    also: tuple[str, ...] = ()
 
 
 def _contract(code: str, meaning: str, why: str, fix: str, spec: str = "3.2") -> Code:
@@ -92,7 +95,8 @@ _CATALOGUE: tuple[Code, ...] = (
     Code("DUPLICATE_ID", "error", "contract", "3.2, 4.4",
          "two outcomes or payers share an id, or evidence rows share a claim_id or result_id but differ",
          "An id must name one thing: two different rows under one id would make the payment depend on row order.",
-         "give each outcome, payer, claim and result its own id, or remove the conflicting row"),
+         "give each outcome, payer, claim and result its own id, or remove the conflicting row",
+         also=("evidence",)),
     _contract("UNKNOWN_REFERENCE", "`requires` names an unknown (or improvement) outcome, or `payers` an unknown payer",
               "A reference that leads nowhere would make a rule impossible to apply.",
               "name an outcome or payer the contract defines (a claim outcome, for `requires`)"),
@@ -279,7 +283,7 @@ def by_area(area: str) -> tuple[Code, ...]:
     """The codes of one area (``contract``, ``evidence``, ``ledger``...)."""
     if area not in AREAS:
         raise ValueError(f"unknown area {area!r}; expected one of {', '.join(AREAS)}")
-    return tuple(c for c in _CATALOGUE if c.area == area)
+    return tuple(c for c in _CATALOGUE if c.area == area or area in c.also)
 
 
 def fix_hint(code: str) -> str | None:
@@ -322,7 +326,8 @@ def render_markdown() -> str:
         out += [f"| [`{c.code}`](#{c.code.lower()}) | {_level(c)} | {c.spec} | {c.meaning} |" for c in codes]
         out.append("")
         for c in codes:
-            out += _section(c)
+            if c.area == area:  # a shared code's section is written once, under its first area
+                out += _section(c)
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -337,13 +342,18 @@ def _section(c: Code) -> list[str]:
         "",
         f"Level: {_level(c)}. SPEC section {c.spec}.",
         "",
-        f"**What**: {c.meaning}.",
+        f"**What**: {_sentence(c.meaning)}",
         "",
-        f"**Why**: {c.why}",
+        f"**Why**: {_sentence(c.why)}",
         "",
-        f"**Fix**: {c.fix}.",
+        f"**Fix**: {_sentence(c.fix)}",
         "",
     ]
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending in one full stop, whatever punctuation it already ends with."""
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def main() -> None:

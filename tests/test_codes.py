@@ -44,7 +44,7 @@ def test_codes_are_unique_and_well_formed():
     assert len(seen) == len(set(seen))
     for c in codes.all_codes():
         assert re.fullmatch(r"[A-Z][A-Z0-9_]+", c.code), c.code
-        assert c.level in codes.LEVELS and c.area in codes.AREAS, c
+        assert c.level in codes.LEVELS and c.area in codes.AREAS and set(c.also) <= set(codes.AREAS) - {c.area}, c
         assert re.fullmatch(r"\d+(\.\d+)?(, \d+(\.\d+)?)*", c.spec), c
         assert c.meaning and c.why and c.fix, c
         assert (c.status is not None) == (c.level == "reason"), c
@@ -80,7 +80,8 @@ def test_the_markdown_has_one_section_per_code():
     text = codes.render_markdown()
     for c in codes.all_codes():
         assert text.count(f"\n### {c.code}\n") == 1, c.code
-        assert f"**Fix**: {c.fix}." in text
+        assert f"**Fix**: {c.fix}" in text
+    assert "DUPLICATE_ID" in {c.code for c in codes.by_area("evidence")}  # listed in both areas, one section
 
 
 def test_python_m_sob_codes_prints_the_markdown(capsys):
