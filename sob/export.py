@@ -16,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -305,9 +306,39 @@ def _parquet_money(table: pl.DataFrame, minor_units: int) -> list[pl.Expr]:
     return [pl.col(n).cast(pl.Int128).reinterpret(dtype=decimal).alias(n) for n in money_columns(table)]
 
 
+class _ErrorRecorder(io.RawIOBase):
+    """A writable passed to polars that remembers the operating system's error.
+
+    polars reports a failed Parquet write as a ``ComputeError`` whose text
+    may have lost the reason (``Invalid thrift: transport error``); the
+    ``OSError`` recorded here is what the user needs to read.
+    """
+
+    def __init__(self, fh: BinaryIO) -> None:
+        super().__init__()
+        self._fh = fh
+        self.error: OSError | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._fh.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+
 def _write_parquet(table: pl.DataFrame, minor_units: int, fh: BinaryIO) -> None:
     """Streamed: the 16-byte decimals of millions of rows are never held whole."""
-    table.lazy().with_columns(*plain_text(table), *_parquet_money(table, minor_units)).sink_parquet(fh)
+    sink = _ErrorRecorder(fh)
+    try:
+        table.lazy().with_columns(*plain_text(table), *_parquet_money(table, minor_units)).sink_parquet(sink)
+    except pl.exceptions.PolarsError:
+        if sink.error is not None:
+            raise sink.error from None
+        raise
 
 
 def _xlsx_amount(minor: int, minor_units: int) -> float | str:
@@ -464,19 +495,23 @@ def write_failure(path: Path, exc: BaseException) -> str:
     polars reports a failed write of a Parquet file as a ``ComputeError``
     (not an ``OSError``) whose text ends with the operating system's reason.
     """
-    if isinstance(exc, OSError):
-        reason = exc.strerror or str(exc)
-    else:
+    if isinstance(exc, OSError) and exc.strerror:
+        reason = exc.strerror
+    else:  # a polars error: "[Errno 28] No space ..." or "...IO error: No space ... (os error 28)"
         reason = str(exc).rpartition("IO error: ")[2] or str(exc)
+        reason = re.sub(r"^\[Errno \d+\] | \(os error \d+\)$", "", reason.strip())
     return f"cannot write {path}: {reason}"
 
 
 def check_target(path: Path) -> None:
-    """UsageError when ``path`` cannot be an export target at all (no folder, a folder)."""
-    if not path.parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {path.parent} does not exist; nothing was written")
-    if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a folder; nothing was written")
+    """UsageError when ``path`` cannot be an export target at all (no folder, a folder, a name too long)."""
+    try:
+        if not path.parent.is_dir():
+            raise UsageError(f"cannot write {path}: folder {path.parent} does not exist; nothing was written")
+        if path.is_dir():
+            raise UsageError(f"cannot write {path}: it is a folder; nothing was written")
+    except OSError as exc:
+        raise WriteError(write_failure(path, exc) + "; nothing was written") from exc
 
 
 def stage_table(
