@@ -47,7 +47,7 @@ def table(rows: list[dict]) -> pl.DataFrame:
             "due_CF": r["due"] - r["kc"],
             "note": r.get("note", "=not a formula here"),
         })
-    return pl.DataFrame(full, schema_overrides={c: pl.Int64 for c in MONEY} | {
+    return pl.DataFrame(full, schema_overrides=dict.fromkeys(MONEY, pl.Int64) | {
         "reason": pl.String, "achieved_on": pl.Date, "submitted_on": pl.Date,
     })
 
@@ -93,7 +93,7 @@ def cdir(root: Path) -> Path:
     return root / CONTRACT
 
 
-def codes(findings) -> list[str]:  # noqa: ANN001
+def codes(findings) -> list[str]:
     return sorted(f.code for f in findings)
 
 
@@ -252,11 +252,11 @@ def test_close_on_tampered_ledger_refused(two: Path) -> None:
 # ---------------------------------------------------------------- crash safety
 
 
-def _fail_on_call(real, n: int):  # noqa: ANN001, ANN202
+def _fail_on_call(real, n: int):
     """A wrapper of ``real`` raising on its n-th call (1-based)."""
     calls = {"n": 0}
 
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def wrapper(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == n:
             raise KeyboardInterrupt("crash")

@@ -48,7 +48,7 @@ def _pay(*args: object) -> Result:
     return CliRunner().invoke(app, ["pay", str(MHEP), "--quarter", QUARTER, *map(str, args)])
 
 
-def _failing(code: int):  # noqa: ANN202 - a stand-in for any write function
+def _failing(code: int):
     def fail(*_args: object, **_kwargs: object) -> None:
         raise OSError(code, os.strerror(code))
 
@@ -213,7 +213,7 @@ def _shell(command: str) -> subprocess.CompletedProcess[str]:
 def test_standard_output_that_cannot_be_written_is_a_clear_error(command: str, redirect: str, says: str) -> None:
     proc = _shell(f'exec "$PY" -m sob {command} {redirect}')
     assert proc.returncode == 2, proc.stderr
-    assert f"sob: error: cannot write to standard output: " in proc.stderr and says in proc.stderr, proc.stderr
+    assert "sob: error: cannot write to standard output: " in proc.stderr and says in proc.stderr, proc.stderr
     for raw in RAW:
         assert raw not in proc.stderr
 
