@@ -194,7 +194,6 @@ def validate(
 ) -> None:
     """Check contracts (and their evidence and worked examples); exit 1 on any problem."""
     from sob.render.findings import file_line_reader, format_github, format_json, format_text, summary_line
-    from sob.workflows import validate_one
 
     with _errors():
         given = _evidence(claims, participants, results)
@@ -206,7 +205,7 @@ def validate(
             from sob.workflows import parse_quarter
 
             parse_quarter(quarter)
-        outcomes = [_with_progress(f"checking {p}", lambda p=p: validate_one(p, given, quarter)) for p in contracts]
+        outcomes = [_check_one(p, given, quarter) for p in contracts]
         findings = [f for o in outcomes for f in o.findings]
         files = [f for o in outcomes for f in o.files]
         if format is FindingFormat.json:
@@ -235,6 +234,13 @@ def validate(
         failing = [f for f in findings if f.severity == "error" or strict]
         if failing:
             raise typer.Exit(1)
+
+
+def _check_one(path: Path, given: EvidencePaths, quarter: str | None) -> ValidateOutcome:
+    """``validate_one`` with the progress spinner."""
+    from sob.workflows import validate_one
+
+    return _with_progress(f"checking {path}", lambda: validate_one(path, given, quarter))
 
 
 def _summary_text(outcome: ValidateOutcome) -> str:
@@ -447,7 +453,7 @@ def main() -> None:
     """Console entry point."""
     interrupts.install()
     interrupts.pause_at("startup")
-    sys.stdout = _GuardedStdout(sys.stdout)  # type: ignore[assignment]
+    sys.stdout = _GuardedStdout(sys.stdout)  # type: ignore[assignment,unused-ignore]
     try:
         app()
     except SystemExit:

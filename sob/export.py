@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import polars as pl
 
@@ -334,7 +334,8 @@ def _write_parquet(table: pl.DataFrame, minor_units: int, fh: BinaryIO) -> None:
     """Streamed: the 16-byte decimals of millions of rows are never held whole."""
     sink = _ErrorRecorder(fh)
     try:
-        table.lazy().with_columns(*plain_text(table), *_parquet_money(table, minor_units)).sink_parquet(sink)
+        frame = table.lazy().with_columns(*plain_text(table), *_parquet_money(table, minor_units))
+        frame.sink_parquet(cast("BinaryIO", sink))
     except pl.exceptions.PolarsError:
         if sink.error is not None:
             raise sink.error from None
@@ -411,7 +412,17 @@ def _write_xlsx(table: pl.DataFrame, minor_units: int, fh: BinaryIO, created: da
     fh.write(buffer.getbuffer())
 
 
-def _write_xlsx_column(sheet, col, name, dtype, table, text, minor_units, money, day) -> None:
+def _write_xlsx_column(
+    sheet: Any,
+    col: int,
+    name: str,
+    dtype: pl.DataType,
+    table: pl.DataFrame,
+    text: pl.DataFrame,
+    minor_units: int,
+    money: Any,
+    day: Any,
+) -> None:
     """One column of cells; nulls are left blank."""
     if is_money_column(name, dtype):
         for row, minor in enumerate(table.get_column(name).to_list(), start=1):

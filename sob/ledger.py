@@ -394,7 +394,7 @@ def previously_paid(
         .agg([pl.col(c).last() for c in META_COLUMNS[1:]] + sums)
         .sort("claim_id")
         .select(list(schema))
-        .cast(schema)
+        .cast(dict(schema))  # type: ignore[arg-type] # polars' Mapping is invariant in its key
     )
 
 
@@ -909,8 +909,9 @@ def _amount(text: Any, minor_units: int, path: Path, key: str) -> int:
 
 def _minor_units_of(parsed: dict[str, Any]) -> int:
     """The manifest's minor units; older manifests: the digits of its due total."""
-    if isinstance(parsed.get("minor_units"), int):
-        return parsed["minor_units"]
+    units = parsed.get("minor_units")
+    if isinstance(units, int):
+        return units
     due = str(parsed.get("totals", {}).get("due", "0"))
     return len(due.partition(".")[2])
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sob import ledger
 from sob.assessment import RULE_COLUMNS, assess
@@ -188,6 +188,8 @@ def compute_pay(req: PayRequest) -> PayOutcome:
 
 def _check_export_is_not_an_input(req: PayRequest, paths: EvidencePaths) -> None:
     """``--export`` must never overwrite the contract, an evidence file or the ledger it was computed from."""
+    if req.export is None:
+        return
     target = req.export.resolve()
     for path in (req.contract, paths.claims, paths.participants, paths.results):
         if path is not None and path.resolve() == target:
@@ -311,7 +313,7 @@ def rows_summary(evidence: Evidence) -> dict[str, dict[str, int]]:
     return out
 
 
-def rule_summary(contract: Contract, evidence: Evidence, quarter: Quarter) -> dict[str, dict[str, int]]:
+def rule_summary(contract: Contract, evidence: Evidence, quarter: Quarter) -> dict[str, dict[str, Any]]:
     """How the rules treat the rows as at the end of ``quarter``.
 
     Invalid rows are counted as ``--reject-invalid`` would reject them.
