@@ -21,10 +21,8 @@ from test_cli_hostile import CONTRACT_CASES, EVIDENCE_CASES, UNSAFE_CASES, Case
 from typer.testing import CliRunner
 
 from sob.cli import app
-from sob.contract_checks import load_contract
-from sob.evidence import read_evidence
 from sob.quarters import Quarter
-from sob.workflows import EvidencePaths, resolve_evidence
+from sob.workflows import EvidencePaths, load_valid_contract, read_files, resolve_evidence
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = sorted((ROOT / "sample_contracts").glob("*/contract.toml"))
@@ -53,10 +51,8 @@ def test_every_command_is_in_the_sweep() -> None:
 
 def _quarters(contract_path: Path) -> tuple[Quarter, Quarter, str | None]:
     """The first and last quarter the sample's evidence covers, and one claim id to explain."""
-    contract, findings = load_contract(contract_path)
-    assert contract is not None, findings
-    paths = resolve_evidence(contract, EvidencePaths(), need_claims=False)
-    evidence = read_evidence(contract, paths.claims, paths.participants, paths.results)
+    contract, _ = load_valid_contract(contract_path, run_examples_too=False)
+    evidence = read_files(contract, resolve_evidence(contract, EvidencePaths(), need_claims=False))
     days = []
     claim = None
     for frame in (evidence.claims, evidence.results):
