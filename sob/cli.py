@@ -143,13 +143,24 @@ def _errors() -> Iterator[None]:
         stop = exc if isinstance(exc, interrupts.Interrupted) else interrupts.Interrupted(2)
         sys.stderr.write(_interrupted_message(stop) + "\n")
         raise typer.Exit(stop.exit_code) from None
-    except Exception as exc:
-        if _STATE["debug"]:
-            raise
-        sys.stderr.write(f"sob: internal error: {type(exc).__name__}: {exc}\n(run with --debug for a traceback)\n")
+    except OSError as exc:
+        if exc.filename is None or _STATE["debug"]:
+            raise _internal(exc) from None
+        # a file the core did not expect to fail (a name too long, a full disk): exit 2 like any unreadable file
+        sys.stderr.write(f"sob: error: {exc.filename}: {exc.strerror or exc}\n")
         raise typer.Exit(2) from None
+    except Exception as exc:
+        raise _internal(exc) from None
     finally:
         interrupts.arm(False)
+
+
+def _internal(exc: Exception) -> BaseException:
+    """The last line of defence: one line and exit 2 (the traceback only under --debug)."""
+    if _STATE["debug"]:
+        return exc
+    sys.stderr.write(f"sob: internal error: {type(exc).__name__}: {exc}\n(run with --debug for a traceback)\n")
+    return typer.Exit(2)
 
 
 def _interrupted_message(stop: interrupts.Interrupted) -> str:

@@ -221,3 +221,10 @@ def test_standard_output_that_cannot_be_written_is_a_clear_error(command: str, r
 def test_a_reader_that_stops_early_is_quiet() -> None:
     proc = _shell('"$PY" -m sob schema | head -c 1 >/dev/null; "$PY" -m sob pay "$MHEP" --quarter 2021-Q1 | head -c 1')
     assert proc.stderr == "", proc.stderr
+
+
+def test_init_with_a_name_too_long_is_a_clean_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["init", str(tmp_path / ("c" * 300 + ".toml"))])
+    assert result.exit_code == 2
+    assert "File name too long" in result.stderr and "internal error" not in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []
