@@ -193,6 +193,8 @@ def _manifest_paths(cdir: Path) -> dict[Quarter, Path]:
     make its quarter look unpaid.
     """
     if not cdir.is_dir():
+        if os.path.lexists(cdir):  # a file or a FIFO where the contract's folder belongs: not "nothing closed"
+            raise UsageError(f"ledger entry {cdir} is {_kind_of(cdir.lstat().st_mode)}, not a folder; run `sob ledger verify`")
         return {}
     found: dict[Quarter, Path] = {}
     for entry in cdir.iterdir():

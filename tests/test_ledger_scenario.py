@@ -974,3 +974,12 @@ def test_a_ledger_file_that_is_not_a_regular_file_is_refused(scenario: Scenario,
     assert check.exit_code == 1 and "LEDGER_ADDED" in check.stderr and name in check.stderr, check.stderr
     for result in (show, pay, check):
         assert "secret-line" not in result.stdout + result.stderr
+
+
+def test_a_file_where_the_contract_folder_belongs_is_refused(scenario: Scenario) -> None:
+    """Not "nothing closed yet": that would pay every claim again."""
+    shutil.rmtree(scenario.cdir)
+    os.mkfifo(scenario.cdir)
+    proc = _run("pay", scenario.contract, "--quarter", "2021-Q4", "--ledger", scenario.ledger)
+    assert proc.returncode == 2 and "not a folder" in proc.stderr, proc.stderr
+    assert _verify(scenario).exit_code == 1
