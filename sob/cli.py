@@ -13,7 +13,9 @@ cannot be written (a full disk, a closed descriptor) is a clear error with
 exit 2; a reader that stops early (``| head``) ends the run quietly.
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 - sob.interrupts is imported first, on purpose
+
+from sob import interrupts  # first: when this process is `sob`, it installs the signal handlers
 
 import json
 import os
@@ -24,20 +26,10 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
-from sob import __version__, interrupts
+import typer
+
+from sob import __version__
 from sob.findings import Finding, SobError
-
-
-def _started_as_sob() -> bool:
-    """Whether this process is the ``sob`` program (not a test or a library importing the CLI)."""
-    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    return getattr(spec, "name", None) == "sob.__main__" or Path(sys.argv[0]).name == "sob"
-
-
-if _started_as_sob():
-    interrupts.install()  # before typer and rich load: a Ctrl-C from here on is never a traceback
-
-import typer  # noqa: E402 - after the signal handlers, on purpose
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -469,6 +461,10 @@ def main() -> None:
         app()
     except SystemExit:
         raise
+    except KeyboardInterrupt as exc:  # a signal outside a command's own handling (start-up, shut-down)
+        stop = exc if isinstance(exc, interrupts.Interrupted) else interrupts.Interrupted(2, interrupts.committed())
+        sys.stderr.write(_interrupted_message(stop) + "\n")
+        raise SystemExit(stop.exit_code) from None
     except BaseException as exc:
         if _STATE["debug"]:
             raise

@@ -23,8 +23,11 @@ removed), ``table-written`` (a close wrote Q.csv, not yet its manifest) and
 ``closed`` (the manifest is written; the export not yet moved into place).
 Unset (always, outside tests) it costs one dictionary lookup.
 
-This module imports nothing heavy: the command line installs the handlers
-before it imports anything else, so an early Ctrl-C never shows a traceback.
+This module imports nothing heavy, and when the process is the ``sob``
+program (``sob ...`` or ``python -m sob ...``) importing it installs the
+handlers: the command line imports it before anything else, so a Ctrl-C
+during start-up ends the run quietly instead of with a traceback.  A library
+or a test importing ``sob`` keeps its own handlers.
 """
 
 from __future__ import annotations
@@ -134,5 +137,14 @@ def pause_at(stage: str) -> None:
     while time.monotonic() < deadline and _State.pending is None:
         time.sleep(0.02)  # an unshielded signal raises out of this sleep
 
+
+def _started_as_sob() -> bool:
+    """Whether this process is the ``sob`` program (not a test or a library importing the CLI)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return getattr(spec, "name", None) == "sob.__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "sob"
+
+
+if _started_as_sob():
+    install()
 
 __all__ = ["PAUSE_ENV", "SIGNALS", "Interrupted", "arm", "committed", "install", "pause_at", "set_note", "shielded"]
