@@ -8,7 +8,11 @@ XLSX cell, see :func:`_xlsx_amount`.
 Writes are atomic: the bytes go to a temporary file in the target's folder,
 are flushed and ``fsync``-ed, and only then renamed over the target, so a
 reader (or a crash) sees either the old file or the whole new one, never half
-of one.  The ledger (``sob.ledger``) uses the same helpers.
+of one.  A write can also be *staged* (written and synced, renamed later), so
+a close can refuse to commit when its export cannot be written.  A failed
+write (disk full, read-only, name too long, SIGINT/SIGTERM) removes its
+temporary file and, for the export, is a :class:`WriteError` naming the file.
+The ledger (``sob.ledger``) uses the same helpers.
 """
 
 from __future__ import annotations
