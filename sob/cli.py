@@ -4,9 +4,18 @@ Nothing here computes money or checks rules.  Every error the core raises is
 a :class:`sob.findings.SobError` with its exit code; anything else is an
 internal error, shown as one line (with a traceback only under ``--debug``,
 because frames may hold participant data).
+
+Signals: SIGINT and SIGTERM end a run with exit 130 and 143 and a message
+that says whether a quarter was closed (see :mod:`sob.interrupts`).  When
+``sob`` runs as a program the handlers are installed before anything heavy is
+imported, so an early Ctrl-C ends the run quietly too.  Standard output that
+cannot be written (a full disk, a closed descriptor) is a clear error with
+exit 2; a reader that stops early (``| head``) ends the run quietly.
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 - sob.interrupts is imported first, on purpose
+
+from sob import interrupts  # first: when this process is `sob`, it installs the signal handlers
 
 import json
 import os
@@ -15,12 +24,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
 
 from sob import __version__
 from sob.findings import Finding, SobError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sob.workflows import EvidencePaths, ValidateOutcome
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="sob",
@@ -34,7 +50,11 @@ app = typer.Typer(
 ledger_app = typer.Typer(help="Closed quarters: verify the hash chain, list totals.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 
-_STATE = {"debug": False, "no_color": False}
+_STATE = {"debug": False, "no_color": False, "closing": False}
+
+
+class StdoutError(Exception):
+    """Standard output cannot be written (full disk, closed descriptor): exit 2, not an internal error."""
 
 
 class FindingFormat(str, Enum):
@@ -48,11 +68,11 @@ class PayFormat(str, Enum):
     json = "json"
 
 
-ClaimsOpt = Annotated[Optional[Path], typer.Option("--claims", help="Claims CSV/Parquet (default: [evidence] claims).")]
+ClaimsOpt = Annotated[Path | None, typer.Option("--claims", help="Claims CSV/Parquet (default: [evidence] claims).")]
 ParticipantsOpt = Annotated[
-    Optional[Path], typer.Option("--participants", help="Participants register (default: [evidence] participants).")
+    Path | None, typer.Option("--participants", help="Participants register (default: [evidence] participants).")
 ]
-ResultsOpt = Annotated[Optional[Path], typer.Option("--results", help="Cohort results (default: [evidence] results).")]
+ResultsOpt = Annotated[Path | None, typer.Option("--results", help="Cohort results (default: [evidence] results).")]
 
 
 def _version(value: bool) -> None:
@@ -72,7 +92,7 @@ def main_options(
     _STATE["no_color"] = no_color
 
 
-def _consoles():
+def _consoles() -> tuple[Console, Console]:
     from sob.render.console import make_consoles
 
     return make_consoles(no_color=_STATE["no_color"])
@@ -87,9 +107,16 @@ def _print_findings(findings: list[Finding]) -> None:
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Turn core errors into a message on stderr and their exit code."""
+    """Turn core errors into a message on stderr and their exit code.
+
+    While a command runs here, SIGINT/SIGTERM raise and clean up; outside it
+    (option parsing, start-up) there is nothing to clean and they just exit.
+    Standard output is flushed here, so a failure to write it is reported.
+    """
+    interrupts.arm()
     try:
         yield
+        sys.stdout.flush()
     except SobError as exc:
         _print_findings(exc.findings)
         sys.stderr.write(f"sob: error: {exc.message}\n")
@@ -99,14 +126,42 @@ def _errors() -> Iterator[None]:
     except BrokenPipeError:
         _quiet_stdout()
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        sys.stderr.write("sob: interrupted\n")
-        raise typer.Exit(130) from None
-    except Exception as exc:  # noqa: BLE001 - last line of defence: never a bare traceback
-        if _STATE["debug"]:
-            raise
-        sys.stderr.write(f"sob: internal error: {type(exc).__name__}: {exc}\n(run with --debug for a traceback)\n")
+    except StdoutError as exc:
+        _quiet_stdout()
+        sys.stderr.write(f"sob: error: cannot write to standard output: {exc}\n")
         raise typer.Exit(2) from None
+    except KeyboardInterrupt as exc:
+        interrupts.arm(False)
+        stop = exc if isinstance(exc, interrupts.Interrupted) else interrupts.Interrupted(2)
+        sys.stderr.write(_interrupted_message(stop) + "\n")
+        raise typer.Exit(stop.exit_code) from None
+    except OSError as exc:
+        if exc.filename is None or _STATE["debug"]:
+            raise _internal(exc) from None
+        # a file the core did not expect to fail (a name too long, a full disk): exit 2 like any unreadable file
+        sys.stderr.write(f"sob: error: {exc.filename}: {exc.strerror or exc}\n")
+        raise typer.Exit(2) from None
+    except Exception as exc:
+        raise _internal(exc) from None
+    finally:
+        interrupts.arm(False)
+
+
+def _internal(exc: Exception) -> BaseException:
+    """The last line of defence: one line and exit 2 (the traceback only under --debug)."""
+    if _STATE["debug"]:
+        return exc
+    sys.stderr.write(f"sob: internal error: {type(exc).__name__}: {exc}\n(run with --debug for a traceback)\n")
+    return typer.Exit(2)
+
+
+def _interrupted_message(stop: interrupts.Interrupted) -> str:
+    """What an interrupted run did: whether the quarter was closed is never left to guess."""
+    if stop.note:
+        return f"sob: interrupted ({stop.name}) after {stop.note}"
+    if _STATE["closing"]:
+        return f"sob: interrupted ({stop.name}); nothing was closed: the ledger is as before"
+    return f"sob: interrupted ({stop.name})"
 
 
 def _quiet_stdout() -> None:
@@ -118,11 +173,11 @@ def _quiet_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # not a real file (tests), or already gone
+    except (OSError, ValueError, AttributeError):  # not a real file (tests), or closed from the start
         pass
 
 
-def _evidence(claims: Path | None, participants: Path | None, results: Path | None):
+def _evidence(claims: Path | None, participants: Path | None, results: Path | None) -> EvidencePaths:
     from sob.workflows import EvidencePaths
 
     return EvidencePaths(claims, participants, results)
@@ -137,12 +192,11 @@ def validate(
     format: Annotated[FindingFormat, typer.Option("--format", help="text, json or github annotations.")] = FindingFormat.text,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the check too.")] = False,
     quarter: Annotated[
-        Optional[str], typer.Option("--quarter", help="Also assess the evidence as at the end of this quarter and summarise.")
+        str | None, typer.Option("--quarter", help="Also assess the evidence as at the end of this quarter and summarise.")
     ] = None,
 ) -> None:
     """Check contracts (and their evidence and worked examples); exit 1 on any problem."""
     from sob.render.findings import file_line_reader, format_github, format_json, format_text, summary_line
-    from sob.workflows import validate_one
 
     with _errors():
         given = _evidence(claims, participants, results)
@@ -154,7 +208,7 @@ def validate(
             from sob.workflows import parse_quarter
 
             parse_quarter(quarter)
-        outcomes = [_with_progress(f"checking {p}", lambda p=p: validate_one(p, given, quarter)) for p in contracts]
+        outcomes = [_check_one(p, given, quarter) for p in contracts]
         findings = [f for o in outcomes for f in o.findings]
         files = [f for o in outcomes for f in o.files]
         if format is FindingFormat.json:
@@ -185,8 +239,15 @@ def validate(
             raise typer.Exit(1)
 
 
-def _summary_text(outcome) -> str:
-    s = outcome.summary
+def _check_one(path: Path, given: EvidencePaths, quarter: str | None) -> ValidateOutcome:
+    """``validate_one`` with the progress spinner."""
+    from sob.workflows import validate_one
+
+    return _with_progress(f"checking {path}", lambda: validate_one(path, given, quarter))
+
+
+def _summary_text(outcome: ValidateOutcome) -> str:
+    s: dict[str, Any] = outcome.summary or {}
     if "as_at" not in s:
         parts = []
         for kind, counts in s.items():
@@ -206,16 +267,17 @@ def pay(
     claims: ClaimsOpt = None,
     participants: ParticipantsOpt = None,
     results: ResultsOpt = None,
-    ledger: Annotated[Optional[Path], typer.Option("--ledger", help="Folder of closed quarters: previously paid comes from it.")] = None,
+    ledger: Annotated[Path | None, typer.Option("--ledger", help="Folder of closed quarters: previously paid comes from it.")] = None,
     close: Annotated[bool, typer.Option("--close", help="Close the quarter in the ledger (needs --ledger).")] = False,
     reject_invalid: Annotated[bool, typer.Option("--reject-invalid", help="Reject rows with data errors instead of stopping.")] = False,
-    export: Annotated[Optional[Path], typer.Option("--export", help="Write the claim table: .csv, .parquet, .json or .xlsx.")] = None,
+    export: Annotated[Path | None, typer.Option("--export", help="Write the claim table: .csv, .parquet, .json or .xlsx.")] = None,
     format: Annotated[PayFormat, typer.Option("--format", help="table (terminal) or json (SPEC 9).")] = PayFormat.table,
 ) -> None:
     """Close a quarter: entitled, previously paid and due, per claim and per payer."""
     from sob.payrun import summary
     from sob.workflows import PayRequest, close_and_export, compute_pay
 
+    _STATE["closing"] = close
     with _errors():
         req = PayRequest(contract, quarter, _evidence(claims, participants, results), ledger, close, reject_invalid, export,
                          summary_only=format is PayFormat.json)
@@ -237,7 +299,7 @@ def pay(
             sys.stderr.write(f"wrote {export}\n")
 
 
-def _with_progress(label: str, work: Callable):
+def _with_progress(label: str, work: Callable[[], T]) -> T:
     """Run ``work`` with a spinner on stderr when it is a terminal; silent when piped."""
     from sob.render.console import progress_enabled
 
@@ -286,7 +348,7 @@ def explain(
     claims: ClaimsOpt = None,
     participants: ParticipantsOpt = None,
     results: ResultsOpt = None,
-    ledger: Annotated[Optional[Path], typer.Option("--ledger", help="Folder of closed quarters.")] = None,
+    ledger: Annotated[Path | None, typer.Option("--ledger", help="Folder of closed quarters.")] = None,
     reject_invalid: Annotated[bool, typer.Option("--reject-invalid", help="Explain rows with data errors too.")] = False,
 ) -> None:
     """Tell the story of one claim: each rule, its price, the caps, the split and what is due."""
@@ -354,13 +416,56 @@ def schema() -> None:
         sys.stdout.write(json.dumps(contract_json_schema(), indent=2) + "\n")
 
 
+class _GuardedStdout:
+    """Standard output whose write errors are :class:`StdoutError` (a broken pipe stays what it is).
+
+    Everything else is passed through, so Rich sees the real stream's
+    ``isatty``, ``fileno`` and encoding.
+    """
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._guard(lambda s: s.write(text))
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            self._guard(lambda s: s.flush())
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def _guard(self, act: Callable[[TextIO], T]) -> T:
+        if self._stream is None:
+            raise StdoutError("it is closed")
+        try:
+            return act(self._stream)
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise StdoutError(getattr(exc, "strerror", None) or str(exc)) from None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._stream is None:
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+
 def main() -> None:
     """Console entry point."""
+    interrupts.install()
+    interrupts.pause_at("startup")
+    sys.stdout = _GuardedStdout(sys.stdout)  # type: ignore[assignment,unused-ignore]
     try:
         app()
     except SystemExit:
         raise
-    except BaseException as exc:  # noqa: BLE001 - nothing may escape as a traceback
+    except KeyboardInterrupt as exc:  # a signal outside a command's own handling (start-up, shut-down)
+        stop = exc if isinstance(exc, interrupts.Interrupted) else interrupts.Interrupted(2, interrupts.committed())
+        sys.stderr.write(_interrupted_message(stop) + "\n")
+        raise SystemExit(stop.exit_code) from None
+    except BaseException as exc:
         if _STATE["debug"]:
             raise
         sys.stderr.write(f"sob: internal error: {type(exc).__name__}: {exc}\n")

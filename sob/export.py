@@ -8,7 +8,11 @@ XLSX cell, see :func:`_xlsx_amount`.
 Writes are atomic: the bytes go to a temporary file in the target's folder,
 are flushed and ``fsync``-ed, and only then renamed over the target, so a
 reader (or a crash) sees either the old file or the whole new one, never half
-of one.  The ledger (``sob.ledger``) uses the same helpers.
+of one.  A write can also be *staged* (written and synced, renamed later), so
+a close can refuse to commit when its export cannot be written.  A failed
+write (disk full, read-only, name too long, SIGINT/SIGTERM) removes its
+temporary file and, for the export, is a :class:`WriteError` naming the file.
+The ledger (``sob.ledger``) uses the same helpers.
 """
 
 from __future__ import annotations
@@ -16,15 +20,17 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import secrets
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import polars as pl
 
 from sob.findings import InputError, UsageError
+from sob.interrupts import pause_at, shielded
 from sob.money import format_minor, minor_to_decimal
 
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (".csv", ".parquet", ".json", ".xlsx")
@@ -150,32 +156,82 @@ def fsync_dir(folder: Path) -> None:
 
 
 def _temp_path(path: Path) -> Path:
-    """A hidden sibling of ``path`` (same folder, so the rename is atomic)."""
-    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    """A hidden sibling of ``path`` (same folder, so the rename is atomic).
+
+    The name is short and fixed in length (``.sob.<12 hex>.tmp``, 21 bytes)
+    rather than derived from the target's: a legal 255-byte target name would
+    otherwise give a temporary name too long for the file system.
+    """
+    return path.with_name(f".sob.{secrets.token_hex(6)}.tmp")
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Run ``write`` on a temporary file, fsync it, then rename it to ``path``.
+def _remove_quietly(path: Path) -> None:
+    """Remove a temporary file; a second SIGINT/SIGTERM cannot cut this short."""
+    with shielded():
+        pause_at("cleanup")
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
-    On any exception (including KeyboardInterrupt) the temporary file is
-    removed and ``path`` is untouched: either the old file or nothing.  The
-    temporary file is created with mode 0o666 minus the umask, like a normal
-    ``open()``, so the final file gets ordinary permissions.
+
+class StagedFile:
+    """A file fully written and synced under its temporary name, not yet in place.
+
+    A close writes its export this way *before* it commits, so a full disk
+    refuses the whole close instead of leaving a closed quarter without its
+    export; :meth:`commit` then only has to rename.
+    """
+
+    def __init__(self, path: Path, tmp: Path) -> None:
+        self.path = path
+        self.tmp = tmp
+
+    def commit(self) -> None:
+        """Move the file into place (atomic rename) and make that durable."""
+        try:
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        fsync_dir(self.path.parent)
+
+    def discard(self) -> None:
+        """Remove the temporary file: the target is left as it was."""
+        _remove_quietly(self.tmp)
+
+
+def stage_write(path: Path, write: Callable[[BinaryIO], object]) -> StagedFile:
+    """Run ``write`` on a new temporary file next to ``path`` and fsync it.
+
+    On any exception (a write error, SIGINT, SIGTERM) the temporary file is
+    removed, shielded from a second signal, and the exception goes on.  The
+    file is created with mode 0o666 minus the umask, like a normal ``open()``.
     """
     path = Path(path)
     tmp = _temp_path(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    created = False
     try:
+        with shielded():  # a signal here must not land between creating the file and knowing it
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            created = True
         with os.fdopen(fd, "wb") as fh:
+            pause_at("temp-created")
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if created:
+            _remove_quietly(tmp)
         raise
-    fsync_dir(path.parent)
+    return StagedFile(path, tmp)
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write ``path`` through a temporary file, then rename: the old file or the whole new one.
+
+    On any exception (including KeyboardInterrupt and SIGTERM) the temporary
+    file is removed and ``path`` is untouched.
+    """
+    stage_write(path, write).commit()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -254,9 +310,40 @@ def _parquet_money(table: pl.DataFrame, minor_units: int) -> list[pl.Expr]:
     return [pl.col(n).cast(pl.Int128).reinterpret(dtype=decimal).alias(n) for n in money_columns(table)]
 
 
+class _ErrorRecorder(io.RawIOBase):
+    """A writable passed to polars that remembers the operating system's error.
+
+    polars reports a failed Parquet write as a ``ComputeError`` whose text
+    may have lost the reason (``Invalid thrift: transport error``); the
+    ``OSError`` recorded here is what the user needs to read.
+    """
+
+    def __init__(self, fh: BinaryIO) -> None:
+        super().__init__()
+        self._fh = fh
+        self.error: OSError | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._fh.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+
 def _write_parquet(table: pl.DataFrame, minor_units: int, fh: BinaryIO) -> None:
     """Streamed: the 16-byte decimals of millions of rows are never held whole."""
-    table.lazy().with_columns(*plain_text(table), *_parquet_money(table, minor_units)).sink_parquet(fh)
+    sink = _ErrorRecorder(fh)
+    try:
+        frame = table.lazy().with_columns(*plain_text(table), *_parquet_money(table, minor_units))
+        frame.sink_parquet(cast("BinaryIO", sink))
+    except pl.exceptions.PolarsError:
+        if sink.error is not None:
+            raise sink.error from None
+        raise
 
 
 def _xlsx_amount(minor: int, minor_units: int) -> float | str:
@@ -286,8 +373,15 @@ def _xlsx_width(table: pl.DataFrame, text: pl.DataFrame, name: str) -> float:
     return float(min(60, max(8, longest + 2)))
 
 
-def _write_xlsx(table: pl.DataFrame, minor_units: int, fh: BinaryIO) -> None:
-    """Typed cells: amounts numbers, dates real dates, text formula-safe."""
+def _write_xlsx(table: pl.DataFrame, minor_units: int, fh: BinaryIO, created: datetime | None = None) -> None:
+    """Typed cells: amounts numbers, dates real dates, text formula-safe.
+
+    The workbook is built in memory and then written in one call: a write
+    error then surfaces here as one ``OSError``, instead of inside the zip
+    writer, whose clean-up would raise it a second time from ``__del__``.
+    ``created`` fixes the timestamps of ``docProps/core.xml`` (see
+    :func:`workbook_time`), so the same table gives the same bytes.
+    """
     import xlsxwriter  # imported here: only the xlsx export needs it
 
     _check_minor_units(minor_units)
@@ -296,10 +390,13 @@ def _write_xlsx(table: pl.DataFrame, minor_units: int, fh: BinaryIO) -> None:
             f"the claim table has {table.height} rows; an XLSX sheet holds at most "
             f"{_XLSX_MAX_ROWS - 1}: export to .csv or .parquet instead"
         )
+    buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(
-        fh,
+        buffer,
         {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
     )
+    if created is not None:
+        workbook.set_properties({"created": created})
     try:
         sheet = workbook.add_worksheet("claims")
         bold = workbook.add_format({"bold": True})
@@ -316,9 +413,20 @@ def _write_xlsx(table: pl.DataFrame, minor_units: int, fh: BinaryIO) -> None:
         sheet.autofilter(0, 0, max(table.height, 1), max(table.width - 1, 0))
     finally:
         workbook.close()
+    fh.write(buffer.getbuffer())
 
 
-def _write_xlsx_column(sheet, col, name, dtype, table, text, minor_units, money, day) -> None:  # noqa: ANN001, PLR0913
+def _write_xlsx_column(
+    sheet: Any,
+    col: int,
+    name: str,
+    dtype: pl.DataType,
+    table: pl.DataFrame,
+    text: pl.DataFrame,
+    minor_units: int,
+    money: Any,
+    day: Any,
+) -> None:
     """One column of cells; nulls are left blank."""
     if is_money_column(name, dtype):
         for row, minor in enumerate(table.get_column(name).to_list(), start=1):
@@ -357,7 +465,29 @@ def _write_xlsx_column(sheet, col, name, dtype, table, text, minor_units, money,
 # entry point
 
 
-def _writer_for(path: Path, table: pl.DataFrame, minor_units: int) -> Callable[[BinaryIO], None]:
+class WriteError(UsageError):
+    """A file could not be written (disk full, read-only, name too long...): exit 2, like an unreadable file."""
+
+
+def workbook_time(closed_at: datetime | None = None) -> datetime | None:
+    """The time an XLSX export records as created: reproducible whenever it can be.
+
+    A close's export takes the ledger's close time, so the workbook says when
+    the quarter was closed; otherwise ``SOURCE_DATE_EPOCH`` (seconds since
+    1970, the reproducible-builds convention) when it is set; otherwise
+    ``None``: the time of the run.
+    """
+    if closed_at is not None:
+        return closed_at
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), UTC).replace(tzinfo=None)
+    return None
+
+
+def _writer_for(
+    path: Path, table: pl.DataFrame, minor_units: int, created: datetime | None = None
+) -> Callable[[BinaryIO], object]:
     """The writer for ``path``'s extension; UsageError names the supported ones."""
     ext = path.suffix.lower()
     if ext == ".csv":
@@ -367,39 +497,79 @@ def _writer_for(path: Path, table: pl.DataFrame, minor_units: int) -> Callable[[
     if ext == ".parquet":
         return lambda fh: _write_parquet(table, minor_units, fh)
     if ext == ".xlsx":
-        return lambda fh: _write_xlsx(table, minor_units, fh)
+        return lambda fh: _write_xlsx(table, minor_units, fh, workbook_time(created))
     raise UsageError(
         f"cannot export to {path.name!r}: the file name must end in "
         + ", ".join(SUPPORTED_EXTENSIONS)
     )
 
 
-def write_table(table: pl.DataFrame, path: Path, minor_units: int) -> None:
-    """Write the claim table to ``path`` in the format its extension names.
+def write_failure(path: Path, exc: BaseException) -> str:
+    """``cannot write PATH: reason``: the OS's words, or the I/O part of a polars error.
 
-    Atomic (see :func:`atomic_write`).  An unsupported extension, a missing
-    folder or an OS error while writing is a :class:`UsageError` (exit 2) and
-    leaves no file behind.
+    polars reports a failed write of a Parquet file as a ``ComputeError``
+    (not an ``OSError``) whose text ends with the operating system's reason.
+    """
+    if isinstance(exc, OSError) and exc.strerror:
+        reason = exc.strerror
+    else:  # a polars error: "[Errno 28] No space ..." or "...IO error: No space ... (os error 28)"
+        reason = str(exc).rpartition("IO error: ")[2] or str(exc)
+        reason = re.sub(r"^\[Errno \d+\] | \(os error \d+\)$", "", reason.strip())
+    return f"cannot write {path}: {reason}"
+
+
+def check_target(path: Path) -> None:
+    """UsageError when ``path`` cannot be an export target at all (no folder, a folder, a name too long)."""
+    try:
+        if not path.parent.is_dir():
+            raise UsageError(f"cannot write {path}: folder {path.parent} does not exist; nothing was written")
+        if path.is_dir():
+            raise UsageError(f"cannot write {path}: it is a folder; nothing was written")
+    except OSError as exc:
+        raise WriteError(write_failure(path, exc) + "; nothing was written") from exc
+
+
+def stage_table(
+    table: pl.DataFrame, path: Path, minor_units: int, *, created: datetime | None = None
+) -> StagedFile:
+    """Write the claim table next to ``path`` under a temporary name; :meth:`StagedFile.commit` puts it in place.
+
+    A failed write is a :class:`WriteError` naming ``path`` and leaves no
+    file behind.  ``created``: the XLSX creation time (a close passes its
+    close time); see :func:`workbook_time`.
     """
     path = Path(path)
     _check_minor_units(minor_units)
-    writer = _writer_for(path, table, minor_units)
-    if not path.parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {path.parent} does not exist")
-    if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a folder")
+    writer = _writer_for(path, table, minor_units, created)
+    check_target(path)
     try:
-        atomic_write(path, writer)
+        return stage_write(path, writer)
+    except (OSError, pl.exceptions.ComputeError) as exc:
+        raise WriteError(write_failure(path, exc) + "; nothing was written") from exc
+
+
+def write_table(table: pl.DataFrame, path: Path, minor_units: int, *, created: datetime | None = None) -> None:
+    """Write the claim table to ``path`` in the format its extension names.
+
+    Atomic (see :func:`atomic_write`).  An unsupported extension, a missing
+    folder or a failed write is an error with exit 2 that leaves no file behind.
+    """
+    staged = stage_table(table, path, minor_units, created=created)
+    try:
+        staged.commit()
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise WriteError(write_failure(path, exc) + "; nothing was written") from exc
 
 
 __all__ = [
     "FORMULA_TRIGGERS",
     "MONEY_NAMES",
     "SUPPORTED_EXTENSIONS",
+    "StagedFile",
+    "WriteError",
     "atomic_write",
     "atomic_write_bytes",
+    "check_target",
     "csv_bytes",
     "format_money_columns",
     "formula_safe",
@@ -408,5 +578,9 @@ __all__ = [
     "json_bytes",
     "money_columns",
     "money_text_expr",
+    "stage_table",
+    "stage_write",
+    "workbook_time",
+    "write_failure",
     "write_table",
 ]

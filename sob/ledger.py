@@ -4,7 +4,7 @@ Layout, for contract ``C`` and quarter ``Q`` (``YYYY-Qn``)::
 
     DIR/C/Q.csv    the claim table of Q exactly as closed
     DIR/C/Q.toml   the manifest: ids, totals, SHA-256 hashes, previous manifest
-    DIR/C/.lock    taken (flock) while a close runs
+    DIR/C/.lock    exists only while a close runs (it is flock-ed, then removed)
 
 A quarter is *closed* when, and only when, its manifest exists: the close
 writes Q.csv first and the manifest (which holds Q.csv's hash) last, each by
@@ -20,6 +20,12 @@ a ``'`` added to ``-P1`` would change the claim id it records.
 Each manifest records the SHA-256 of the previous closed quarter's manifest
 bytes (``""`` for the first), so editing, removing or reordering a closed
 quarter breaks the chain that later quarters recorded.
+
+Ledger files are read only when they are regular files, checked on the open
+file before a byte is read: a FIFO, a device, a folder or a symbolic link in
+their place is refused (exit 2; ``verify`` reports it) instead of blocking or
+reading forever.  A close that cannot write (disk full, read-only) removes
+what it wrote and says that nothing was closed.
 """
 
 from __future__ import annotations
@@ -31,8 +37,9 @@ import hashlib
 import io
 import os
 import re
+import stat
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,14 +47,15 @@ from typing import Any
 import polars as pl
 import tomli_w
 
-from sob.export import atomic_write_bytes, csv_bytes, fsync_dir, is_money_column
+from sob.export import WriteError, atomic_write_bytes, csv_bytes, fsync_dir, is_money_column, write_failure
 from sob.findings import Finding, InputError, UsageError, errors_only
+from sob.interrupts import pause_at, set_note, shielded
 from sob.money import format_minor, parse_decimal, to_minor
 from sob.quarters import Quarter
 
 LOCK_NAME = ".lock"
 _CONTRACT_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
-_TEMP_FILE = re.compile(r"\..+\.[0-9a-f]+\.tmp")
+_TEMP_FILE = re.compile(r"\..+\.[0-9a-f]+\.tmp")  # .sob.<hex>.tmp (older: .<name>.<hex>.tmp)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 # Columns previously_paid needs from every closed Q.csv (besides due_<payer>).
@@ -76,6 +84,63 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _kind_of(mode: int) -> str:
+    """A file kind in words, for a message."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of a ledger file, which must be a regular file (not a link, FIFO, device or folder).
+
+    The kind is checked on the opened descriptor, opened without following
+    a link and without blocking on a FIFO, so nothing can swap the file
+    between the check and the read, and nothing is read from anything else.
+    A missing file raises ``FileNotFoundError`` as ``open`` does.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _not_regular(path, "a symbolic link") from None
+        if exc.errno in (errno.EISDIR, errno.ENXIO):
+            raise _not_regular(path, _kind_of(os.lstat(path).st_mode)) from None
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise UsageError(f"ledger file {path} cannot be read: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise _not_regular(path, _kind_of(mode))
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
+def _not_regular(path: Path, kind: str) -> UsageError:
+    """The error for a ledger file that is not a regular file (exit 2: it cannot be read)."""
+    return UsageError(
+        f"ledger file {path} is {kind}, not a regular file: sob reads ledger files only from "
+        "regular files; run `sob ledger verify`"
+    )
+
+
+def _is_regular(path: Path) -> bool:
+    """A regular file itself, not a link to one (the kind a ledger holds)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _ledger_root(directory: Path) -> Path:
@@ -121,13 +186,20 @@ def _quarter_of(path: Path, suffix: str) -> Quarter | None:
 
 
 def _manifest_paths(cdir: Path) -> dict[Quarter, Path]:
-    """Manifests of a contract folder by quarter: the closed quarters."""
+    """Manifests of a contract folder by quarter: the closed quarters.
+
+    Every entry with a manifest's name counts, whatever its kind: a manifest
+    replaced by a FIFO or a folder must stop the run when it is read, not
+    make its quarter look unpaid.
+    """
     if not cdir.is_dir():
+        if os.path.lexists(cdir):  # a file or a FIFO where the contract's folder belongs: not "nothing closed"
+            raise UsageError(f"ledger entry {cdir} is {_kind_of(cdir.lstat().st_mode)}, not a folder; run `sob ledger verify`")
         return {}
     found: dict[Quarter, Path] = {}
     for entry in cdir.iterdir():
         q = _quarter_of(entry, ".toml")
-        if q is not None and entry.is_file():
+        if q is not None:
             found[q] = entry
     return dict(sorted(found.items()))
 
@@ -143,7 +215,7 @@ def closed_quarters(directory: Path, contract_id: str) -> list[str]:
 
 def _read_manifest(path: Path) -> tuple[bytes, dict[str, Any]]:
     """Bytes and parsed content of a manifest; InputError if unreadable."""
-    data = path.read_bytes()
+    data = read_regular(path)
     try:
         parsed = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -324,7 +396,7 @@ def previously_paid(
         .agg([pl.col(c).last() for c in META_COLUMNS[1:]] + sums)
         .sort("claim_id")
         .select(list(schema))
-        .cast(schema)
+        .cast(dict(schema))  # type: ignore[arg-type] # polars' Mapping is invariant in its key
     )
 
 
@@ -332,26 +404,57 @@ def previously_paid(
 # closing a quarter
 
 
+def _try_lock(path: Path) -> int | None:
+    """Open and ``flock`` DIR/C/.lock; the descriptor, or ``None`` when another close holds it.
+
+    A lock taken on a file that another close has just removed (it opened
+    the file, finished and unlinked it in between) is no lock at all: the
+    file under the name must be the one locked, else try again.
+    """
+    for _ in range(20):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return None
+            raise
+        try:
+            same = os.path.samestat(os.fstat(fd), os.lstat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+    return None
+
+
 @contextlib.contextmanager
 def _exclusive_lock(cdir: Path) -> Iterator[None]:
     """``flock`` on DIR/C/.lock, non-blocking: a second close is refused, not queued.
 
     The lock dies with the process, so a crashed close never leaves a stale
-    lock behind (unlike a lock *file* whose existence is the lock).
+    lock; the file itself is removed when the close ends, however it ends
+    (SIGINT and SIGTERM included), so a ledger folder holds only quarters.
     """
-    fd = os.open(cdir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    path = cdir / LOCK_NAME
+    fd: int | None = None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise InputError(
-                    f"another close is running for {cdir.name} (ledger {cdir.parent}); nothing was written"
-                ) from exc
-            raise
+        with shielded():  # taking the lock and knowing it are one step
+            try:
+                fd = _try_lock(path)
+            except OSError as exc:
+                raise WriteError(write_failure(path, exc) + "; nothing was closed: the ledger is as before") from exc
+        if fd is None:
+            raise InputError(f"another close is running for {cdir.name} (ledger {cdir.parent}); nothing was written")
         yield
     finally:
-        os.close(fd)
+        if fd is not None:
+            with shielded():
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                os.close(fd)
 
 
 def ensure_can_close(directory: Path, contract_id: str, quarter: Quarter | str) -> None:
@@ -451,6 +554,7 @@ def _manifest_bytes(
     payer_ids: list[str],
     totals: dict[str, Any],
     hashes: dict[str, str],
+    closed_at: datetime,
 ) -> bytes:
     """The manifest TOML; ``hashes`` already holds table and previous_manifest."""
     from sob import __version__
@@ -458,7 +562,7 @@ def _manifest_bytes(
     manifest = {
         "contract": contract_id,
         "quarter": str(q),
-        "closed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "closed_at": closed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "sob_version": __version__,
         "minor_units": minor_units,
         "payers": list(payer_ids),
@@ -497,6 +601,60 @@ def _sync_dir(path: Path) -> None:
     fsync_dir(path)
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Inode and change time of ``path`` (``None`` if absent): tells a file this close wrote from an older one."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_ctime_ns
+
+
+def _not_closed(path: Path, exc: BaseException) -> WriteError:
+    """The error of a close that could not write ``path``: it names the file and says nothing was closed."""
+    return WriteError(write_failure(path, exc) + "; nothing was closed: the ledger is as before")
+
+
+def _commit(
+    cdir: Path, csv_path: Path, data: bytes, manifest_path: Path, manifest: bytes, then: Callable[[], None] | None
+) -> None:
+    """Write Q.csv, then the manifest (the commit point); on failure remove what was written.
+
+    From the manifest on, a signal waits until ``then`` (the caller's own
+    commit, e.g. moving the export into place) has run, so the run can say
+    truthfully that the quarter was closed.  Before it, a signal or a write
+    error removes this close's Q.csv: the ledger is exactly as before.
+    """
+    before = _identity(csv_path)
+    committed = False
+    try:
+        try:
+            _write_table_file(csv_path, data)
+        except OSError as exc:
+            raise _not_closed(csv_path, exc) from exc
+        pause_at("table-written")
+        with shielded():
+            try:
+                _write_manifest_file(manifest_path, manifest)
+            except OSError as exc:
+                raise _not_closed(manifest_path, exc) from exc
+            committed = True
+            closed = f"quarter {manifest_path.stem} of {cdir.name} was closed ({manifest_path})"
+            set_note(closed)
+            try:
+                _sync_dir(cdir)
+            except OSError as exc:
+                raise WriteError(f"{closed}, but {write_failure(cdir, exc)}") from exc
+            pause_at("closed")
+            if then is not None:
+                then()
+    finally:
+        if not committed and _identity(csv_path) != before:
+            with shielded(), contextlib.suppress(OSError):
+                os.unlink(csv_path)
+                _sync_dir(cdir)
+
+
 def close_quarter(
     directory: Path,
     contract_id: str,
@@ -506,6 +664,9 @@ def close_quarter(
     payer_ids: list[str],
     hashes: dict[str, str],
     totals: dict[str, Any] | None = None,
+    *,
+    closed_at: datetime | None = None,
+    then: Callable[[], None] | None = None,
 ) -> Path:
     """Close ``quarter``: write DIR/C/Q.csv then DIR/C/Q.toml; return the manifest path.
 
@@ -516,6 +677,15 @@ def close_quarter(
     before another close committed).  ``hashes`` maps ``contract`` (required)
     and ``claims``/``participants``/``results`` (those used) to SHA-256
     hex digests; ``totals`` may add keys to the manifest's ``[totals]``.
+    ``closed_at`` (default: now) is the time the manifest records; ``then``
+    runs right after the commit, before any signal is let through.
+
+    A write that fails (disk full, read-only, name too long) is a
+    :class:`sob.export.WriteError` naming the file; the close then removes
+    everything it wrote (Q.csv, the lock, the contract folder it created),
+    so the ledger is exactly as before.  SIGINT/SIGTERM do the same before
+    the commit point; after it, the :class:`sob.interrupts.Interrupted`
+    raised carries a note that the quarter was closed.
     """
     q = _as_quarter(quarter)
     cdir = _contract_dir(directory, contract_id)
@@ -524,20 +694,32 @@ def close_quarter(
     manifest_totals = _totals(table, minor_units, payer_ids, totals)
     evidence = _evidence_hashes(hashes)
     ensure_can_close(directory, contract_id, q)  # refuse before creating even .lock
-    cdir.mkdir(exist_ok=True)
-    with _exclusive_lock(cdir):
-        ensure_can_close(directory, contract_id, q)
-        _check_previously_paid(directory, contract_id, q, table, minor_units, payer_ids)
-        closed = _manifest_paths(cdir)
-        previous = sha256_bytes(closed[max(closed)].read_bytes()) if closed else ""
-        csv_path, manifest_path = cdir / f"{q}.csv", cdir / f"{q}.toml"
-        # Render the manifest before writing anything, so a value TOML cannot
-        # hold fails here rather than between the two writes.
-        all_hashes = {**evidence, "table": sha256_bytes(data), "previous_manifest": previous}
-        manifest = _manifest_bytes(contract_id, q, minor_units, payer_ids, manifest_totals, all_hashes)
-        _write_table_file(csv_path, data)
-        _write_manifest_file(manifest_path, manifest)
-        _sync_dir(cdir)
+    when = closed_at if closed_at is not None else datetime.now(UTC)
+    csv_path, manifest_path = cdir / f"{q}.csv", cdir / f"{q}.toml"
+    made_folder = False
+    try:
+        with shielded():  # creating the folder and knowing it are one step
+            try:
+                cdir.mkdir()
+                made_folder = True
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise _not_closed(cdir, exc) from exc
+        with _exclusive_lock(cdir):
+            ensure_can_close(directory, contract_id, q)
+            _check_previously_paid(directory, contract_id, q, table, minor_units, payer_ids)
+            closed = _manifest_paths(cdir)
+            previous = sha256_bytes(read_regular(closed[max(closed)])) if closed else ""
+            # Render the manifest before writing anything, so a value TOML cannot
+            # hold fails here rather than between the two writes.
+            all_hashes = {**evidence, "table": sha256_bytes(data), "previous_manifest": previous}
+            manifest = _manifest_bytes(contract_id, q, minor_units, payer_ids, manifest_totals, all_hashes, when)
+            _commit(cdir, csv_path, data, manifest_path, manifest, then)
+    finally:
+        if made_folder and not manifest_path.exists():
+            with shielded(), contextlib.suppress(OSError):
+                cdir.rmdir()  # only if empty: this close created it and left nothing in it
     return manifest_path
 
 
@@ -555,9 +737,10 @@ def _scan_contract_dir(cdir: Path) -> tuple[dict[Quarter, Path], dict[Quarter, P
     manifests: dict[Quarter, Path] = {}
     findings: list[Finding] = []
     for entry in sorted(cdir.iterdir()):
-        if entry.name == LOCK_NAME and entry.is_file():
-            continue
-        if _TEMP_FILE.fullmatch(entry.name) and entry.is_file():
+        regular = _is_regular(entry)
+        if entry.name == LOCK_NAME and regular:
+            continue  # a close is running, or one was killed (a flock dies with its process)
+        if _TEMP_FILE.fullmatch(entry.name) and regular:
             findings.append(_finding(
                 "LEDGER_INCOMPLETE", entry,
                 "temporary file left by an interrupted write (not part of any closed quarter)",
@@ -565,10 +748,13 @@ def _scan_contract_dir(cdir: Path) -> tuple[dict[Quarter, Path], dict[Quarter, P
             ))
             continue
         q_csv, q_toml = _quarter_of(entry, ".csv"), _quarter_of(entry, ".toml")
-        if q_csv is not None and entry.is_file():
+        if q_csv is not None and regular:
             csvs[q_csv] = entry
-        elif q_toml is not None and entry.is_file():
+        elif q_toml is not None and regular:
             manifests[q_toml] = entry
+        elif q_csv is not None or q_toml is not None:
+            kind = _kind_of(entry.lstat().st_mode)
+            findings.append(_finding("LEDGER_ADDED", entry, f"is {kind}, not a regular file: sob writes only regular files"))
         else:
             findings.append(_finding("LEDGER_ADDED", entry, "not a file sob writes in a ledger"))
     return dict(sorted(csvs.items())), dict(sorted(manifests.items())), findings
@@ -593,7 +779,7 @@ def _check_manifest(cdir: Path, q: Quarter, path: Path, data: bytes, csvs: dict[
     if csv_path is None:
         findings.append(_finding("LEDGER_REMOVED", cdir / f"{q}.csv", f"{q}.csv of closed quarter {q} is missing"))
         return parsed, findings
-    table = csv_path.read_bytes()
+    table = read_regular(csv_path)
     if sha256_bytes(table) != parsed["hashes"]["table"]:
         findings.append(_finding("LEDGER_CHANGED", csv_path, f"{q}.csv changed since quarter {q} was closed"))
     elif problem := _totals_problem(table, parsed, csv_path):
@@ -663,7 +849,7 @@ def _verify_contract(cdir: Path) -> list[Finding]:
     digests: dict[Quarter, str] = {}
     parsed: dict[Quarter, dict[str, Any]] = {}
     for q, path in manifests.items():
-        data = path.read_bytes()
+        data = read_regular(path)
         digests[q] = sha256_bytes(data)
         content, more = _check_manifest(cdir, q, path, data, csvs)
         findings += more
@@ -725,8 +911,9 @@ def _amount(text: Any, minor_units: int, path: Path, key: str) -> int:
 
 def _minor_units_of(parsed: dict[str, Any]) -> int:
     """The manifest's minor units; older manifests: the digits of its due total."""
-    if isinstance(parsed.get("minor_units"), int):
-        return parsed["minor_units"]
+    units = parsed.get("minor_units")
+    if isinstance(units, int):
+        return units
     due = str(parsed.get("totals", {}).get("due", "0"))
     return len(due.partition(".")[2])
 
@@ -735,7 +922,7 @@ def _vouched_table(cdir: Path, q: Quarter, parsed: dict[str, Any], where: str) -
     """Q.csv's bytes, or InputError when it is missing or no longer what its manifest hashed."""
     csv_path = cdir / f"{q}.csv"
     try:
-        data = csv_path.read_bytes()
+        data = read_regular(csv_path)
     except FileNotFoundError as exc:
         raise InputError(f"{where}: {csv_path} is missing; run `sob ledger verify`") from exc
     if sha256_bytes(data) != parsed["hashes"]["table"]:
@@ -743,13 +930,14 @@ def _vouched_table(cdir: Path, q: Quarter, parsed: dict[str, Any], where: str) -
     return data
 
 
-def _check_recorded_totals(cdir: Path, q: Quarter, manifest: Path, parsed: dict[str, Any]) -> None:
-    """InputError unless Q.csv is there, unchanged, and adds up to the manifest's totals."""
+def _check_recorded_totals(cdir: Path, q: Quarter, manifest: Path, parsed: dict[str, Any]) -> bytes:
+    """Q.csv's bytes; InputError unless it is there, unchanged, and adds up to the manifest's totals."""
     csv_path = cdir / f"{q}.csv"
     data = _vouched_table(cdir, q, parsed, f"ledger quarter {q} of {cdir.name}")
     problem = _totals_problem(data, parsed, csv_path)
     if problem:
         raise InputError(f"ledger manifest {manifest}: {problem}; run `sob ledger verify`")
+    return data
 
 
 def show(directory: Path) -> list[dict[str, Any]]:
@@ -769,7 +957,7 @@ def show(directory: Path) -> list[dict[str, Any]]:
         outcome_running: dict[str, int] = {}
         for q, path in _manifest_paths(cdir).items():
             _, parsed = _read_manifest(path)
-            _check_recorded_totals(cdir, q, path, parsed)
+            data = _check_recorded_totals(cdir, q, path, parsed)
             units = _minor_units_of(parsed)
             totals = parsed.get("totals", {})
             payers = _manifest_payers(parsed)
@@ -777,7 +965,7 @@ def show(directory: Path) -> list[dict[str, Any]]:
             dues.update({p: _amount(totals.get(f"due_{p}"), units, path, f"due_{p}") for p in payers})
             for key, value in dues.items():
                 running[key] = running.get(key, 0) + value
-            caps = _cap_use(cdir, q, parsed, units, running, outcome_running)
+            caps = _cap_use(cdir, q, data, parsed, units, running, outcome_running)
             rows.append({
                 "contract": cdir.name,
                 "quarter": str(q),
@@ -795,7 +983,13 @@ def show(directory: Path) -> list[dict[str, Any]]:
 
 
 def _cap_use(
-    cdir: Path, q: Quarter, parsed: dict[str, Any], units: int, running: dict[str, int], by_outcome: dict[str, int]
+    cdir: Path,
+    q: Quarter,
+    data: bytes,
+    parsed: dict[str, Any],
+    units: int,
+    running: dict[str, int],
+    by_outcome: dict[str, int],
 ) -> dict[str, dict[str, str]]:
     """Paid to date against each money cap the close recorded (``cap_total``, ``cap_outcome_<id>``).
 
@@ -806,7 +1000,7 @@ def _cap_use(
     limits = {k: v for k, v in totals.items() if k.startswith("cap_")}
     if not limits:
         return {}
-    table = pl.read_csv(cdir / f"{q}.csv", infer_schema=False, columns=["outcome_id", "due"])
+    table = pl.read_csv(io.BytesIO(data), infer_schema=False, columns=["outcome_id", "due"])
     table = _parse_money(table, "due", units, cdir / f"{q}.csv")
     for outcome, due in table.group_by("outcome_id").agg(pl.col("due").sum()).iter_rows():
         by_outcome[outcome] = by_outcome.get(outcome, 0) + int(due or 0)

@@ -9,7 +9,9 @@ claims file (2), an unreadable file (2), file-level and data errors (1).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sob import ledger
 from sob.assessment import RULE_COLUMNS, assess
@@ -18,8 +20,12 @@ from sob.contract_checks import load_contract
 from sob.evidence import Evidence, read_evidence
 from sob.examples import ExampleResult, run_examples
 from sob.findings import Finding, InputError, UsageError, errors_only
+from sob.interrupts import set_note
 from sob.payrun import PayRun, pay_quarter
 from sob.quarters import Quarter
+
+if TYPE_CHECKING:
+    from sob.export import StagedFile
 
 
 @dataclass
@@ -182,6 +188,8 @@ def compute_pay(req: PayRequest) -> PayOutcome:
 
 def _check_export_is_not_an_input(req: PayRequest, paths: EvidencePaths) -> None:
     """``--export`` must never overwrite the contract, an evidence file or the ledger it was computed from."""
+    if req.export is None:
+        return
     target = req.export.resolve()
     for path in (req.contract, paths.claims, paths.participants, paths.results):
         if path is not None and path.resolve() == target:
@@ -191,32 +199,56 @@ def _check_export_is_not_an_input(req: PayRequest, paths: EvidencePaths) -> None
 
 
 def close_and_export(req: PayRequest, outcome: PayOutcome) -> None:
-    """Write the ledger close and the export: a refused close writes neither (SPEC 7)."""
+    """Write the ledger close and the export: a refused or failed close writes neither (SPEC 7).
+
+    With ``--close --export`` the export is written under a temporary name
+    first: if that fails (a full disk), nothing is closed.  It is moved into
+    place in the same step that commits the close, so a run ends either with
+    the quarter closed and its export written, or with neither.
+    """
+    from sob.export import check_target, stage_table, write_table
+
     run = outcome.run
     contract = run.contract
-    if req.close:
-        ledger.ensure_can_close(req.ledger, contract.id, run.quarter)
+    if not req.close or req.ledger is None:
         if req.export is not None:
-            _check_export_target(req.export)
-        hashes = {"contract": ledger.sha256_file(req.contract)}
-        for f in outcome.evidence.files:
-            hashes[f.kind] = f.sha256
+            write_table(run.table, req.export, contract.minor_units)
+        return
+    ledger.ensure_can_close(req.ledger, contract.id, run.quarter)
+    closed_at = datetime.now(UTC).replace(microsecond=0)
+    staged = None
+    if req.export is not None:
+        check_target(req.export)
+        # the workbook records the close time (a naive UTC time, as XLSX stores it)
+        staged = stage_table(run.table, req.export, contract.minor_units, created=closed_at.replace(tzinfo=None))
+    hashes = {"contract": ledger.sha256_file(req.contract)}
+    for f in outcome.evidence.files:
+        hashes[f.kind] = f.sha256
+    try:
         outcome.closed_manifest = ledger.close_quarter(
             req.ledger, contract.id, run.quarter, run.table, contract.minor_units, contract.payer_ids, hashes,
-            totals=cap_limits(contract),
+            totals=cap_limits(contract), closed_at=closed_at,
+            then=None if staged is None else lambda: _move_export(req, run.quarter, staged),
         )
-    if req.export is not None:
-        from sob.export import write_table
+    except BaseException:
+        if staged is not None:
+            staged.discard()
+        raise
 
-        write_table(run.table, req.export, contract.minor_units)
 
+def _move_export(req: PayRequest, quarter: object, staged: StagedFile) -> None:
+    """Put a close's export in place; if even the rename fails, say the quarter *is* closed and how to export again."""
+    from sob.export import WriteError, write_failure
 
-def _check_export_target(path: Path) -> None:
-    """Refuse, before a close, an export that cannot be written: never a closed quarter without it."""
-    if not path.parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {path.parent} does not exist; nothing was written")
-    if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a folder; nothing was written")
+    try:
+        staged.commit()
+    except OSError as exc:
+        raise WriteError(
+            f"quarter {quarter} was closed in {req.ledger}, but {write_failure(staged.path, exc)}; write the "
+            f"export again with `sob pay {req.contract} --quarter {quarter} --ledger {req.ledger} --export "
+            f"{staged.path}` (without --close)"
+        ) from exc
+    set_note(f"quarter {quarter} was closed in {req.ledger} and {staged.path} was written")
 
 
 def cap_limits(contract: Contract) -> dict[str, str]:
@@ -281,7 +313,7 @@ def rows_summary(evidence: Evidence) -> dict[str, dict[str, int]]:
     return out
 
 
-def rule_summary(contract: Contract, evidence: Evidence, quarter: Quarter) -> dict[str, dict[str, int]]:
+def rule_summary(contract: Contract, evidence: Evidence, quarter: Quarter) -> dict[str, dict[str, Any]]:
     """How the rules treat the rows as at the end of ``quarter``.
 
     Invalid rows are counted as ``--reject-invalid`` would reject them.

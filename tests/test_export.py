@@ -50,11 +50,7 @@ def claim_table() -> pl.DataFrame:
             "note": cycle(["=HYPERLINK(\"x\")", "-5", "plain", None, "+44 123"]),
             "due_date": cycle(["2020-01-01", "-soon"]),  # carried text, not money
         },
-        schema_overrides={
-            c: pl.Int64
-            for c in ("price", "entitled", "previously_paid", "due", "due_KC", "due_CF",
-                      "amount_claimed", "claimed_variance")
-        },
+        schema_overrides=dict.fromkeys(("price", "entitled", "previously_paid", "due", "due_KC", "due_CF", "amount_claimed", "claimed_variance"), pl.Int64),
     )
 
 
@@ -301,7 +297,7 @@ def test_failure_midway_leaves_no_partial_file(
         path.write_bytes(b"old contents")
     real = getattr(export, target)
 
-    def half_then_fail(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def half_then_fail(*args, **kwargs):
         fh = next((a for a in args if hasattr(a, "write")), None)
         if fh is not None:
             fh.write(b"half a file")
@@ -320,7 +316,7 @@ def test_failure_midway_leaves_no_partial_file(
 
 
 def test_failed_rename_removes_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_rename(src, dst):  # noqa: ANN001, ANN202
+    def no_rename(src, dst):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(export.os, "replace", no_rename)

@@ -44,6 +44,9 @@ import json
 import os
 import re
 import shutil
+import stat
+import subprocess
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -570,8 +573,8 @@ def test_close_before_the_contract_starts_is_a_usage_error(scenario: Scenario) -
 
 def test_close_refused_while_another_close_holds_the_lock(scenario: Scenario) -> None:
     export = scenario.root / "locked.csv"
+    fd = os.open(scenario.cdir / sob_ledger.LOCK_NAME, os.O_RDWR | os.O_CREAT)  # as a running close holds it
     before = snapshot(scenario.root)
-    fd = os.open(scenario.cdir / sob_ledger.LOCK_NAME, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         result = scenario.pay("2021-Q4", "--close", "--export", export)
@@ -812,25 +815,35 @@ def _crash(*_args: object, **_kwargs: object) -> None:
 
 
 def test_crash_between_csv_and_manifest_then_retry(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
-    scenario_before = snapshot(scenario.ledger)
+    """Disk full at the manifest: the close removes its Q.csv, says so, and the retry succeeds."""
+    scenario_before = snapshot(scenario.root)
     export = scenario.root / "q4.csv"
     with monkeypatch.context() as m:
         m.setattr(sob_ledger, "_write_manifest_file", _crash)
         crashed = scenario.pay("2021-Q4", "--close", "--export", export)
-    assert crashed.exit_code != 0
-    assert "Traceback" not in crashed.stderr
-    assert not export.exists()  # the export comes after a successful close
-    # Q4.csv was written, its manifest was not: Q4 is not closed
-    assert (scenario.cdir / "2021-Q4.csv").exists() and not (scenario.cdir / "2021-Q4.toml").exists()
-    assert {k: v for k, v in snapshot(scenario.ledger).items() if "2021-Q4" not in k} == scenario_before
+    assert crashed.exit_code == 2
+    assert "Traceback" not in crashed.stderr and "internal error" not in crashed.stderr
+    assert "2021-Q4.toml" in crashed.stderr and "nothing was closed" in crashed.stderr
+    # Q4.csv was written and removed again, the export never moved into place: all as before
+    assert snapshot(scenario.root) == scenario_before
     assert list(_show_rows(scenario.ledger)) == ["2021-Q1", "2021-Q2", "2021-Q3"]
     check = _verify(scenario)
-    assert check.exit_code == 0, check.stderr  # the closed quarters are intact ...
-    assert "LEDGER_INCOMPLETE" in check.stderr and "2021-Q4.csv" in check.stderr  # ... and the debris is named
+    assert check.exit_code == 0 and "LEDGER_INCOMPLETE" not in check.stderr, check.stderr
     # the retry of the same close succeeds, and the ledger is clean afterwards
     data = scenario.close("2021-Q4", "--export", export)
     assert data["totals"]["due"] == "866.67" and export.exists()
     assert project(read_rows(scenario.cdir / "2021-Q4.csv")) == Q4_ROWS
+    check = _verify(scenario)
+    assert check.exit_code == 0 and "LEDGER_INCOMPLETE" not in check.stderr, check.stderr
+
+
+def test_a_killed_close_leaves_named_debris_and_the_retry_succeeds(scenario: Scenario) -> None:
+    """A close killed outright (SIGKILL, power cut) between Q.csv and its manifest cannot clean up."""
+    (scenario.cdir / "2021-Q4.csv").write_text("claim_id\nhalf\n")
+    check = _verify(scenario)
+    assert check.exit_code == 0, check.stderr  # the closed quarters are intact ...
+    assert "LEDGER_INCOMPLETE" in check.stderr and "2021-Q4.csv" in check.stderr  # ... and the debris is named
+    assert scenario.close("2021-Q4")["totals"]["due"] == "866.67"
     check = _verify(scenario)
     assert check.exit_code == 0 and "LEDGER_INCOMPLETE" not in check.stderr, check.stderr
 
@@ -900,3 +913,73 @@ def test_ledger_show_fits_80_columns(closed: Scenario) -> None:
         assert quarter in result.stdout
     for amount in PAID_TO_DATE["2021-Q3"]:
         assert amount in result.stdout
+
+
+# --------------------------------------------------------------------------
+# 8. files that are not files: nothing in a ledger folder can make sob hang
+
+
+def _replace(path: Path, kind: str, outside: Path) -> None:
+    """Put something that is not a regular file where a ledger file was."""
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "link-to-file":
+        outside.write_text("secret-line-1\n")
+        path.symlink_to(outside)
+    elif kind == "link-to-dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "device":
+        try:
+            os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 5))  # /dev/zero's numbers
+        except PermissionError:
+            pytest.skip("mknod needs root")
+
+
+def _run(*args: object) -> subprocess.CompletedProcess[str]:
+    """The real program, with a timeout: a hang fails the test instead of the whole run."""
+    return subprocess.run(
+        [sys.executable, "-m", "sob", *map(str, args)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("name", ["2021-Q2.csv", "2021-Q2.toml"])
+def test_a_fifo_in_the_ledger_hangs_no_command(scenario: Scenario, name: str) -> None:
+    _replace(scenario.cdir / name, "fifo", scenario.root / "x")
+    for args, code in (
+        (("ledger", "show", scenario.ledger), 2),
+        (("pay", scenario.contract, "--quarter", "2021-Q4", "--ledger", scenario.ledger), 2),
+        (("pay", scenario.contract, "--quarter", "2021-Q4", "--ledger", scenario.ledger, "--close"), 2),
+        (("ledger", "verify", scenario.ledger), 1),
+    ):
+        proc = _run(*args)
+        assert proc.returncode == code, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+        assert name in proc.stderr
+        assert ("LEDGER_ADDED" if code == 1 else "not a regular file") in proc.stderr, proc.stderr
+    assert not (scenario.cdir / "2021-Q4.csv").exists()
+
+
+@pytest.mark.parametrize("kind", ["folder", "link-to-file", "link-to-dev-zero", "device"])
+@pytest.mark.parametrize("name", ["2021-Q2.csv", "2021-Q2.toml"])
+def test_a_ledger_file_that_is_not_a_regular_file_is_refused(scenario: Scenario, name: str, kind: str) -> None:
+    _replace(scenario.cdir / name, kind, scenario.root / "outside.csv")
+    show = sob("ledger", "show", scenario.ledger)
+    assert show.exit_code == 2 and "not a regular file" in show.stderr, show.stderr
+    pay = scenario.pay("2021-Q4", "--format", "json")
+    assert pay.exit_code == 2 and "not a regular file" in pay.stderr, pay.stderr
+    check = _verify(scenario)
+    assert check.exit_code == 1 and "LEDGER_ADDED" in check.stderr and name in check.stderr, check.stderr
+    for result in (show, pay, check):
+        assert "secret-line" not in result.stdout + result.stderr
+
+
+def test_a_file_where_the_contract_folder_belongs_is_refused(scenario: Scenario) -> None:
+    """Not "nothing closed yet": that would pay every claim again."""
+    shutil.rmtree(scenario.cdir)
+    os.mkfifo(scenario.cdir)
+    proc = _run("pay", scenario.contract, "--quarter", "2021-Q4", "--ledger", scenario.ledger)
+    assert proc.returncode == 2 and "not a folder" in proc.stderr, proc.stderr
+    assert _verify(scenario).exit_code == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import polars as pl
 from rich import box
@@ -38,7 +39,7 @@ def group_thousands(amount: str) -> str:
     """``-1234567.89`` → ``-1,234,567.89``: for people, never for machines."""
     sign = "-" if amount.startswith("-") else ""
     whole, dot, frac = amount.lstrip("+-").partition(".")
-    groups = []
+    groups: list[str] = []
     while len(whole) > 3:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]
@@ -56,7 +57,7 @@ def _text(value: object, style: str = "") -> Text:
     return Text("" if value is None else printable(value), style=style)
 
 
-def _table(title: str, columns: Iterable[tuple[str, str]], **kw) -> Table:
+def _table(title: str, columns: Iterable[tuple[str, str]], **kw: Any) -> Table:
     """A section table that stays legible at 80 columns (a pipe's width).
 
     Column kinds: ``num`` amounts and counts, right-aligned and never wrapped
@@ -154,7 +155,7 @@ def evidence_files(files: list[EvidenceFile]) -> Table:
     return table
 
 
-def totals(run: PayRun, data: dict) -> Table:
+def totals(run: PayRun, data: dict[str, Any]) -> Table:
     """Entitled to date, previously paid and due now, then the rows by status."""
     c = run.contract
     entitled = sum(g.entitled for g in run.groups)
@@ -178,7 +179,7 @@ def totals(run: PayRun, data: dict) -> Table:
 # --------------------------------------------------------------------------
 
 
-def by_outcome(run: PayRun, data: dict) -> Table:
+def by_outcome(run: PayRun, data: dict[str, Any]) -> Table:
     """Every outcome of the rate card, plus rows naming no known outcome, with a total row.
 
     Rows whose outcome is not in the contract (invalid rows under
@@ -224,7 +225,7 @@ def _cut(groups: list[RowGroup], reason: str, outcome_id: str | None = None) -> 
     return sum(g.cut for g in groups if g.reason == reason and (outcome_id is None or g.outcome_id == outcome_id))
 
 
-def _footer(table: Table, cells: list) -> None:
+def _footer(table: Table, cells: list[Any]) -> None:
     """Set the footer cells of a table built with ``show_footer=True``."""
     for column, cell in zip(table.columns, cells):
         column.footer = cell
@@ -252,7 +253,7 @@ def by_payer(run: PayRun) -> Table:
 # --------------------------------------------------------------------------
 
 
-def rejections(run: PayRun, data: dict) -> RenderableType:
+def rejections(run: PayRun, data: dict[str, Any]) -> RenderableType:
     """Rejected rows by reason: how many, what had been paid for them and what is clawed back.
 
     A rejected row is never priced, so there is no honest "value" to show
@@ -286,7 +287,7 @@ def rejections(run: PayRun, data: dict) -> RenderableType:
 # --------------------------------------------------------------------------
 
 
-def caps(run: PayRun, data: dict) -> RenderableType:
+def caps(run: PayRun, data: dict[str, Any]) -> RenderableType:
     """Every cap's limit, use and headroom, and what each cut this quarter."""
     parts: list[RenderableType] = []
     money = money_caps(run)
@@ -333,7 +334,7 @@ def money_caps(run: PayRun) -> RenderableType | None:
     return Group(table, Text("\n".join(notes) + "\n"))
 
 
-def _participant_cap_row(run: PayRun) -> tuple[list, str]:
+def _participant_cap_row(run: PayRun) -> tuple[list[Any], str]:
     """Per-participant cap: its row (Used = the largest use) and a note on who is at the cap."""
     c = run.contract
     limit = c.caps.per_participant
@@ -346,7 +347,8 @@ def _participant_cap_row(run: PayRun) -> tuple[list, str]:
         .agg(pl.col("payable").sum().alias("used"))
         .collect()
     )
-    largest = int(use["used"].max() or 0) if use.height else 0
+    top = use["used"].max() if use.height else None
+    largest = int(cast("int | None", top) or 0)
     at_cap = use.filter(pl.col("used") >= limit).height if use.height else 0
     row = ["Per participant", _money(c, limit), _money(c, largest), _money(c, limit - largest),
            _money(c, _cut(run.groups, "PARTICIPANT_CAP"))]
@@ -355,7 +357,7 @@ def _participant_cap_row(run: PayRun) -> tuple[list, str]:
     return row, note
 
 
-def volume_caps(run: PayRun, data: dict) -> Table | None:
+def volume_caps(run: PayRun, data: dict[str, Any]) -> Table | None:
     """Per-outcome volume caps: accepted claims against the cap, and claims refused by it."""
     c = run.contract
     accepted = {row["outcome_id"]: row["accepted"] for row in data["by_outcome"]}
