@@ -267,7 +267,7 @@ def assert_cli_same_as_oracle(contract: Contract, expected, summary: dict, table
 # --------------------------------------------------------------------------------------
 
 QUARTERS = ["2020-Q1", "2020-Q2", "2020-Q3", "2020-Q4", "2021-Q1", "2021-Q2"]
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
@@ -281,7 +281,7 @@ def test_random_cases_through_the_readers_agree_with_the_oracle(tmp_path_factory
     assert_same_as_oracle(loaded, _expected(loaded, claim_rows, reg_rows, result_rows, quarter), table, totals)
 
 
-@settings(max_examples=8, deadline=None, derandomize=True,
+@settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10**9), quarter=st.sampled_from(QUARTERS), fmt=st.sampled_from(["csv", "parquet"]))
 def test_random_cases_through_the_command_agree_with_the_oracle(tmp_path_factory, seed, quarter, fmt):

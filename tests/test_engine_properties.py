@@ -169,7 +169,8 @@ def frames(claim_rows, reg_rows, result_rows):
     return claims, parts, results
 
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# bounded and derandomized: each test stays well under 10 s on a shared machine and never flakes
+SETTINGS = settings(max_examples=75, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _agrees_with_oracle(seed: int, day: int, max_claims: int = 30) -> None:
@@ -199,7 +200,7 @@ def test_engine_matches_the_sequential_reading_of_the_spec(seed, day):
     _agrees_with_oracle(seed, day)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 10**9), st.integers(0, 600))
 def test_engine_matches_the_spec_on_larger_cases(seed, day):
     _agrees_with_oracle(seed, day, max_claims=400)
@@ -255,7 +256,7 @@ def test_payer_columns_sum_and_caps_hold(seed):
     assert (priced["entitled"] <= priced["price"]).all()
 
 
-@SETTINGS
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 10**9))
 def test_dues_over_consecutive_quarters_add_up_to_the_last_entitlement(seed):
     contract, claim_rows, reg_rows, result_rows = random_case(seed)
