@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -48,11 +48,11 @@ class PayFormat(str, Enum):
     json = "json"
 
 
-ClaimsOpt = Annotated[Optional[Path], typer.Option("--claims", help="Claims CSV/Parquet (default: [evidence] claims).")]
+ClaimsOpt = Annotated[Path | None, typer.Option("--claims", help="Claims CSV/Parquet (default: [evidence] claims).")]
 ParticipantsOpt = Annotated[
-    Optional[Path], typer.Option("--participants", help="Participants register (default: [evidence] participants).")
+    Path | None, typer.Option("--participants", help="Participants register (default: [evidence] participants).")
 ]
-ResultsOpt = Annotated[Optional[Path], typer.Option("--results", help="Cohort results (default: [evidence] results).")]
+ResultsOpt = Annotated[Path | None, typer.Option("--results", help="Cohort results (default: [evidence] results).")]
 
 
 def _version(value: bool) -> None:
@@ -102,7 +102,7 @@ def _errors() -> Iterator[None]:
     except KeyboardInterrupt:
         sys.stderr.write("sob: interrupted\n")
         raise typer.Exit(130) from None
-    except Exception as exc:  # noqa: BLE001 - last line of defence: never a bare traceback
+    except Exception as exc:
         if _STATE["debug"]:
             raise
         sys.stderr.write(f"sob: internal error: {type(exc).__name__}: {exc}\n(run with --debug for a traceback)\n")
@@ -137,7 +137,7 @@ def validate(
     format: Annotated[FindingFormat, typer.Option("--format", help="text, json or github annotations.")] = FindingFormat.text,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the check too.")] = False,
     quarter: Annotated[
-        Optional[str], typer.Option("--quarter", help="Also assess the evidence as at the end of this quarter and summarise.")
+        str | None, typer.Option("--quarter", help="Also assess the evidence as at the end of this quarter and summarise.")
     ] = None,
 ) -> None:
     """Check contracts (and their evidence and worked examples); exit 1 on any problem."""
@@ -206,10 +206,10 @@ def pay(
     claims: ClaimsOpt = None,
     participants: ParticipantsOpt = None,
     results: ResultsOpt = None,
-    ledger: Annotated[Optional[Path], typer.Option("--ledger", help="Folder of closed quarters: previously paid comes from it.")] = None,
+    ledger: Annotated[Path | None, typer.Option("--ledger", help="Folder of closed quarters: previously paid comes from it.")] = None,
     close: Annotated[bool, typer.Option("--close", help="Close the quarter in the ledger (needs --ledger).")] = False,
     reject_invalid: Annotated[bool, typer.Option("--reject-invalid", help="Reject rows with data errors instead of stopping.")] = False,
-    export: Annotated[Optional[Path], typer.Option("--export", help="Write the claim table: .csv, .parquet, .json or .xlsx.")] = None,
+    export: Annotated[Path | None, typer.Option("--export", help="Write the claim table: .csv, .parquet, .json or .xlsx.")] = None,
     format: Annotated[PayFormat, typer.Option("--format", help="table (terminal) or json (SPEC 9).")] = PayFormat.table,
 ) -> None:
     """Close a quarter: entitled, previously paid and due, per claim and per payer."""
@@ -253,8 +253,8 @@ def test_examples(
     contracts: Annotated[list[Path], typer.Argument(help="Contract files whose worked examples to run.")],
 ) -> None:
     """Run each contract's worked examples: a pass/fail line each, exit 1 on any failure."""
-    from sob.contract_checks import load_contract
-    from sob.examples import run_examples
+    from sob.contract import load_contract
+    from sob.contract.examples import run_examples
 
     failed = 0
     with _errors():
@@ -286,7 +286,7 @@ def explain(
     claims: ClaimsOpt = None,
     participants: ParticipantsOpt = None,
     results: ResultsOpt = None,
-    ledger: Annotated[Optional[Path], typer.Option("--ledger", help="Folder of closed quarters.")] = None,
+    ledger: Annotated[Path | None, typer.Option("--ledger", help="Folder of closed quarters.")] = None,
     reject_invalid: Annotated[bool, typer.Option("--reject-invalid", help="Explain rows with data errors too.")] = False,
 ) -> None:
     """Tell the story of one claim: each rule, its price, the caps, the split and what is due."""
@@ -338,7 +338,7 @@ def ledger_show(
 @app.command()
 def init(path: Annotated[Path, typer.Argument(help="Where to write the starter contract.")] = Path("contract.toml")) -> None:
     """Write a valid starter contract (refuses to overwrite a file)."""
-    from sob.starter import write_starter
+    from sob.contract.starter import write_starter
 
     with _errors():
         write_starter(path)
@@ -360,7 +360,7 @@ def main() -> None:
         app()
     except SystemExit:
         raise
-    except BaseException as exc:  # noqa: BLE001 - nothing may escape as a traceback
+    except BaseException as exc:
         if _STATE["debug"]:
             raise
         sys.stderr.write(f"sob: internal error: {type(exc).__name__}: {exc}\n")

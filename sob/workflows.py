@@ -13,10 +13,9 @@ from pathlib import Path
 
 from sob import ledger
 from sob.assessment import RULE_COLUMNS, assess
-from sob.contract import Contract
-from sob.contract_checks import load_contract
+from sob.contract import Contract, load_contract
+from sob.contract.examples import ExampleResult, run_examples
 from sob.evidence import Evidence, read_evidence
-from sob.examples import ExampleResult, run_examples
 from sob.findings import Finding, InputError, UsageError, errors_only
 from sob.payrun import PayRun, pay_quarter
 from sob.quarters import Quarter
