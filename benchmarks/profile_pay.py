@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     import polars as pl
 
     from sob.assessment import assess
-    from sob.contract_checks import load_contract
+    from sob.contract import load_contract
     from sob.evidence import read_evidence
     from sob.payrun import pay_quarter, summary
     from sob.quarters import Quarter

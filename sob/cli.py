@@ -315,8 +315,8 @@ def test_examples(
     contracts: Annotated[list[Path], typer.Argument(help="Contract files whose worked examples to run.")],
 ) -> None:
     """Run each contract's worked examples: a pass/fail line each, exit 1 on any failure."""
-    from sob.contract_checks import load_contract
-    from sob.examples import run_examples
+    from sob.contract import load_contract
+    from sob.contract.examples import run_examples
 
     failed = 0
     with _errors():
@@ -400,7 +400,7 @@ def ledger_show(
 @app.command()
 def init(path: Annotated[Path, typer.Argument(help="Where to write the starter contract.")] = Path("contract.toml")) -> None:
     """Write a valid starter contract (refuses to overwrite a file)."""
-    from sob.starter import write_starter
+    from sob.contract.starter import write_starter
 
     with _errors():
         write_starter(path)

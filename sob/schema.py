@@ -5,7 +5,7 @@ type when pointed at this schema (``#:schema ./contract.schema.json`` at the
 top of the file, or a ``.taplo.toml`` rule); ``sob schema`` prints it.
 
 The schema is built from the same key tables as the checks in
-:mod:`sob.contract_checks` (``CONTRACT_FIELDS``, ``OUTCOME_FIELDS``...), so a
+:mod:`sob.contract.format` (``CONTRACT_FIELDS``, ``OUTCOME_FIELDS``...), so a
 key added there shows up here too.  It covers structure only: references
 between outcomes, date order, share sums, quarters and worked examples stay
 with ``sob validate``.  JSON tooling sees TOML local dates as strings, so
@@ -20,7 +20,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sob import contract_checks as cc
+from sob.contract import format as cc
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "urn:sob:contract-schema:1"
@@ -34,7 +34,7 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _definitions() -> dict[str, Any]:
-    """One schema per kind of value named in the key tables of sob.contract_checks."""
+    """One schema per kind of value named in the key tables of sob.contract.format."""
     integer = {"type": "integer"}
     return {
         "text": {"type": "string"},

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from sob import ledger
 from sob.assessment import RULE_COLUMNS, assess
-from sob.contract import Contract
-from sob.contract_checks import load_contract
+from sob.contract import Contract, load_contract
+from sob.contract.examples import ExampleResult, run_examples
 from sob.evidence import Evidence, read_evidence
-from sob.examples import ExampleResult, run_examples
 from sob.findings import Finding, InputError, UsageError, errors_only
 from sob.interrupts import set_note
 from sob.payrun import PayRun, pay_quarter

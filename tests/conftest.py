@@ -95,7 +95,7 @@ def write_results(path: Path, rows: Iterable[Sequence[Any] | Mapping[str, Any]])
 
 def load(path: Path) -> Any:
     """The contract at ``path`` as ``sob`` loads it; the test fails on any contract error."""
-    from sob.contract_checks import load_contract
+    from sob.contract import load_contract
 
     contract, findings = load_contract(path)
     assert contract is not None and not [f for f in findings if f.severity == "error"], findings

@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 
 from sob.assessment import assess
-from sob.contract_checks import load_contract
+from sob.contract import load_contract
 from sob.evidence import read_evidence
 from sob.quarters import Quarter
 

@@ -225,7 +225,7 @@ def test_no_upper_case_literal_escapes_the_catalogue():
 def test_the_static_walker_sees_each_kind_of_emitter():
     """The walker must find codes from each emitting module, or the tests above prove nothing."""
     found = _static_codes()
-    for code, module in (("TOML_SYNTAX", "contract_checks"), ("BAD_DATE", "evidence"), ("LEDGER_CHANGED", "ledger"),
+    for code, module in (("TOML_SYNTAX", "contract/"), ("BAD_DATE", "evidence"), ("LEDGER_CHANGED", "ledger"),
                          ("EXAMPLE_FAILED", "workflows"), ("CONTRACT_CAP", "caps"), ("PREREQUISITE_MISSING", "rules"),
                          ("BELOW_THRESHOLD", "assessment"), ("MISSING_FROM_EVIDENCE", "payrun")):
         assert any(module in place for place in found.get(code, [])), (code, found.get(code))

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sob.contract import Contract, PricePoint, Requirement, Tier
-from sob.contract_checks import check_contract_text, load_contract
+from sob.contract import Contract, PricePoint, Requirement, Tier, check_contract_text, load_contract
 
 FULL = """\
 schema = "sob/1"
@@ -325,7 +324,7 @@ def test_currency_minor_units(currency, extra, price, minor_units, minor):
 
 def test_jpy_rejects_fractions():
     text = MINIMAL.replace('"GBP"', '"JPY"').replace("price = 100", "price = 100.5")
-    contract, findings = check_contract_text(text, Path("c.toml"))
+    _contract, findings = check_contract_text(text, Path("c.toml"))
     assert [f.code for f in findings] == ["TOO_MANY_DECIMALS"]
 
 
@@ -345,7 +344,7 @@ def test_shares_beyond_decimal_precision_are_not_rounded_to_one():
         '[[payers]]\nid = "P"\n',
         '[[payers]]\nid = "A"\nshare = 0.5\n[[payers]]\nid = "B"\nshare = 0.50000000000000000000000000000001\n',
     )
-    contract, findings = check_contract_text(text, Path("c.toml"))
+    _contract, findings = check_contract_text(text, Path("c.toml"))
     assert [f.code for f in findings] == ["SHARES_NOT_ONE"]
 
 

@@ -42,7 +42,7 @@ def test_command_has_help(name):
 
 
 def test_every_contract_error_code_is_documented():
-    from sob.contract_checks import CONTRACT_CODES
+    from sob.contract import CONTRACT_CODES
 
     for code in CONTRACT_CODES:
         assert f"`{code}`" in README, code

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from sob import contract_checks as cc
+from sob.contract import check_contract_text
+from sob.contract import format as cc
+from sob.contract.starter import starter_contract
 from sob.schema import contract_json_schema, contract_to_json_compatible
-from sob.starter import starter_contract
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted(ROOT.glob("sample_contracts/*/contract.toml"))
@@ -109,7 +110,7 @@ def test_schema_keys_come_from_the_checks():
 
 
 def test_a_valid_contract_validates():
-    contract, findings = cc.check_contract_text(VALID, Path("c.toml"))
+    contract, findings = check_contract_text(VALID, Path("c.toml"))
     assert findings == [] and contract is not None  # the checks agree it is valid
     assert schema_errors(VALID) == []
 
@@ -168,7 +169,7 @@ def test_broken_contracts_fail_the_schema(old, new):
     assert old in VALID
     broken = VALID.replace(old, new, 1)
     assert schema_errors(broken), f"schema accepted: {new!r}"
-    contract, findings = cc.check_contract_text(broken, Path("c.toml"))
+    contract, findings = check_contract_text(broken, Path("c.toml"))
     assert contract is None  # and the checks refuse it too
 
 

@@ -1,4 +1,4 @@
-"""The starter contract of ``sob init`` (sob.starter)."""
+"""The starter contract of ``sob init`` (sob.contract.starter)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sob.contract_checks import load_contract
+from sob.contract import load_contract
+from sob.contract.starter import starter_contract, starter_text, write_starter
 from sob.findings import InputError
 from sob.quarters import Quarter
-from sob.starter import starter_contract, starter_text, write_starter
 
 
 def test_written_starter_is_a_valid_contract(tmp_path):
@@ -97,7 +97,7 @@ def test_write_starter_accepts_str_paths(tmp_path):
 
 
 def test_worked_example_passes_in_the_engine(tmp_path):
-    examples = pytest.importorskip("sob.examples")
+    examples = pytest.importorskip("sob.contract.examples")
     path = tmp_path / "contract.toml"
     write_starter(path)
     contract, _ = load_contract(path)

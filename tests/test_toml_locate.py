@@ -1,4 +1,4 @@
-"""Key path → (line, column) index of TOML text (sob.toml_locate)."""
+"""Key path → (line, column) index of TOML text (sob.contract.toml_locate)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from sob.toml_locate import build_index, find_deep_nesting, format_key_path, locate
+from sob.contract.toml_locate import build_index, find_deep_nesting, format_key_path, locate
 
 HOSTILE = """\
 # a comment with [brackets] and key = "value"

@@ -2,7 +2,7 @@
 
 Money is held as ``int`` minor units of the contract's currency and shares as
 exact ``Decimal`` values, so nothing downstream ever meets a binary float.
-``load_contract`` (in :mod:`sob.contract_checks`) builds these objects and
+``load_contract`` (in :mod:`sob.contract.load`) builds these objects and
 collects every problem in one pass; this module only defines the shapes.
 """
 
@@ -98,7 +98,12 @@ class Caps:
 
 @dataclass(frozen=True)
 class EvidenceConfig:
-    """How evidence files are found and read (``[evidence]``)."""
+    """How evidence files are found and read (``[evidence]``).
+
+    When the contract was loaded from a file, ``claims``, ``participants``
+    and ``results`` hold the paths as checked on disk: relative to the
+    contract's folder, every symbolic link resolved (see :mod:`sob.contract.paths`).
+    """
 
     claims: str | None = None
     participants: str | None = None
@@ -150,6 +155,8 @@ class Contract:
     examples: tuple[Example, ...] = ()
     path: Path | None = None
     schema: str = "sob/1"
+    #: the folder evidence paths are relative to, when it is not ``path``'s own (a linked contract)
+    folder: Path | None = None
 
     # --- lookups the engine needs -------------------------------------------------
     def outcome(self, outcome_id: str) -> Outcome:
@@ -181,6 +188,8 @@ class Contract:
     @property
     def base_dir(self) -> Path:
         """Folder that evidence paths are relative to."""
+        if self.folder is not None:
+            return self.folder
         return self.path.parent if self.path is not None else Path(".")
 
     @property

@@ -24,6 +24,7 @@ written down (usually the table header).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import re
 import tomllib
 from collections.abc import Iterable
@@ -328,10 +329,8 @@ class _Scanner:
 def build_index(text: str) -> TomlIndex:
     """Index every key of ``text``; never raises, keeps what it could read."""
     scanner = _Scanner(text.removeprefix("\ufeff"))
-    try:
+    with contextlib.suppress(Exception):  # a broken document still yields the keys read so far
         scanner.document()
-    except Exception:  # noqa: BLE001 - lenient by design, see the module doc
-        pass
     return TomlIndex(scanner.positions)
 
 
@@ -348,10 +347,8 @@ def find_deep_nesting(text: str, limit: int = 100) -> Position | None:
     ``RecursionError``; this gives the user a line and column to look at.
     """
     scanner = _Scanner(text.removeprefix("\ufeff"), depth_limit=limit)
-    try:
+    with contextlib.suppress(Exception):  # the scanner stops at the first problem; where it got to is the answer
         scanner.document()
-    except Exception:  # noqa: BLE001 - the position found so far is kept
-        pass
     return scanner.too_deep_at
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import polars as pl
 
-from sob.contract import Contract, Example
+from sob.contract.model import Contract, Example
 from sob.evidence import read_inline
 from sob.findings import Finding
 from sob.money import to_minor
@@ -72,11 +73,11 @@ def run_examples(contract: Contract) -> list[ExampleResult]:
 def _money(contract: Contract, value: object) -> int | None:
     try:
         return to_minor(Decimal(str(value)), contract.minor_units)
-    except Exception:  # noqa: BLE001 - a malformed expectation is reported, not raised
+    except Exception:
         return None
 
 
-def _compare(contract: Contract, expect: dict, table: pl.DataFrame, payer_totals: pl.DataFrame) -> list[str]:
+def _compare(contract: Contract, expect: dict[str, Any], table: pl.DataFrame, payer_totals: pl.DataFrame) -> list[str]:
     """Differences between the example's ``expect`` and the computed quarter."""
     diffs: list[str] = []
     m = contract.money
@@ -107,10 +108,8 @@ def _compare(contract: Contract, expect: dict, table: pl.DataFrame, payer_totals
         for key, value in dict(wanted).items():
             if key in ("entitled", "due"):
                 check_amount(f"claim {cid} {key}", value, int(row[key]))
-            elif key == "reason":
-                if (row["reason"] or "") != (value or ""):
-                    diffs.append(f"claim {cid} reason: expected {value}, computed {row['reason'] or '(none)'}")
-            elif key == "status":
-                if row["status"] != str(value).lower():
-                    diffs.append(f"claim {cid} status: expected {value}, computed {row['status']}")
+            elif key == "reason" and (row["reason"] or "") != (value or ""):
+                diffs.append(f"claim {cid} reason: expected {value}, computed {row['reason'] or '(none)'}")
+            elif key == "status" and row["status"] != str(value).lower():
+                diffs.append(f"claim {cid} status: expected {value}, computed {row['status']}")
     return diffs

@@ -1,0 +1,738 @@
+"""Value converters: one function per kind of value of the contract format.
+
+Each converter takes the reporter, what is known of the contract so far
+(:class:`Facts`), a parsed TOML value and its key path, and returns the typed
+value, or ``None`` after reporting why it cannot be used.  :data:`CONVERTERS`
+maps every kind named in :mod:`sob.contract.format` to its converter, and
+:func:`convert_fields` walks a table with that map; a kind without a
+converter is a bug that a test catches, not a lookup by name at run time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from sob.contract import format as fmt
+from sob.contract.model import PricePoint, Requirement, Tier
+from sob.contract.paths import confine
+from sob.contract.report import Reporter, did_you_mean, quoted, show
+from sob.contract.toml_locate import KeyPath
+from sob.money import is_iso_currency, parse_decimal
+from sob.quarters import Quarter, quarters_between
+
+_CONTRACT_ID = re.compile(fmt.CONTRACT_ID_PATTERN)
+_OUTCOME_ID = re.compile(fmt.OUTCOME_ID_PATTERN)
+_QUARTER = re.compile(fmt.QUARTER_PATTERN)
+_DRIVE = re.compile(r"[A-Za-z]:")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What later values are checked against, learnt from earlier sections.
+
+    Passed explicitly from step to step (see :func:`sob.contract.load.check_contract_text`):
+    money needs the minor unit of ``[contract]``, dated prices the contract
+    start, profiles the contract's quarters, share tables the payer ids, and
+    evidence paths the contract's resolved folder.  ``None`` means unknown
+    (absent or already reported as broken), and the check that needs it is
+    then skipped rather than reported twice.
+    """
+
+    minor_units: int | None = None
+    start: date | None = None
+    claims_end: date | None = None
+    fy_month: int | None = 1
+    payer_ids: tuple[str, ...] | None = None
+    folder: Path | None = None
+
+
+Converter = Callable[[Reporter, Facts, object, KeyPath], Any]
+
+
+# --- numbers ------------------------------------------------------------------------------------
+
+
+def exact(value: Decimal) -> Fraction | None:
+    """The exact value of a finite Decimal, or None when it is absurdly long or large.
+
+    ``Decimal`` arithmetic rounds to 28 digits and ``scaleb``/``quantize``
+    round or raise on long values, so sums and minor-unit checks go through
+    ``Fraction``; the guard keeps ``Fraction`` away from 10**1000000.
+    """
+    if value == 0:
+        return Fraction(0)
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    if len(digits) > fmt.MAX_DIGITS:
+        return None
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    if exponent > 40 or exponent < -fmt.MAX_DIGITS:
+        return None
+    return Fraction(value)
+
+
+def integer(r: Reporter, value: object, path: KeyPath, low: int, high: int, meaning: str) -> int | None:
+    """A TOML integer in [low, high] (booleans are not integers here)."""
+    if type(value) is not int:
+        r.wrong_type(value, path, f"a whole number ({meaning})")
+        return None
+    if not low <= value <= high:
+        bounds = f"{low} or more" if high == fmt.MAX_INT else f"between {low} and {high}"
+        r.error("BAD_RANGE", path, f"{r.subject(path)} must be {bounds} ({meaning}), not {show(value)}", value=value)
+        return None
+    return value
+
+
+def decimal(r: Reporter, value: object, path: KeyPath, meaning: str) -> Decimal | None:
+    """A TOML number or decimal string as an exact, finite Decimal of sane size."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        r.wrong_type(value, path, meaning)
+        return None
+    if isinstance(value, str):
+        parsed = parse_decimal(value)
+        if parsed is None:
+            r.wrong_type(value, path, meaning,
+                         hint="write a plain decimal such as 500.00: no symbol, exponent or thousands separator")
+            return None
+        number = parsed
+    else:
+        number = Decimal(value)
+    if not number.is_finite():
+        r.wrong_type(value, path, f"{meaning} (a finite number, not nan or inf)")
+        return None
+    if exact(number) is None:
+        r.error("BAD_RANGE", path, f"{r.subject(path)} has too many digits or is too large", value=value)
+        return None
+    return number
+
+
+def minor(r: Reporter, facts: Facts, number: Decimal, value: object, path: KeyPath) -> int | None:
+    """Exact minor units of ``number``; TOO_MANY_DECIMALS when it does not fit."""
+    if facts.minor_units is None:  # the currency is broken, already reported
+        return None
+    value_exact = exact(number)
+    assert value_exact is not None  # checked by decimal()
+    scaled: Fraction = value_exact * 10**facts.minor_units
+    if scaled.denominator != 1:
+        r.error(
+            "TOO_MANY_DECIMALS",
+            path,
+            f"{r.subject(path)} = {show(value)} has more than {facts.minor_units} decimal places, the currency's minor unit",
+            value=value,
+        )
+        return None
+    if abs(scaled.numerator) > fmt.MAX_INT:
+        r.error("BAD_RANGE", path, f"{r.subject(path)} is too large to hold as money", value=value)
+        return None
+    return scaled.numerator
+
+
+def signed_money(r: Reporter, facts: Facts, value: object, path: KeyPath) -> Decimal | None:
+    """An expected amount: may be negative (a clawback), never finer than the minor unit."""
+    number = decimal(r, value, path, "an amount of money")
+    if number is not None and minor(r, facts, number, value, path) is None:
+        return None
+    return number
+
+
+def text_value(r: Reporter, value: object, path: KeyPath, meaning: str = "a string") -> str | None:
+    """``value`` if it is a string, else WRONG_TYPE saying what was wanted."""
+    if isinstance(value, str):
+        return value
+    r.wrong_type(value, path, meaning)
+    return None
+
+
+def choice(r: Reporter, value: object, path: KeyPath, choices: tuple[str, ...]) -> str | None:
+    """One of a few allowed words; UNKNOWN_VALUE with the closest one otherwise."""
+    text = text_value(r, value, path, " or ".join(f'"{c}"' for c in choices))
+    if text is None:
+        return None
+    if text not in choices:
+        r.error(
+            "UNKNOWN_VALUE",
+            path,
+            f"{r.subject(path)} must be one of {', '.join(choices)}, not {show(text)}",
+            value=text,
+            hint=did_you_mean(text, choices),
+        )
+        return None
+    return text
+
+
+# --- scalar converters --------------------------------------------------------------------------
+
+
+def as_text(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    return text_value(r, value, path)
+
+
+def as_bool(r: Reporter, facts: Facts, value: object, path: KeyPath) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    r.wrong_type(value, path, "true or false")
+    return None
+
+
+def as_date(r: Reporter, facts: Facts, value: object, path: KeyPath) -> date | None:
+    """A TOML local date; a quoted or timed date gets a hint showing the fix."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    hint = None
+    if isinstance(value, datetime):
+        hint = f"write only the date: {value.date().isoformat()}"
+    elif isinstance(value, str):
+        hint = "write dates as TOML local dates without quotes, e.g. 2019-04-01"
+        try:
+            day = date.fromisoformat(value.strip())
+            hint = f"remove the quotes: {day.isoformat()} is a TOML date"
+        except ValueError:
+            pass
+    r.wrong_type(value, path, "a date (a TOML local date such as 2019-04-01)", hint)
+    return None
+
+
+def as_money(r: Reporter, facts: Facts, value: object, path: KeyPath) -> int | None:
+    """Money in minor units: >= 0 and no finer than the currency's minor unit (SPEC 3.1)."""
+    number = decimal(r, value, path, "an amount of money (a number or a decimal string)")
+    if number is None:
+        return None
+    if number < 0:
+        r.error("NEGATIVE_MONEY", path, f"{r.subject(path)} must not be negative, not {show(value)}", value=value)
+        return None
+    return minor(r, facts, number, value, path)
+
+
+def as_share(r: Reporter, facts: Facts, value: object, path: KeyPath) -> Decimal | None:
+    number = decimal(r, value, path, "a share (a decimal in (0, 1])")
+    if number is None:
+        return None
+    if not 0 < number <= 1:
+        r.error(
+            "BAD_SHARE",
+            path,
+            f"{r.subject(path)} must be in (0, 1], not {show(value)}",
+            value=value,
+            hint="a payer that pays nothing for an outcome is simply left out",
+        )
+        return None
+    return number
+
+
+def as_fraction(r: Reporter, facts: Facts, value: object, path: KeyPath) -> Decimal | None:
+    number = decimal(r, value, path, "a decimal in [0, 1)")
+    if number is None:
+        return None
+    if not 0 <= number < 1:
+        r.error("BAD_RANGE", path, f"{r.subject(path)} must be at least 0 and below 1, not {show(value)}", value=value)
+        return None
+    return number
+
+
+def as_count(r: Reporter, facts: Facts, value: object, path: KeyPath) -> int | None:
+    return integer(r, value, path, 0, fmt.MAX_INT, "a count >= 0")
+
+
+def as_positive(r: Reporter, facts: Facts, value: object, path: KeyPath) -> int | None:
+    return integer(r, value, path, 1, fmt.MAX_INT, "a count >= 1")
+
+
+def as_days(r: Reporter, facts: Facts, value: object, path: KeyPath) -> int | None:
+    return integer(r, value, path, 0, fmt.MAX_DAYS, "a number of days")
+
+
+def as_month(r: Reporter, facts: Facts, value: object, path: KeyPath) -> int | None:
+    return integer(r, value, path, 1, 12, "a month number")
+
+
+def as_minor_units(r: Reporter, facts: Facts, value: object, path: KeyPath) -> int | None:
+    return integer(r, value, path, 0, fmt.MAX_MINOR_UNITS, "decimal digits of the currency")
+
+
+def _too_long(r: Reporter, text: str, path: KeyPath) -> bool:
+    """BAD_ID for an id over MAX_ID_LENGTH: ids become file and folder names (ledger, exports)."""
+    if len(text) <= fmt.MAX_ID_LENGTH:
+        return False
+    r.error(
+        "BAD_ID",
+        path,
+        f"{r.subject(path)} is {len(text)} characters long; ids have at most {fmt.MAX_ID_LENGTH}",
+        value=text,
+        hint="ids name ledger files and folders, so keep them short",
+    )
+    return True
+
+
+def _id(r: Reporter, value: object, path: KeyPath, pattern: re.Pattern[str], shape: str) -> str | None:
+    text = text_value(r, value, path)
+    if text is None:
+        return None
+    if not pattern.fullmatch(text):
+        r.error("BAD_ID", path, f"{r.subject(path)} {show(text)} must match {shape}", value=text)
+        return None
+    if _too_long(r, text, path):
+        return None
+    return text
+
+
+def as_contract_id(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    return _id(r, value, path, _CONTRACT_ID, fmt.CONTRACT_ID_PATTERN)
+
+
+def as_outcome_id(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    return _id(r, value, path, _OUTCOME_ID, fmt.OUTCOME_ID_PATTERN)
+
+
+def as_payer_id(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    text = text_value(r, value, path)
+    if text is not None and (not text.strip() or text != text.strip()):
+        r.error(
+            "BAD_ID",
+            path,
+            f"{r.subject(path)} {show(text)} must be non-empty, without leading or trailing spaces",
+            value=text,
+        )
+        return None
+    if text is not None and _too_long(r, text, path):
+        return None
+    return text
+
+
+def as_outcome_ref(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    return text_value(r, value, path, "an outcome id")
+
+
+def as_currency(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    text = text_value(r, value, path, "a three-letter ISO 4217 code")
+    if text is None:
+        return None
+    if not is_iso_currency(text):
+        hint = f"did you mean '{text.upper()}'?" if is_iso_currency(text.upper()) else None
+        r.error("BAD_CURRENCY", path, f"{show(text)} is not an ISO 4217 currency code", value=text, hint=hint)
+        return None
+    return text
+
+
+def as_kind(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    return choice(r, value, path, fmt.OUTCOME_KINDS)
+
+
+def as_direction(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    return choice(r, value, path, fmt.DIRECTIONS)
+
+
+def unsafe_path_reason(text: str) -> str | None:
+    """Why an evidence path could read outside the contract's folder, judged from its text alone."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    if text.startswith("~"):
+        return "starts with '~' (a home folder)"
+    if (
+        text.startswith(("/", "\\"))
+        or _DRIVE.match(text)
+        or PurePosixPath(text).is_absolute()
+        or PureWindowsPath(text).is_absolute()
+    ):
+        return "is absolute"
+    if ".." in re.split(r"[\\/]", text):
+        return "climbs out of the contract's folder with '..'"
+    return None
+
+
+def as_path(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    """An evidence path: relative, inside the contract's folder, and (on disk) a regular file.
+
+    The text is checked first; then, when the contract's folder is known,
+    the path is resolved on disk (:func:`sob.contract.paths.confine`) and the
+    checked path, with every link resolved, is what is kept and later opened.
+    """
+    text = text_value(r, value, path, "a file path relative to the contract")
+    if text is None:
+        return None
+    if not text.strip():
+        r.error("BAD_FORMAT", path, f"{r.subject(path)} is empty", value=text)
+        return None
+    reason = unsafe_path_reason(text)
+    kept = text
+    if reason is None and facts.folder is not None:
+        reason, kept = confine(facts.folder, text)
+    if reason:
+        r.error(
+            "UNSAFE_PATH",
+            path,
+            f"{r.subject(path)} {show(text)} {reason}",
+            value=text,
+            hint="evidence paths are relative to the contract file and stay inside its folder",
+        )
+        return None
+    return kept
+
+
+def date_format_problem(date_format: str) -> str | None:
+    """Why a strftime format cannot be trusted to read dates back exactly, if it cannot."""
+    if len(date_format) > 200:
+        return "is longer than 200 characters"
+    for sample in (date(2019, 12, 31), date(2021, 2, 3)):
+        try:
+            back = datetime.strptime(sample.strftime(date_format), date_format).date()
+        except (ValueError, TypeError, OverflowError):
+            return f"cannot read back the date {sample.isoformat()} it writes"
+        if back != sample:
+            return f"writes {sample.isoformat()} as {sample.strftime(date_format)!r}, which reads back as {back.isoformat()}"
+    return None
+
+
+def as_date_format(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    text = text_value(r, value, path, 'a strftime format such as "%d/%m/%Y"')
+    if text is None:
+        return None
+    problem = date_format_problem(text)
+    if problem:
+        r.error(
+            "BAD_FORMAT",
+            path,
+            f"{r.subject(path)} {show(text)} {problem}",
+            value=text,
+            hint='use day, month and year, e.g. "%d/%m/%Y" or "%Y-%m-%d"',
+        )
+        return None
+    return text
+
+
+def as_delimiter(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    text = text_value(r, value, path, "a single character")
+    if text is None:
+        return None
+    if len(text) != 1 or text in '"\r\n':
+        r.error(
+            "BAD_FORMAT",
+            path,
+            f"{r.subject(path)} must be one character other than a quote or a line break, not {show(text)}",
+            value=text,
+        )
+        return None
+    return text
+
+
+# --- composite converters -------------------------------------------------------------------------
+
+
+def table(r: Reporter, value: object, path: KeyPath, what: str, hint: str | None = None) -> dict[str, Any] | None:
+    """``value`` if it is a table, else a WRONG_TYPE finding."""
+    if isinstance(value, dict):
+        return value
+    r.wrong_type(value, path, f"a table ({what})", hint)
+    return None
+
+
+def as_columns(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[tuple[str, str], ...] | None:
+    """``[evidence.columns]``: canonical column = the header the files use for it."""
+    columns = table(r, value, path, "canonical column = header in the files")
+    if columns is None:
+        return None
+    pairs: list[tuple[str, str]] = []
+    ok = True
+    for key, header in columns.items():
+        kpath = (*path, key)
+        if key not in fmt.CANONICAL_COLUMNS:
+            r.error("UNKNOWN_KEY", kpath, f"{quoted(key)} is not a canonical evidence column",
+                    hint=did_you_mean(key, fmt.CANONICAL_COLUMNS))
+            ok = False
+            continue
+        text = text_value(r, header, kpath, "the header used in the evidence files")
+        if text is None:
+            ok = False
+        elif not text.strip():
+            r.error("BAD_FORMAT", kpath, f"{r.subject(kpath)} is an empty header", value=text)
+            ok = False
+        else:
+            pairs.append((key, text))
+    return tuple(pairs) if ok else None
+
+
+def as_cohorts(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[str, ...] | None:
+    if not isinstance(value, list):
+        r.wrong_type(value, path, "an array of cohort names")
+        return None
+    names = [text_value(r, item, (*path, i)) for i, item in enumerate(value)]
+    if any(name is None for name in names):
+        return None
+    if not names:
+        r.error(
+            "BAD_RANGE",
+            path,
+            f"{r.subject(path)} is empty, so no participant could ever qualify",
+            hint="remove `cohorts` to let every cohort qualify",
+        )
+        return None
+    return tuple(n for n in names if n is not None)
+
+
+def _elements(
+    r: Reporter, facts: Facts, value: object, path: KeyPath, fields: Mapping[str, str], required: tuple[str, ...], what: str
+) -> list[dict[str, Any]] | None:
+    """An array of small tables (``prices``, ``tiers``); None when any element is bad."""
+    if not isinstance(value, list):
+        r.wrong_type(value, path, f"an array of tables ({what})")
+        return None
+    out: list[dict[str, Any]] = []
+    ok = True
+    for i, item in enumerate(value):
+        ipath = (*path, i)
+        element = table(r, item, ipath, what)
+        if element is None:
+            ok = False
+            continue
+        mark = r.mark()
+        converted = convert_fields(r, facts, element, ipath, fields, required)
+        # Money is left unconverted (and unreported) while the currency is broken.
+        complete = all(key in converted for key in element if key in fields)
+        ok = ok and complete and r.clean_since(mark)
+        out.append(converted)
+    return out if ok else None
+
+
+def as_prices(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[PricePoint, ...] | None:
+    """Dated prices: strictly sorted by ``from``, the first in force from the contract start."""
+    items = _elements(r, facts, value, path, fmt.PRICE_POINT_FIELDS, ("from", "price"), "{ from = DATE, price = MONEY }")
+    if items is None:
+        return None
+    if not items:
+        r.error("PRICES_NOT_SORTED", path,
+                f"{r.subject(path)} is empty: it needs a price in force from the contract start")
+        return None
+    ok = True
+    for i in range(1, len(items)):
+        if items[i]["from"] <= items[i - 1]["from"]:
+            r.error(
+                "PRICES_NOT_SORTED",
+                (*path, i, "from"),
+                f"{r.subject(path)} must be sorted by 'from', each after the one before: "
+                f"{items[i]['from']} follows {items[i - 1]['from']}",
+                value=items[i]["from"],
+            )
+            ok = False
+    first = items[0]["from"]
+    if facts.start is not None and first > facts.start:
+        r.error(
+            "PRICES_NOT_SORTED",
+            (*path, 0, "from"),
+            f"{r.subject(path)} starts on {first}, after the contract start {facts.start}: "
+            "early achievements would have no price",
+            value=first,
+            hint=f"make the first 'from' {facts.start} or earlier",
+        )
+        ok = False
+    return tuple(PricePoint(p["from"], p["price"]) for p in items) if ok else None
+
+
+def as_tiers(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[Tier, ...] | None:
+    """Volume tiers: ``up_to`` increasing, only the last one open."""
+    items = _elements(r, facts, value, path, fmt.TIER_FIELDS, ("price",), "{ up_to = N, price = MONEY }")
+    if items is None:
+        return None
+    if not items:
+        r.error("BAD_TIERS", path, f"{r.subject(path)} is empty")
+        return None
+    ok = True
+    last = len(items) - 1
+    for i, tier in enumerate(items):
+        up_to = tier.get("up_to")
+        if i == last and up_to is not None:
+            r.error(
+                "BAD_TIERS",
+                (*path, i, "up_to"),
+                f"the last tier of {r.subject(path)} must have no 'up_to' (it covers all the rest)",
+                value=up_to,
+            )
+            ok = False
+        elif i < last and up_to is None:
+            r.error("BAD_TIERS", (*path, i), f"tier {i + 1} of {r.subject(path)} needs 'up_to': only the last tier is open")
+            ok = False
+        elif i > 0 and up_to is not None and (prev := items[i - 1].get("up_to")) is not None and up_to <= prev:
+            r.error("BAD_TIERS", (*path, i, "up_to"), f"{r.subject(path)} up_to must increase: {up_to} follows {prev}",
+                    value=up_to)
+            ok = False
+    return tuple(Tier(t.get("up_to"), t["price"]) for t in items) if ok else None
+
+
+def shares_sum_to_one(r: Reporter, pairs: list[tuple[str, Decimal]], path: KeyPath) -> bool:
+    """SHARES_NOT_ONE unless the shares add up to exactly 1 (summed as fractions)."""
+    total = sum((Fraction(share) for _, share in pairs), Fraction(0))
+    if total == 1:
+        return True
+    shown = sum((share for _, share in pairs), Decimal(0)) if pairs else Decimal(0)
+    r.error(
+        "SHARES_NOT_ONE",
+        path,
+        f"the shares of {r.subject(path)} sum to {show(shown)}, not exactly 1",
+        hint="shares are exact decimals; 0.33 + 0.33 + 0.34 sums to 1",
+    )
+    return False
+
+
+def as_share_table(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[tuple[str, Decimal], ...] | None:
+    """An outcome's own payer split: known payer ids, shares in (0, 1] summing to 1."""
+    shares = table(r, value, path, "payer id = share")
+    if shares is None:
+        return None
+    pairs: list[tuple[str, Decimal]] = []
+    ok = True
+    for payer_id, raw in shares.items():
+        kpath = (*path, payer_id)
+        if facts.payer_ids is not None and payer_id not in facts.payer_ids:
+            r.error(
+                "UNKNOWN_REFERENCE",
+                kpath,
+                f"{r.subject(path)} names payer {quoted(payer_id)}, which is not in [[payers]]",
+                hint=did_you_mean(payer_id, facts.payer_ids),
+            )
+            ok = False
+        share = as_share(r, facts, raw, kpath)
+        if share is None:
+            ok = False
+        else:
+            pairs.append((payer_id, share))
+    if ok and not shares_sum_to_one(r, pairs, path):
+        return None
+    return tuple(pairs) if ok else None
+
+
+def as_profile(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[tuple[str, int], ...] | None:
+    """Expected claims per quarter: quarters of the contract, counts >= 0, sorted."""
+    counts = table(r, value, path, '"YYYY-Qn" = expected claims')
+    if counts is None:
+        return None
+    span = None
+    if (facts.start is not None and facts.claims_end is not None and facts.fy_month is not None
+            and facts.start <= facts.claims_end):
+        span = quarters_between(facts.start, facts.claims_end, facts.fy_month)
+    entries: list[tuple[Quarter, int]] = []
+    ok = True
+    for label, count in counts.items():
+        kpath = (*path, label)
+        if not _QUARTER.fullmatch(label):
+            r.error("BAD_PROFILE", kpath, f"{r.subject(path)} key {quoted(label)} is not a quarter like 2020-Q1")
+            ok = False
+            continue
+        quarter = Quarter.parse(label)
+        if span is not None and quarter not in span:
+            r.error("BAD_PROFILE", kpath,
+                    f"{r.subject(path)} quarter {label} is outside the contract ({span[0]} to {span[-1]})")
+            ok = False
+        if type(count) is int and count < 0:
+            r.error("BAD_PROFILE", kpath, f"{r.subject(kpath)} must be a count >= 0, not {count}", value=count)
+            ok = False
+            continue
+        number = integer(r, count, kpath, 0, fmt.MAX_INT, "expected claims in the quarter")
+        if number is None:
+            ok = False
+        else:
+            entries.append((quarter, number))
+    entries.sort()
+    return tuple((str(q), n) for q, n in entries) if ok else None
+
+
+def as_requires(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[Requirement, ...] | None:
+    """Prerequisites: outcome ids, or ``{ outcome = "ID", min_days = N }`` tables."""
+    if not isinstance(value, list):
+        r.wrong_type(
+            value,
+            path,
+            'an array of outcome ids or { outcome = "ID", min_days = N }',
+            hint=f'write requires = ["{value}"]' if isinstance(value, str) else None,
+        )
+        return None
+    out: list[Requirement] = []
+    ok = True
+    for i, item in enumerate(value):
+        ipath = (*path, i)
+        if isinstance(item, str):
+            out.append(Requirement(item, 0))
+            continue
+        if not isinstance(item, dict):
+            r.wrong_type(item, ipath, 'an outcome id or { outcome = "ID", min_days = N }')
+            ok = False
+            continue
+        mark = r.mark()
+        fields = convert_fields(r, facts, item, ipath, fmt.REQUIREMENT_FIELDS, ("outcome",))
+        if not r.clean_since(mark):
+            ok = False
+            continue
+        out.append(Requirement(fields["outcome"], fields.get("min_days", 0)))
+    return tuple(out) if ok else None
+
+
+#: The converter of every kind of value named in the key tables of :mod:`sob.contract.format`.
+CONVERTERS: dict[str, Converter] = {
+    "text": as_text,
+    "bool": as_bool,
+    "date": as_date,
+    "money": as_money,
+    "share": as_share,
+    "fraction": as_fraction,
+    "count": as_count,
+    "positive": as_positive,
+    "days": as_days,
+    "month": as_month,
+    "minor_units": as_minor_units,
+    "contract_id": as_contract_id,
+    "outcome_id": as_outcome_id,
+    "payer_id": as_payer_id,
+    "outcome_ref": as_outcome_ref,
+    "currency": as_currency,
+    "kind": as_kind,
+    "direction": as_direction,
+    "path": as_path,
+    "date_format": as_date_format,
+    "delimiter": as_delimiter,
+    "columns": as_columns,
+    "cohorts": as_cohorts,
+    "prices": as_prices,
+    "tiers": as_tiers,
+    "share_table": as_share_table,
+    "profile": as_profile,
+    "requires": as_requires,
+}
+
+
+def convert_fields(
+    r: Reporter,
+    facts: Facts,
+    values: Mapping[str, Any],
+    path: KeyPath,
+    fields: Mapping[str, str],
+    required: Iterable[str] = (),
+    skip: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Convert every known key of ``values``; report unknown and missing keys.
+
+    Keys in ``skip`` were already reported by the caller.  A key that is
+    present but invalid is reported once, by its converter, and left out of
+    the result (not reported again as missing).
+    """
+    skipped = set(skip)
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        kpath = (*path, key)
+        if key in skipped:
+            continue
+        kind = fields.get(key)
+        if kind is None:
+            r.unknown_key(key, kpath, fields)
+            continue
+        converted = CONVERTERS[kind](r, facts, value, kpath)
+        if converted is not None:
+            out[key] = converted
+    for key in required:
+        if key not in values:
+            r.missing(path, key)
+    return out
