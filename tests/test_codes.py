@@ -115,6 +115,8 @@ _NOT_CODES = {
     "ENTRY", "SUSTAIN_3M", "PAYER",  # the starter contract's outcome and payer ids
     "PRICE",                         # sob explain's price step, after the rules
     "PASS", "FAIL",                  # sob test's result marks
+    "O_CLOEXEC", "O_NOFOLLOW",       # os flag names looked up with getattr (absent on some systems)
+    "SOURCE_DATE_EPOCH", "SOB_TEST_PAUSE_AT",  # environment variable names
 }
 
 
