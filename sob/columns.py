@@ -30,6 +30,8 @@ STATUSES: tuple[str, ...] = ("claimed", "withdrawn", "failed")
 MAX_DECIMAL_WHOLE_DIGITS = 18
 #: the largest number of digits after the point they may have
 MAX_DECIMAL_FRACTION_DIGITS = 18
+#: the most bytes read from a pipe (``--claims <(zcat claims.csv.gz)``); a regular file is memory-mapped
+MAX_PIPE_BYTES = 2 << 30
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,8 @@ def columns_markdown() -> str:
         "as not UTF-8 text (exit 2).",
         "- Evidence is read from regular files and from pipes (`--claims <(zcat claims.csv.gz)`). "
         "Devices, sockets and directories are refused before anything is read (exit 2). "
-        "A pipe is read whole into memory, up to 4 GiB; more is refused (exit 2).",
+        f"A pipe is read whole into memory, up to {MAX_PIPE_BYTES >> 30} GiB; more is refused (exit 2). "
+        "A named pipe that nobody writes to reads as an empty file.",
         "",
     ]
     return "\n".join(out)

@@ -11,7 +11,7 @@ from datetime import date
 
 import polars as pl
 
-from sob.columns import STATUSES
+from sob.columns import MAX_DECIMAL_FRACTION_DIGITS, MAX_DECIMAL_WHOLE_DIGITS, STATUSES
 
 _DECIMAL_RE = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
 @dataclass
@@ -20,6 +20,7 @@ class Check:
     field: str | None
     flag: pl.Expr
     value: str | None  # raw column whose text is the offending value
+    why: str | None = None  # what is wrong, when the code's usual message does not say it
 
 
 def parse_date(col: str, fmt: str) -> pl.Expr:
@@ -36,6 +37,24 @@ def unparsed(raw: str, parsed: str) -> pl.Expr:
 
 def decimal_ok(col: str) -> pl.Expr:
     return pl.col(col).str.contains(_DECIMAL_RE)
+
+
+def whole_digits(col: str) -> pl.Expr:
+    """Digits of a plain decimal before its point, leading zeros aside (0 for a value below 1)."""
+    body = pl.col(col).str.strip_chars_start("+-").str.splitn(".", 2).struct.field("field_0")
+    return body.str.strip_chars_start("0").str.len_bytes().cast(pl.Int64)
+
+
+def fraction_digits(col: str) -> pl.Expr:
+    """Digits of a plain decimal after its point, trailing zeros aside."""
+    frac = pl.col(col).str.splitn(".", 2).struct.field("field_1").fill_null("")
+    return frac.str.strip_chars_end("0").str.len_bytes().cast(pl.Int64)
+
+
+def out_of_range(col: str) -> pl.Expr:
+    """A plain decimal with more digits than the engine computes with exactly (``sob.columns`` limits)."""
+    return decimal_ok(col) & ((whole_digits(col) > MAX_DECIMAL_WHOLE_DIGITS)
+                              | (fraction_digits(col) > MAX_DECIMAL_FRACTION_DIGITS))
 
 
 def positive(col: str) -> pl.Expr:

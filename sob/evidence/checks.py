@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from sob.columns import MAX_DECIMAL_FRACTION_DIGITS, MAX_DECIMAL_WHOLE_DIGITS
 from sob.contract import Contract
 from sob.evidence.cells import (
     STATUS_ANY_CASE,
@@ -19,10 +20,12 @@ from sob.evidence.cells import (
     money_minor,
     non_negative,
     one_of,
+    out_of_range,
     parse_date,
     positive,
     typed_status,
     unparsed,
+    whole_digits,
 )
 from sob.evidence.kinds import CLAIMS, FALSE, PARTICIPANTS, TRUE, Kind
 from sob.evidence.raw import Raw, Typed
@@ -73,8 +76,12 @@ def _status_check() -> tuple[list[pl.Expr], Check]:
 
 
 def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | None,
-            present: frozenset[str]) -> tuple[list[pl.Expr], list[Check], dict[str, pl.Expr]]:
+               present: frozenset[str], nul_columns: tuple[str, ...] = (),
+               ) -> tuple[list[pl.Expr], list[Check], dict[str, pl.Expr]]:
     """Derived columns, checks in priority order, and the typed output columns.
+
+    ``nul_columns``: the columns whose cells are checked for a NUL character
+    (``BAD_TEXT``); only a file that holds one pays for the check.
 
     ``submitted_on`` comes out as read (the parsed date); rows without one
     are mended after the query by ``mend_outputs``, so the usual file costs
@@ -82,6 +89,7 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
     """
     length = Check("BAD_ROW_LENGTH", None, pl.col("__sob_ncells").is_not_null(), None)
     missing = [Check("MISSING_VALUE", c, pl.col(c).is_null(), None) for c in kind.required]
+    missing += [Check("BAD_TEXT", c, pl.col(c).str.contains("\x00", literal=True), c) for c in nul_columns]
     if kind is PARTICIPANTS:
         el = pl.col("eligible").str.to_lowercase()
         derived = [
@@ -126,6 +134,7 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
                b.is_not_null() & decimal_ok("baseline") & ~positive("baseline"), "baseline"),
         Check("BAD_NUMBER", "observed", o.is_not_null() & ~non_negative("observed"), "observed"),
         Check("BAD_NUMBER", "units", u.is_not_null() & ~positive("units"), "units"),
+        *_range_checks(contract),
     ]
     out = {
         "achieved_on": pl.col("__sob_ach"), "submitted_on": submitted_out,
@@ -135,14 +144,48 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
         "status": status_out,
     }
     return derived, checks, out
+_RANGE = (f"is outside the supported range: at most {MAX_DECIMAL_WHOLE_DIGITS} digits before the point "
+          f"and {MAX_DECIMAL_FRACTION_DIGITS} after it")
+
+
+def _range_checks(contract: Contract) -> list[Check]:
+    """Results' numbers the exact engine can pay: digits in range, and a payment that fits in 18 digits.
+
+    A payment is price x units x improvement x (1 - deadweight), and the
+    improvement is at most the larger of baseline and observed; so when the
+    digits of units, of that larger value and of the largest improvement
+    price add up to at most 18, the amount in minor units is below 10**18
+    and fits the engine's 64-bit integers.  Only absurd values fail this.
+    """
+    checks = [Check("BAD_NUMBER", c, out_of_range(c), c, _RANGE) for c in ("baseline", "observed", "units")]
+    prices = [p for o in contract.outcomes if o.kind == "improvement"
+              for p in (o.price, *(q.price for q in o.prices), *(t.price for t in o.tiers)) if p is not None]
+    if not prices:
+        return checks
+    price_digits = len(str(max(abs(p) for p in prices)))
+    units = pl.when(pl.col("units").is_null()).then(pl.lit(1, dtype=pl.Int64)).otherwise(whole_digits("units"))
+    larger = pl.max_horizontal(whole_digits("baseline"), whole_digits("observed"))
+    fits = positive("units").fill_null(True) & positive("baseline") & non_negative("observed")
+    too_big = fits & (units + larger + price_digits > 18)
+    too_big = too_big & ~pl.any_horizontal(out_of_range(c).fill_null(False) for c in ("baseline", "observed", "units"))
+    why = (f"is too large: units × baseline (or observed) × the price ({price_digits} digits of minor units) "
+           "could exceed 18 digits of minor units, the largest payment sob computes")
+    given = pl.col("units").is_not_null()  # the units when the row gives them, else the baseline is named
+    checks.append(Check("BAD_NUMBER", "baseline", too_big & ~given, "baseline", why))
+    checks.append(Check("BAD_NUMBER", "units", too_big & given, "units", why))
+    return checks
+
+
 def _value_text(v: Any) -> str | None:
     return None if v is None else cut(v)
 
 
 def _message(code: str, fieldname: str | None, value: str | None, raw: Raw, row: dict[str, Any],
-             header_cols: int | None, contract: Contract) -> tuple[str, str | None]:
+             header_cols: int | None, contract: Contract, why: str | None = None) -> tuple[str, str | None]:
     shown = raw.shown.get(fieldname or "", fieldname)
     where = fieldname if shown == fieldname else f"{fieldname} (column {shown!r})"
+    if why is not None:
+        return f"{where} {value!r} {why}", "see the supported range in docs/evidence-columns.md"
     fmt = raw.date_format
     if code == "BAD_ROW_LENGTH":
         n = row.get("__sob_ncells")
@@ -152,6 +195,8 @@ def _message(code: str, fieldname: str | None, value: str | None, raw: Raw, row:
                 "header column is not empty"), "remove the extra cells, or quote a cell that holds the delimiter"
     if code == "MISSING_VALUE":
         return f"{where} is empty", None
+    if code == "BAD_TEXT":
+        return f"{where} {value!r} holds a NUL character (byte 0)", "remove it: a cell must be text"
     if code == "BAD_DATE":
         return (f"{where} {value!r} is not a date in the format {fmt!r}",
                 f"write dates like {date(2025, 4, 30).strftime(fmt)}")
@@ -197,7 +242,7 @@ def row_findings(typed: Typed, contract: Contract, bad: pl.DataFrame) -> list[tu
         part = bad.filter(pl.col(f"__sob_f{i}")).select(cols)
         for row in part.iter_rows(named=True):
             value = _value_text(row.get(chk.value)) if chk.value else None
-            msg, hint = _message(chk.code, chk.field, value, raw, row, raw.ncols, contract)
+            msg, hint = _message(chk.code, chk.field, value, raw, row, raw.ncols, contract, chk.why)
             out.append((row["line"], 100 + i, Finding(
                 code=chk.code, message=msg, file=raw.label, line=row["line"],
                 col=raw.col_no.get(chk.field or ""), field=chk.field, value=value, hint=hint,

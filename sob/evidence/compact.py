@@ -43,7 +43,8 @@ def read_clean(raw: Raw, contract: Contract, register: Register | None, keep: Co
     """
     kind = raw.kind
     locate = kind is CLAIMS and register is not None
-    derived, checks, out = row_checks(kind, contract, raw.date_format, None if locate else register, raw.present)
+    derived, checks, out = row_checks(kind, contract, raw.date_format, None if locate else register, raw.present,
+                                       raw.nul_columns())
     flags = [c.flag.fill_null(False) for c in checks]
     marks = list(raw.marks)
     bad = pl.any_horizontal(flags)
@@ -81,6 +82,9 @@ def read_clean(raw: Raw, contract: Contract, register: Register | None, keep: Co
         return None
     if raw.src is not None:
         raw.src.sniff(whole=True)
+        if raw.src.counts().has_nul and not raw.nul:  # stray NULs the query did not look for
+            raw.nul = True
+            return None
     if "__sob_blank" in marks and df["__sob_blank"].any():
         df = df.filter(~pl.col("__sob_blank"))
     ids = df[kind.id_col]

@@ -362,7 +362,8 @@ def _plan_csv(kind: Kind, path: Path, label: str, contract: Contract, src: Sourc
 
     raw = Raw(kind=kind, label=label, lf=pl.LazyFrame(), carried=list(hdr.carried), shown=hdr.shown,
                col_no={hdr.names[i]: i + 1 for i in range(hdr.ncols)}, date_format=cfg.date_format,
-               ncols=hdr.ncols, path=path, src=src, present=frozenset(hdr.canon_pos))
+               ncols=hdr.ncols, path=path, src=src, present=frozenset(hdr.canon_pos),
+               nul=b"\x00" in src.head_bytes)  # one further on is found by the scan (see type_detailed)
     # quoted files qualify when every line is a whole, well-formed record (checked up front,
     # so a file with line breaks inside quotes goes straight to the structured reader)
     fast = delim.isascii() and at.data_start == at.start + 1 and (not src.has_quote or _well_formed(src, at))

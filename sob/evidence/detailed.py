@@ -21,7 +21,7 @@ from sob.findings import Finding, cut
 def typed_query(raw: Raw, lf: pl.LazyFrame, contract: Contract, register: Register | None
                  ) -> tuple[pl.LazyFrame, list[Check], dict[str, pl.Expr]]:
     kind = raw.kind
-    derived, checks, out = row_checks(kind, contract, raw.date_format, register, raw.present)
+    derived, checks, out = row_checks(kind, contract, raw.date_format, register, raw.present, raw.nul_columns())
     flags = [c.flag.fill_null(False).alias(f"__sob_f{i}") for i, c in enumerate(checks)]
     chain: Any = None
     for i, c in enumerate(checks):
@@ -60,6 +60,9 @@ def type_detailed(raw: Raw, contract: Contract, register: Register | None) -> Ty
     assert df is not None
     if raw.src is not None:
         raw.src.sniff(whole=True)
+        if raw.src.counts().has_nul and not raw.nul:  # stray NULs the query did not look for: check cells for them
+            raw.nul = True
+            return type_detailed(raw, contract, register)
     df = mend_outputs(df)
     drop = [c for c in ("__sob_blank", "__sob_ws", "__sob_qd", "__sob_last_null") if c in df.columns]
     if "__sob_blank" in drop and df["__sob_blank"].any():

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -73,6 +74,10 @@ def find_dups(typed: Typed) -> Dups:
     return Dups(differing=sorted(differing), drop=drop if drop.height else None)
 
 
+#: how many other lines of a duplicated id a finding names (the rest are counted)
+LISTED = 5
+
+
 def dup_findings(typed: Typed, dup_ids: list[str], code: str,
                   other: dict[str, list[tuple[str, int]]]) -> list[tuple[int, int, Finding]]:
     """One finding per row whose id is duplicated (``other``: lines of the id in another file)."""
@@ -86,15 +91,26 @@ def dup_findings(typed: Typed, dup_ids: list[str], code: str,
         lines_of.setdefault(ident, []).append(line)
     out = []
     for line, ident in rows.iter_rows():
-        here = [f"line {n}" for n in lines_of[ident] if n != line]
-        elsewhere = [f"{label} line {n}" for label, n in other.get(ident, [])]
-        seen = ", ".join(here + elsewhere)
-        what = "rows that differ" if not elsewhere else "rows"
+        group, elsewhere = lines_of[ident], other.get(ident, [])
         out.append((line, PRIO[code], Finding(
             code=code, file=raw.label, line=line, col=raw.col_no.get(id_col), field=id_col, value=cut(ident),
-            message=f"{id_col} {cut(ident)!r} is used by {len(lines_of[ident]) + len(other.get(ident, []))} {what}"
-                    + (f" (also {seen})" if seen else ""),
+            message=f"{id_col} {cut(ident)!r} is used by {len(group) + len(elsewhere)} "
+                    f"{'rows' if elsewhere else 'rows that differ'}{_also(group, line, elsewhere)}",
             hint=("a claim and a cohort result cannot share an id" if elsewhere
                   else "give each row its own id, or remove the repeats"),
         )))
     return out
+
+
+def _also(group: list[int], line: int, elsewhere: list[tuple[str, int]]) -> str:
+    """`` (also line 3, line 9 ...)``: the id's other lines, the first ``LISTED`` of them and how many more.
+
+    Each finding costs the same whatever the size of its group, so a file of
+    rows sharing one id is reported in time linear in its rows.
+    """
+    shown = [f"line {n}" for n in itertools.islice((n for n in group if n != line), LISTED)]
+    shown += [f"{label} line {n}" for label, n in elsewhere[: LISTED - len(shown)]]
+    more = len(group) - 1 + len(elsewhere) - len(shown)
+    if not shown:
+        return ""
+    return f" (also {', '.join(shown)}" + (f" and {more:,} more)" if more else ")")

@@ -48,5 +48,6 @@ def inline_raw(kind: Kind, rows: Iterable[dict[str, Any]], label: str) -> Raw:
     schema = {"line": pl.Int64(), "__sob_ncells": pl.Int64(), **{n: pl.String() for n in names}}
     frame = pl.DataFrame(data, schema=schema)
     present = frozenset(k for r in rows for k in r if k in kind.columns)
+    nul = any("\x00" in v for col in (data[n] for n in names) for v in col if v is not None)
     return Raw(kind=kind, label=label, lf=frame.lazy(), carried=extra, shown={n: n for n in names},
-                col_no={}, date_format="%Y-%m-%d", present=present)
+               col_no={}, date_format="%Y-%m-%d", present=present, nul=nul)

@@ -56,5 +56,6 @@ def load_parquet(kind: Kind, path: Path, label: str, contract: Contract) -> Load
     cells = cells.filter(~blank)
     raw = Raw(kind=kind, label=label, lf=named_columns(kind, header, cells.lazy()), carried=list(header.carried),
                shown=header.shown, col_no={header.names[i]: i + 1 for i in range(ncols)},
-               date_format=fmt, ncols=ncols, path=path, digest=digest, present=frozenset(header.canon_pos))
+               date_format=fmt, ncols=ncols, path=path, digest=digest, present=frozenset(header.canon_pos),
+               nul=bool(df.select(pl.any_horizontal(pl.all().str.contains("\x00", literal=True).any())).item()))
     return raw, [], None

@@ -42,6 +42,13 @@ class Raw:
     present: frozenset[str] = frozenset()  # canonical columns the file has
     marks: tuple[str, ...] = ()  # the fast reader's per-row marks in ``lf`` (see fast_lazy)
     checked: str | None = None  # what ``verify`` said of ``lf`` (every query of ``lf`` has its rows)
+    nul: bool = False  # the file may hold a NUL character: the checks look for it in every cell (BAD_TEXT)
+
+    def nul_columns(self) -> tuple[str, ...]:
+        """The columns whose cells are checked for a NUL character: none unless the file holds one."""
+        if not self.nul:
+            return ()
+        return (*(c for c in self.kind.columns if c in self.present), *self.carried)
 
     def check(self, df: pl.DataFrame) -> str:
         """``verify`` of a frame read from ``lf``, asked once per file (it may count the file's bytes)."""

@@ -13,9 +13,11 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
+from sob.columns import MAX_PIPE_BYTES
 from sob.findings import UsageError
 
 # Unicode white space other than the ASCII space, as UTF-8 bytes: a file without them (and without
@@ -37,6 +39,7 @@ class _Counts:
     ends_with_newline: bool
     odd_whitespace: bool  # tab (unless it is the delimiter), VT, FF or non-ASCII white space somewhere
     has_nul: bool
+    nuls: int  # NUL bytes in the file (counted only when there is one)
     uncounted: int = 0  # delimiters were counted from this offset on (the chunk of the first quote)
 
 
@@ -62,6 +65,7 @@ class _ByteScan:
         self.delimiters = self.newlines = self.carriage_returns = self.crlf = 0
         self.odd_whitespace = False
         self.has_nul = False
+        self.nuls = 0
         self.tail = b""  # the last bytes of the previous chunk
         self.offset = 0  # bytes fed so far
         self.uncounted = 0
@@ -77,8 +81,9 @@ class _ByteScan:
                 self.count_delimiters, self.uncounted = True, self.offset
         if not self.odd_whitespace:
             self.odd_whitespace = self._odd_whitespace(chunk)
-        if not self.has_nul:
-            self.has_nul = chunk.find(b"\x00") >= 0
+        if chunk.find(b"\x00") >= 0:  # a memchr; counted only in the rare file that has one
+            self.has_nul = True
+            self.nuls += chunk.count(b"\x00")
         if self.count_delimiters:
             self.delimiters += chunk.count(self.delim)
         if self.count_newlines:
@@ -105,7 +110,7 @@ class _ByteScan:
     def result(self) -> _Counts:
         return _Counts(self.delimiters if self.count_delimiters else None, self.newlines, self.carriage_returns,
                        self.crlf, ends_with_newline=self.tail.endswith(b"\n"),
-                       odd_whitespace=self.odd_whitespace, has_nul=self.has_nul, uncounted=self.uncounted)
+                       odd_whitespace=self.odd_whitespace, has_nul=self.has_nul, nuls=self.nuls, uncounted=self.uncounted)
 
 
 class _Marks:
@@ -128,6 +133,54 @@ class _Marks:
             elif self._step == 2:
                 self.later_space = offset + pos
             self._step += 1
+
+
+def _not_a_file(mode: int) -> str | None:
+    """Why a path cannot be evidence, or ``None`` for a regular file or a pipe (``<(zcat claims.csv.gz)``).
+
+    Checked before a byte is read: a device such as /dev/zero never ends.
+    """
+    if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "it is a directory, not a file"
+    what = "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "special"
+    return f"it is {what}, not a file; evidence is read from regular files and pipes"
+
+
+def _open_without_waiting(path: Path) -> BinaryIO:
+    """Open for reading without waiting for a writer: a named pipe that nobody writes to reads as empty.
+
+    A plain ``open`` of a FIFO blocks until some process opens it for writing;
+    with ``O_NONBLOCK`` the open returns at once, and the flag is then cleared
+    so that reads wait for data as usual (a pipe with no writer is at its end).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_bounded(fh: BinaryIO, label: str) -> bytes:
+    """The whole of a file that is not memory-mapped (a pipe), refused beyond ``MAX_PIPE_BYTES``."""
+    data = fh.read(MAX_PIPE_BYTES + 1)
+    if len(data) > MAX_PIPE_BYTES:
+        raise unreadable(label, f"it holds more than {MAX_PIPE_BYTES:,} bytes, the most sob reads from a pipe; "
+                                "write it to a file first")
+    return data
+
+
+def _mostly_nul(nuls: int, size: int) -> bool:
+    """A tenth or more of the bytes are NUL: UTF-16/32 text (one in two or four) or a binary file.
+
+    A few NULs in UTF-8 text are stray characters in cells: data errors of
+    those cells (``BAD_TEXT``), not a reason to refuse the whole file.
+    """
+    return nuls > 0 and nuls * 10 >= size
 
 
 def _lines_in(path: Path) -> int | None:
@@ -197,12 +250,14 @@ class Source:
             raise unreadable(label, "no such file") from None
         except OSError as exc:
             raise unreadable(label, exc.strerror or str(exc)) from None
-        if stat.S_ISDIR(st.st_mode):
-            raise unreadable(label, "it is a directory, not a file")
+        if (what := _not_a_file(st.st_mode)) is not None:
+            raise unreadable(label, what)
         later = later and scan and stat.S_ISREG(st.st_mode)
         mm: mmap.mmap | None = None
         try:
-            with open(path, "rb") as fh:
+            with _open_without_waiting(path) as fh:
+                if stat.S_IFMT(os.fstat(fh.fileno()).st_mode) != stat.S_IFMT(st.st_mode):
+                    raise unreadable(label, "it was replaced while it was being opened")
                 if stat.S_ISREG(st.st_mode) and st.st_size > 0 and not later:
                     try:
                         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
@@ -211,7 +266,7 @@ class Source:
                 if later:
                     self.head_bytes = fh.read(1 << 16)
                 elif mm is None:
-                    self.data = fh.read()
+                    self.data = _read_bounded(fh, label)
         except OSError as exc:
             raise unreadable(label, exc.strerror or str(exc)) from None
         if later:
@@ -270,7 +325,8 @@ class Source:
         """
         if self.head_bytes.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise unreadable(self.label, "it is UTF-16 (or UTF-32) text; save it as UTF-8")
-        if b"\x00" in self.head_bytes or (whole and self.counts().has_nul):
+        if _mostly_nul(self.head_bytes.count(b"\x00"), len(self.head_bytes)) or (
+                whole and _mostly_nul(self.counts().nuls, self.size)):
             raise unreadable(
                 self.label, "it holds NUL bytes (a binary file, or UTF-16 text); evidence must be UTF-8 CSV"
             )
