@@ -1,4 +1,6 @@
-"""Reading evidence both ways: the compact typing path and the detailed one must agree exactly.
+"""Helpers of the evidence tests.
+
+Reading evidence both ways: the compact typing path and the detailed one must agree exactly.
 
 ``sob.evidence`` types a file by the compact path (``compact.read_clean``) when it can
 vouch for it, else by the detailed path (``detailed.type_detailed`` and ``finalise``).
@@ -9,6 +11,7 @@ evidence file in the evidence tests is also a test that the two paths agree.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -56,3 +59,17 @@ def read_evidence(*args: Any, **kwargs: Any) -> Evidence:
         for pid, row in zip(ev.claims["participant_id"].to_list(), ev.participant_rows.to_list()):
             assert (register[row] if row is not None else None) == (pid if pid in register else None)
     return ev
+
+
+class ScanOnJoin(threading.Thread):
+    """A background byte scan that runs when it is joined, not before (``Source.background``).
+
+    What a test sees then never depends on timing: the scan runs at the point
+    its result is first needed (``Source.counts()``), in the test's thread.
+    """
+
+    def start(self) -> None:
+        pass
+
+    def join(self, timeout: float | None = None) -> None:
+        self.run()
