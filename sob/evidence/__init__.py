@@ -14,7 +14,8 @@ over rows.  The package has one module per concern:
 * :mod:`~sob.evidence.detailed` and :mod:`~sob.evidence.compact`: the two typing paths
   (a test holds them to identical frames and findings)
 * :mod:`~sob.evidence.assemble`: ``read_evidence`` and ``read_inline``
-* :mod:`~sob.evidence.model`: what they return
+* :mod:`~sob.evidence.model`: what they return; :mod:`~sob.evidence.kinds`: the three files
+  (from the column catalogue :mod:`sob.columns`); :mod:`~sob.evidence.frames`: collecting queries
 """
 
 from sob.columns import KIND_COLUMNS, STATUSES
