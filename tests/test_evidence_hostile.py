@@ -141,7 +141,7 @@ def result_rows(draw) -> str:
                    for i in range(draw(st.integers(1, 3))))
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=15)  # two whole commands an example
 @given(rows=result_rows())
 def test_any_plain_decimals_are_paid_exactly_or_rejected_never_an_internal_error(tmp_path_factory, rows):
     contract = folder(tmp_path_factory.mktemp("num"), results=RESULTS_HEAD + rows)
