@@ -29,16 +29,18 @@ from typing import Any, BinaryIO, cast
 
 import polars as pl
 
+from sob.columns import MONEY_COLUMNS
 from sob.findings import InputError, UsageError
 from sob.interrupts import pause_at, shielded
 from sob.money import format_minor, minor_to_decimal
 
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (".csv", ".parquet", ".json", ".xlsx")
 
-# Fixed money columns of the claim table (SPEC 9); ``due_<payer>`` are money too.
+# Fixed money columns of the claim table (SPEC 9), with the evidence's money columns (sob.columns);
+# ``due_<payer>`` are money too.
 MONEY_NAMES: frozenset[str] = frozenset(
-    {"price", "entitled", "previously_paid", "due", "amount_claimed", "claimed_variance"}
-)
+    {"price", "entitled", "previously_paid", "due", "claimed_variance"}
+) | MONEY_COLUMNS
 
 # SPEC 9: text cells starting with one of these are prefixed with "'" in CSV
 # and XLSX so that a spreadsheet never runs them as a formula.

@@ -1,9 +1,8 @@
 """Exact integer keys for id strings, so millions of ids are matched as integers.
 
-Looking up 10 million participant ids in a register of 2.5 million by string
-costs about a second (every probe hashes a string and compares it byte by
-byte); the same lookup on 64-bit integers costs a fraction of that.  A hash
-would be cheaper still, but two ids with the same hash would be taken for one
+Looking up ids by string hashes a string and compares it byte by byte on
+every probe; the same lookup on 64-bit integers costs a fraction of that.  A
+hash would be cheaper still, but two ids with the same hash would be taken for one
 another, and an unknown participant must never be taken for a known one.
 
 So an id is *packed*, not hashed: its bytes, padded with NUL to 8 (or 16),

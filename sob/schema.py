@@ -5,7 +5,8 @@ type when pointed at this schema (``#:schema ./contract.schema.json`` at the
 top of the file, or a ``.taplo.toml`` rule); ``sob schema`` prints it.
 
 The schema is built from the same key tables as the checks in
-:mod:`sob.contract.format` (``CONTRACT_FIELDS``, ``OUTCOME_FIELDS``...), so a
+:mod:`sob.contract.format` (``CONTRACT_FIELDS``,
+``OUTCOME_FIELDS``...) and the evidence columns from :mod:`sob.columns`, so a
 key added there shows up here too.  It covers structure only: references
 between outcomes, date order, share sums, quarters and worked examples stay
 with ``sob validate``.  JSON tooling sees TOML local dates as strings, so
@@ -20,6 +21,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from sob.columns import CANONICAL_COLUMNS, FILE_KINDS, columns_of, required_of
 from sob.contract import format as cc
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -96,7 +98,7 @@ def _definitions() -> dict[str, Any]:
             "type": "object",
             "description": "canonical column = header used in the evidence files",
             "properties": {
-                name: {"type": "string", "minLength": 1} for name in cc.CANONICAL_COLUMNS
+                name: {"type": "string", "minLength": 1} for name in CANONICAL_COLUMNS
             },
             "additionalProperties": False,
         },
@@ -155,10 +157,10 @@ def _outcome() -> dict[str, Any]:
     return schema
 
 
-def _row(columns: dict[str, str], required: tuple[str, ...]) -> dict[str, Any]:
-    """An inline evidence row of a worked example."""
+def _row(file: str) -> dict[str, Any]:
+    """An inline evidence row of a worked example: the file's columns in the catalogue (sob.columns)."""
     kinds = {"text": "cell_text", "date": "date", "number": "number", "flag": "flag"}
-    return _object({key: kinds[kind] for key, kind in columns.items()}, required)
+    return _object({c.name: kinds[c.example_type] for c in columns_of(file)}, required_of(file))
 
 
 def _example() -> dict[str, Any]:
@@ -177,11 +179,8 @@ def _example() -> dict[str, Any]:
     }
     expect["properties"]["claims"] = {"type": "object", "additionalProperties": claim_expect}
     example = _object({"name": "text", "quarter": "quarter"}, ("expect",))
-    for key, columns in cc.EXAMPLE_ROWS.items():
-        example["properties"][key] = {
-            "type": "array",
-            "items": _row(columns, cc.REQUIRED_COLUMNS[key]),
-        }
+    for key in (k for k in cc.EXAMPLE_KEYS if k in FILE_KINDS):
+        example["properties"][key] = {"type": "array", "items": _row(key)}
     example["properties"]["expect"] = expect
     assert set(example["properties"]) == set(cc.EXAMPLE_KEYS)
     assert set(expect["properties"]) == set(cc.EXPECT_KEYS)

@@ -16,15 +16,22 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from evidence_paths import ScanOnJoin, read_evidence  # both typing paths, which must agree (the spies below read once)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import sob.evidence as E
 from sob.contract import Contract, EvidenceConfig, Outcome, Payer
-from sob.evidence import Evidence, read_evidence, read_inline
+from sob.evidence import Evidence, assemble, compact, csv_reader, duplicates, frames, header, raw, read_inline, source
+from sob.evidence import read_evidence as read_once
 from sob.findings import UsageError
 
 HEADER = "claim_id,participant_id,outcome_id,achieved_on,submitted_on,status,evidence_ref\n"
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_scan(monkeypatch):
+    """Every test here runs the byte scan at a fixed point (when its result is first needed)."""
+    monkeypatch.setattr(source.Source, "background", ScanOnJoin)
 
 
 def make_contract(*, minor_units: int = 2, referrals_end: date | None = None, **evidence) -> Contract:
@@ -51,8 +58,8 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
     return p
 
 
-def claims_only(tmp_path: Path, content: str | bytes, **evidence) -> Evidence:
-    return read_evidence(make_contract(**evidence), write(tmp_path, "claims.csv", content), None, None)
+def claims_only(tmp_path: Path, content: str | bytes, *, read=read_evidence, **evidence) -> Evidence:
+    return read(make_contract(**evidence), write(tmp_path, "claims.csv", content), None, None)
 
 
 def codes(ev: Evidence) -> list[tuple[str, int | None]]:
@@ -477,9 +484,18 @@ def test_invalid_utf8_far_into_a_large_file_is_a_usage_error(tmp_path):
         read_evidence(make_contract(), p, None, None)
 
 
-def test_nul_bytes_far_into_a_large_file_are_a_usage_error(tmp_path):
-    body = HEADER + "1,A,ACC_ENTRY,2020-01-01,,,\n" * 20000
-    p = write(tmp_path, "claims.csv", body.encode() + b"2,A,ACC_ENTRY,2020-01-01,,,x\x00y\n")
+def test_a_stray_nul_far_into_a_large_file_is_a_data_error_of_its_cell(tmp_path):
+    """The head holds no NUL, so the first query does not look for one: the byte scan finds it."""
+    body = HEADER + "".join(f"{i},A,ACC_ENTRY,2020-01-01,,,\n" for i in range(20000))
+    p = write(tmp_path, "claims.csv", body.encode() + b"x,A,ACC_ENTRY,2020-01-01,,,x\x00y\n")
+    ev = read_evidence(make_contract(), p, None, None)
+    assert [(f.code, f.line, f.col, f.value) for f in ev.findings] == [("BAD_TEXT", 20002, 7, "x\x00y")]
+    assert ev.claims.height == 20001
+
+
+def test_nul_bytes_making_up_much_of_a_large_file_are_a_usage_error(tmp_path):
+    body = (HEADER + "".join(f"{i},A,ACC_ENTRY,2020-01-01,,,\n" for i in range(20000))).encode()
+    p = write(tmp_path, "claims.csv", body + b"\x00" * (len(body) // 8))  # a binary tail: a tenth of the bytes
     with pytest.raises(UsageError, match="NUL"):
         read_evidence(make_contract(), p, None, None)
 
@@ -546,10 +562,10 @@ def test_weird_headers_do_not_crash(tmp_path):
 
 def _force_csv_module(monkeypatch):
     def refuse(*args, **kwargs):
-        raise E._Fallback("forced")
+        raise raw.Fallback("forced")
 
-    monkeypatch.setattr(E, "_read_structured", refuse)
-    monkeypatch.setattr(E, "_fast_check", lambda *a, **k: "exact")
+    monkeypatch.setattr(csv_reader, "_read_structured", refuse)
+    monkeypatch.setattr(csv_reader, "_fast_check", lambda *a, **k: "exact")
 
 
 def _snapshot(ev: Evidence):
@@ -570,46 +586,46 @@ def _read_both_ways(read, patch):
 
 def _paths_taken(monkeypatch) -> list[str]:
     taken: list[str] = []
-    for name in ("_fast_lazy", "_read_structured", "_read_slow"):
-        original = getattr(E, name)
+    for name in ("fast_lazy", "_read_structured", "_read_slow"):
+        original = getattr(csv_reader, name)
 
         def spy(*args, _original=original, _name=name, **kwargs):
             taken.append(_name)
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(E, name, spy)
+        monkeypatch.setattr(csv_reader, name, spy)
     return taken
 
 
 @pytest.mark.parametrize(
     ("text", "path"),
     [
-        (HEADER + "1,A,ACC_ENTRY,2020-01-01,,,\n", ["_fast_lazy"]),
-        (HEADER + "1, A,ACC_ENTRY,2020-01-01,,,\n", ["_fast_lazy"]),  # then trimmed in memory
-        (HEADER.strip() + ",\n" + "1, A,ACC_ENTRY,2020-01-01,,,,\n", ["_fast_lazy", "_fast_lazy"]),  # read again
-        (HEADER + '1, A,ACC_ENTRY,2020-01-01,,,"x, y"\n', ["_fast_lazy"]),
-        (HEADER + "1,A,ACC_ENTRY\n", ["_fast_lazy", "_read_structured"]),
-        (HEADER + '1,A,ACC_ENTRY,2020-01-01,,,"x"\n', ["_fast_lazy"]),
+        (HEADER + "1,A,ACC_ENTRY,2020-01-01,,,\n", ["fast_lazy"]),
+        (HEADER + "1, A,ACC_ENTRY,2020-01-01,,,\n", ["fast_lazy"]),  # then trimmed in memory
+        (HEADER.strip() + ",\n" + "1, A,ACC_ENTRY,2020-01-01,,,,\n", ["fast_lazy", "fast_lazy"]),  # read again
+        (HEADER + '1, A,ACC_ENTRY,2020-01-01,,,"x, y"\n', ["fast_lazy"]),
+        (HEADER + "1,A,ACC_ENTRY\n", ["fast_lazy", "_read_structured"]),
+        (HEADER + '1,A,ACC_ENTRY,2020-01-01,,,"x"\n', ["fast_lazy"]),
         (HEADER + '1,A,ACC_ENTRY,2020-01-01,,,"x\ny"\n', ["_read_structured"]),
-        (HEADER + '1,A,ACC_ENTRY,2020-01-01,,"x"\n', ["_fast_lazy", "_read_structured"]),
+        (HEADER + '1,A,ACC_ENTRY,2020-01-01,,"x"\n', ["fast_lazy", "_read_structured"]),
         (HEADER + '1,A,ACC_ENTRY,2020-01-01,,,x"y"\n', ["_read_structured", "_read_slow"]),
     ],
 )
 def test_each_reader_is_used_where_it_should_be(tmp_path, monkeypatch, text, path):
     taken = _paths_taken(monkeypatch)
-    claims_only(tmp_path, text)
+    claims_only(tmp_path, text, read=read_once)
     assert taken == path
 
 
 def _count_calls(monkeypatch, name: str) -> list[str]:
     calls: list[str] = []
-    original = getattr(E._Source, name)
+    original = getattr(source.Source, name)
 
     def spy(self, *args, **kwargs):
         calls.append(self.label)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(E._Source, name, spy)
+    monkeypatch.setattr(source.Source, name, spy)
     return calls
 
 
@@ -617,9 +633,9 @@ def test_delimiters_are_counted_only_when_a_row_could_be_short(tmp_path, monkeyp
     """Without quotes a row can only lack cells where its last cell came out empty."""
     full = "claim_id,participant_id,outcome_id,achieved_on\n1,A,ACC_ENTRY,2020-01-01\n2,A,ACC_3M,2020-02-01\n"
     calls = _count_calls(monkeypatch, "delimiters")
-    assert claims_only(tmp_path, full).findings == []
+    assert claims_only(tmp_path, full, read=read_once).findings == []
     assert calls == []
-    ev = claims_only(tmp_path, full + "3,A,ACC_3M\n")  # short: polars reads achieved_on as empty
+    ev = claims_only(tmp_path, full + "3,A,ACC_3M\n", read=read_once)  # short: polars reads achieved_on as empty
     assert len(calls) == 1
     assert codes(ev) == [("BAD_ROW_LENGTH", 4), ("MISSING_VALUE", 4)]
 
@@ -627,7 +643,7 @@ def test_delimiters_are_counted_only_when_a_row_could_be_short(tmp_path, monkeyp
 def test_the_sha256_is_computed_only_when_asked_for(tmp_path, monkeypatch):
     p = write(tmp_path, "claims.csv", HEADER + "1,A,ACC_ENTRY,2020-01-01,,,\n")
     calls = _count_calls(monkeypatch, "sha256")
-    ev = read_evidence(make_contract(), p, None, None)
+    ev = read_once(make_contract(), p, None, None)
     assert calls == [] and ev.files[0].rows == 1
     assert ev.files[0].sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
     assert ev.files[0].sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
@@ -660,7 +676,7 @@ def test_fast_and_structured_readers_match_the_csv_module(tmp_path_factory, text
     tmp_path = tmp_path_factory.mktemp("prop")
     reg = write(tmp_path, "p.csv", "participant_id,enrolled_on\nA,2019-01-01\n1,2019-01-01\n")
     p = write(tmp_path, "claims.csv", text)
-    fast, slow = _read_both_ways(lambda: read_evidence(make_contract(), p, reg, None), _force_csv_module)
+    fast, slow = _read_both_ways(lambda: read_once(make_contract(), p, reg, None), _force_csv_module)
     assert fast == slow
 
 
@@ -675,78 +691,27 @@ def test_a_file_with_many_rows_takes_the_fast_path_and_keeps_line_numbers(tmp_pa
     taken = _paths_taken(monkeypatch)
     rows = "".join(f"{i},P{i % 7},ACC_ENTRY,2020-01-{1 + i % 28:02d},,{'Claimed' if i % 3 else ''},\n"
                    for i in range(50_000))
-    ev = claims_only(tmp_path, HEADER + rows + "bad,P1,ACC_ENTRY,2020-02-30,,,\n")
-    assert taken == ["_fast_lazy"]
+    ev = claims_only(tmp_path, HEADER + rows + "bad,P1,ACC_ENTRY,2020-02-30,,,\n", read=read_once)
+    assert taken == ["fast_lazy"]
     assert codes(ev) == [("BAD_DATE", 50_002)]
     assert ev.claims.height == 50_001
     assert ev.claims["status"].value_counts().sort("status").rows() == [("claimed", 50_001)]
 
 
-def test_byte_counts_do_not_depend_on_where_the_chunks_end():
-    data = ("a,b\r\n" * 5 + "x\u00a0y,\u3000\n").encode()
-    plain = ("a,b\r\n" * 5 + "x\u00e9y\n").encode()
-    for cut in range(len(data) + 1):
-        scan = E._ByteScan(b",", count_delimiters=True)
-        scan.feed(data[:cut], cut)
-        scan.feed(data[cut:], len(data) - cut)
-        r = scan.result()
-        assert (r.delimiters, r.newlines, r.carriage_returns, r.crlf, r.ends_with_newline, r.odd_whitespace) == (
-            6, 6, 5, 5, True, True), cut
-    for cut in range(len(plain) + 1):
-        scan = E._ByteScan(b",", count_delimiters=False)
-        scan.feed(plain[:cut], cut)
-        scan.feed(plain[cut:], len(plain) - cut)
-        assert not scan.result().odd_whitespace
-        assert scan.result().delimiters is None
-
-
-_BYTES = st.lists(st.sampled_from([b"a", b",", b"\n", b"\r", b'"', b" ", b"\t", b"\x00", b"\xc3\xa9", b"\xff"]), max_size=60)
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(parts=_BYTES, chunk=st.integers(1, 9))
-def test_the_scan_finds_what_an_up_front_search_finds(tmp_path, monkeypatch, parts, chunk):
-    """The claims' scan (``later=True``) gives the same byte facts as the searches made up front."""
-    data = b"".join(parts)
-    p = tmp_path / "claims.csv"
-    p.write_bytes(data)
-    monkeypatch.setattr(E, "_CHUNK", chunk)  # quotes, spaces and line ends fall across chunk edges
-    now, later = E._Source(p, str(p), ","), E._Source(p, str(p), ",", later=True)
-    assert later._marks is None or not data  # nothing searched before the scan ran
-    assert (later.has_quote, later.marks.space, later.marks.later_space) == (
-        now.has_quote, data.find(b" "), now.marks.later_space)
-    assert [later.space_from_line(n) for n in range(4)] == [now.space_from_line(n) for n in range(4)]
-    assert later.delimiters() == now.delimiters() == data.count(b",")
-    c, d = later.counts(), now.counts()
-    assert (c.newlines, c.carriage_returns, c.crlf, c.ends_with_newline, c.odd_whitespace, c.has_nul) == (
-        d.newlines, d.carriage_returns, d.crlf, d.ends_with_newline, d.odd_whitespace, d.has_nul)
-    assert c.newlines == data.count(b"\n")
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(parts=_BYTES)
-def test_polars_counts_every_line(tmp_path, parts):
-    """``_lines_in`` is the line breaks plus a last line without one, whatever the bytes."""
-    data = b"".join(parts)
-    p = tmp_path / "any.csv"
-    p.write_bytes(data)
-    assert E._lines_in(p) == data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-
-
 def test_claims_quoted_only_after_the_first_chunk_are_read_like_the_csv_module(tmp_path, monkeypatch):
     """Delimiters before the chunk of the first quote are counted afterwards, once."""
-    monkeypatch.setattr(E, "_CHUNK", 64)
+    monkeypatch.setattr(source, "_CHUNK", 64)
     rows = [f"{i},A,ACC_ENTRY,2020-01-0{1 + i % 9},,,r{i}" for i in range(40)]
     rows[30] = '30,A,ACC_ENTRY,2020-01-01,,,"a, b"'
     rows[33] = "33,A,ACC_ENTRY,2020-13-01,,,r33"
     claims = write(tmp_path, "claims.csv", HEADER + "\n".join(rows) + "\n")
     register = write(tmp_path, "participants.csv", "participant_id,enrolled_on,eligible\nA,2019-01-01,true\n")
     taken = _paths_taken(monkeypatch)
-    fast = _snapshot(read_evidence(make_contract(), claims, register, None))
-    assert taken == ["_fast_lazy", "_fast_lazy"]  # the register's and the claims': the count vouched for them
+    fast = _snapshot(read_once(make_contract(), claims, register, None))
+    assert taken == ["fast_lazy", "fast_lazy"]  # the register's and the claims': the count vouched for them
     with pytest.MonkeyPatch.context() as mp:
         _force_csv_module(mp)
-        slow = _snapshot(read_evidence(make_contract(), claims, register, None))
+        slow = _snapshot(read_once(make_contract(), claims, register, None))
     assert fast == slow
     assert [f["line"] for f in fast[1]] == [35]
 
@@ -766,11 +731,11 @@ def test_a_large_quoted_file_matches_the_csv_module(tmp_path, monkeypatch):
         rows.append(f"{i},P{i % 13},ACC_ENTRY,{date_}" + ("" if short else f",,claimed,{ref}"))
     p = write(tmp_path, "claims.csv", HEADER + "\n".join(rows) + "\n")
     taken = _paths_taken(monkeypatch)
-    fast = _snapshot(read_evidence(make_contract(), p, None, None))
+    fast = _snapshot(read_once(make_contract(), p, None, None))
     assert taken == ["_read_structured"]
     with pytest.MonkeyPatch.context() as mp:
         _force_csv_module(mp)
-        slow = _snapshot(read_evidence(make_contract(), p, None, None))
+        slow = _snapshot(read_once(make_contract(), p, None, None))
     assert fast == slow
     lines = {f["line"] for f in fast[1] if f["code"] == "BAD_DATE"}
     # row 9973 starts after the quoted line breaks of rows 7, 14, ... 9968 (row 0 is short: no note)
@@ -804,8 +769,8 @@ def test_any_one_character_delimiter_works_on_every_reader(tmp_path, delim):
 )
 def test_cells_are_checked_for_edge_spaces_only_when_the_data_rows_hold_a_space(tmp_path, text, ws_flag):
     p = write(tmp_path, "claims.csv", text)
-    src = E._Source(p, str(p), ",")
-    at = E._find_header(src, ",")
+    src = source.Source(p, str(p), ",")
+    at = header.find_header(src, ",")
     assert src.space_from_line(at.data_start) is ws_flag
     ev = claims_only(tmp_path, text)
     assert ev.claims["participant_id"].to_list()[-1] == "A"
@@ -815,20 +780,20 @@ def test_cells_are_checked_for_edge_spaces_only_when_the_data_rows_hold_a_space(
 
 
 def _detailed_only(monkeypatch):
-    monkeypatch.setattr(E, "_read_clean", lambda *a, **k: None)
+    monkeypatch.setattr(assemble, "read_clean", lambda *a, **k: None)
 
 
 def _spy_clean(monkeypatch) -> list[bool]:
     """Record, per file, whether the compact read kept it (``True``) or handed it on (``False``)."""
     kept: list[bool] = []
-    original = E._read_clean
+    original = compact.read_clean
 
     def spy(*args, **kwargs):
         frame = original(*args, **kwargs)
         kept.append(frame is not None)
         return frame
 
-    monkeypatch.setattr(E, "_read_clean", spy)
+    monkeypatch.setattr(assemble, "read_clean", spy)
     return kept
 
 
@@ -839,10 +804,10 @@ RESULTS = "result_id,outcome_id,cohort,achieved_on,baseline,observed,units,statu
 def test_a_clean_file_is_typed_by_the_compact_read_alone(tmp_path, monkeypatch):
     kept = _spy_clean(monkeypatch)
     typed = []
-    monkeypatch.setattr(E, "_type", lambda *a, **k: typed.append(1))
+    monkeypatch.setattr(assemble, "type_detailed", lambda *a, **k: typed.append(1))
     c = write(tmp_path, "c.csv", HEADER.strip() + ",note\n1,A,ACC_ENTRY,2020-01-01,,Claimed,x,n\n"
                                  "2,B,ACC_3M,2020-05-01,2020-05-03,,,m\n")
-    ev = read_evidence(make_contract(), c, write(tmp_path, "p.csv", REGISTER), write(tmp_path, "r.csv", RESULTS))
+    ev = read_once(make_contract(), c, write(tmp_path, "p.csv", REGISTER), write(tmp_path, "r.csv", RESULTS))
     assert kept == [True, True, True] and typed == []
     assert ev.claims.select("line", "claim_id", "submitted_on", "status", "note").rows() == [
         (2, "1", date(2020, 1, 1), "claimed", "n"), (3, "2", date(2020, 5, 3), "claimed", "m")]
@@ -858,10 +823,10 @@ def test_a_clean_file_is_typed_by_the_compact_read_alone(tmp_path, monkeypatch):
 )
 def test_a_few_invalid_rows_are_read_again_on_their_own(tmp_path, monkeypatch, rows, expected):
     detailed: list[str] = []
-    original = E._type
-    monkeypatch.setattr(E, "_type", lambda raw, *a: detailed.append(raw.kind.kind) or original(raw, *a))
+    original = assemble.type_detailed
+    monkeypatch.setattr(assemble, "type_detailed", lambda raw, *a: detailed.append(raw.kind.kind) or original(raw, *a))
     c = write(tmp_path, "c.csv", HEADER + rows + "3,B,ACC_3M,2020-02-01,,,\n")
-    ev = read_evidence(make_contract(), c, write(tmp_path, "p.csv", REGISTER), write(tmp_path, "r.csv", RESULTS))
+    ev = read_once(make_contract(), c, write(tmp_path, "p.csv", REGISTER), write(tmp_path, "r.csv", RESULTS))
     assert detailed == []
     assert codes(ev) == expected
     assert ev.claims["error"].to_list()[:len(expected)] == [code for code, _ in expected]
@@ -870,10 +835,10 @@ def test_a_few_invalid_rows_are_read_again_on_their_own(tmp_path, monkeypatch, r
 
 def test_many_invalid_rows_are_read_in_detail(tmp_path, monkeypatch):
     detailed: list[str] = []
-    original = E._type
-    monkeypatch.setattr(E, "_type", lambda raw, *a: detailed.append(raw.kind.kind) or original(raw, *a))
+    original = assemble.type_detailed
+    monkeypatch.setattr(assemble, "type_detailed", lambda raw, *a: detailed.append(raw.kind.kind) or original(raw, *a))
     rows = "".join(f"{i},A,ACC_ENTRY,2020-13-01,,,\n" for i in range(1001))
-    ev = claims_only(tmp_path, HEADER + rows)
+    ev = claims_only(tmp_path, HEADER + rows, read=read_once)
     assert detailed == ["claims"] and len(ev.findings) == 1001
 
 
@@ -888,10 +853,10 @@ def test_many_invalid_rows_are_read_in_detail(tmp_path, monkeypatch):
 def test_anything_to_report_is_read_again_in_detail(tmp_path, monkeypatch, rows, expected):
     kept = _spy_clean(monkeypatch)
     detailed: list[str] = []
-    original = E._type
-    monkeypatch.setattr(E, "_type", lambda raw, *a: detailed.append(raw.kind.kind) or original(raw, *a))
+    original = assemble.type_detailed
+    monkeypatch.setattr(assemble, "type_detailed", lambda raw, *a: detailed.append(raw.kind.kind) or original(raw, *a))
     c = write(tmp_path, "c.csv", HEADER + rows)
-    ev = read_evidence(make_contract(), c, write(tmp_path, "p.csv", REGISTER), write(tmp_path, "r.csv", RESULTS))
+    ev = read_once(make_contract(), c, write(tmp_path, "p.csv", REGISTER), write(tmp_path, "r.csv", RESULTS))
     assert kept[0] is True and "participants" not in detailed  # the register is clean
     assert "claims" in detailed
     assert codes(ev) == expected
@@ -940,7 +905,7 @@ def test_the_compact_read_matches_the_detailed_reading(tmp_path_factory, files):
     tmp_path = tmp_path_factory.mktemp("clean")
     c, r = write(tmp_path, "c.csv", files[0]), write(tmp_path, "r.csv", files[1])
     reg = write(tmp_path, "p.csv", REGISTER)
-    compact, detailed = _read_both_ways(lambda: read_evidence(make_contract(), c, reg, r), _detailed_only)
+    compact, detailed = _read_both_ways(lambda: read_once(make_contract(), c, reg, r), _detailed_only)
     assert compact == detailed
 
 
@@ -960,10 +925,10 @@ def test_columns_out_of_the_reading_query_are_cut_into_the_same_pieces():
     b = pl.concat([pl.Series("b", ["x", None, None]), pl.Series("b", [None, None, "y"])], rechunk=False)
     df = a.with_columns(b, c=pl.lit(None, pl.String))
     assert df["b"].chunk_lengths() != df["a"].chunk_lengths()
-    out = E._aligned(df)
+    out = frames._aligned(df)
     assert out["b"].chunk_lengths() == out["a"].chunk_lengths() == [3, 2, 1]
     assert out.equals(df) and out.n_chunks("all")[2] == 1  # the constant column is left alone
-    added = E._beside(out, pl.Series("d", [9, 8, 7, 6, 5, 4]), pl.Series("a", [0] * 6))
+    added = frames.beside(out, pl.Series("d", [9, 8, 7, 6, 5, 4]), pl.Series("a", [0] * 6))
     assert added["d"].chunk_lengths() == added["a"].chunk_lengths() == [3, 2, 1]  # new and replaced alike
     assert added["d"].to_list() == [9, 8, 7, 6, 5, 4] and added["a"].to_list() == [0] * 6
 
@@ -976,7 +941,7 @@ def test_a_big_clean_read_keeps_the_streaming_pieces_and_its_register_rows_sit_b
     c, r = write(tmp_path, "c.csv", claims), write(tmp_path, "p.csv", reg)
     if pl.scan_csv(c).collect(engine="streaming")["claim_id"].n_chunks() < 2:
         pytest.skip("this polars reads the file in one piece")
-    ev = read_evidence(make_contract(), c, r, None)
+    ev = read_once(make_contract(), c, r, None)
     pieces = ev.claims["claim_id"].chunk_lengths()
     assert len(pieces) > 1  # not copied into one piece
     assert ev.participant_rows.chunk_lengths() == pieces
@@ -997,5 +962,5 @@ def test_a_big_clean_read_keeps_the_streaming_pieces_and_its_register_rows_sit_b
 def test_sorted_ids_are_distinct_only_without_equal_neighbours_in_any_piece(pieces, distinct):
     ids = pl.concat([pl.Series("id", p, dtype=pl.String) for p in pieces], rechunk=False)
     assert ids.n_chunks() == sum(1 for p in pieces if p)
-    assert E._ids_distinct(ids.set_sorted()) is distinct
-    assert E._ids_distinct(ids.rechunk()) is distinct
+    assert duplicates.ids_distinct(ids.set_sorted()) is distinct
+    assert duplicates.ids_distinct(ids.rechunk()) is distinct

@@ -1,7 +1,8 @@
 """One test per evidence error code (SPEC 4.4), each from a tiny inline CSV.
 
 Every test pins the code, the line, the column (``field`` and 1-based ``col``)
-and the offending value, so a change in any of them is a visible diff.
+and the offending value, so a change in any of them is a visible diff.  Each
+file is read by both typing paths (``evidence_paths``), which must agree.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from evidence_paths import read_evidence  # every file here is read by both typing paths, which must agree
 
 from sob.contract import Contract, EvidenceConfig, Outcome, Payer
-from sob.evidence import Evidence, read_evidence
+from sob.evidence import Evidence
 
 CLAIMS_HEADER = "claim_id,participant_id,outcome_id,achieved_on,submitted_on,status,amount_claimed\n"
 REGISTER = "participant_id,enrolled_on,eligible,cohort\nA,2019-05-01,yes,18-24\nB,2019-05-01,no,25+\n"

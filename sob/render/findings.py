@@ -9,6 +9,7 @@ pipe and in CI, and editors parse its ``FILE:LINE:COL: CODE`` lines.
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
@@ -375,7 +376,8 @@ class _FileLines:
         self.lines: dict[int, str | None] = {}
         self.offset = 0  # byte offset of the start of line ``self.next_line``
         self.next_line = 1
-        self.binary = path.lower().endswith((".parquet", ".pq"))
+        # a pipe or device is never opened again (a FIFO would wait for a writer)
+        self.binary = path.lower().endswith((".parquet", ".pq")) or not os.path.isfile(path)
 
     def get(self, line: int) -> str | None:
         if self.binary or line < 1:
