@@ -173,6 +173,8 @@ _CATALOGUE: tuple[Code, ...] = (
           "write the date as `date_format` says (ISO 8601 YYYY-MM-DD by default)"),
     _data("BAD_NUMBER", "not a plain decimal, more decimals than the currency allows, `units` <= 0 or `observed` < 0",
           _ROW, "write a plain decimal (1234.50: no currency sign, no thousands separator) within the range"),
+    _data("BAD_TEXT", "a text cell that holds a NUL character (byte 0)", _ROW,
+          "remove the NUL byte: the exporting system wrote a binary value into a text cell"),
     _data("BAD_STATUS", "a status other than claimed, withdrawn, failed", _ROW,
           "use claimed, withdrawn or failed (or leave the cell empty for claimed)"),
     _data("BAD_BOOLEAN", "an `eligible` value other than true/false/yes/no/1/0", _ROW,

@@ -115,7 +115,7 @@ _NOT_CODES = {
     "ENTRY", "SUSTAIN_3M", "PAYER",  # the starter contract's outcome and payer ids
     "PRICE",                         # sob explain's price step, after the rules
     "PASS", "FAIL",                  # sob test's result marks
-    "O_CLOEXEC", "O_NOFOLLOW",       # os flag names looked up with getattr (absent on some systems)
+    "O_CLOEXEC", "O_NOFOLLOW", "O_NONBLOCK",       # os flag names looked up with getattr (absent on some systems)
     "SOURCE_DATE_EPOCH", "SOB_TEST_PAUSE_AT",  # environment variable names
 }
 
@@ -337,6 +337,7 @@ EVIDENCE_CASES = [
     _case("BAD_DATE", claims=["c1,A,P,2020-13-01,2020-02-02,"], where=("claims.csv", 2, 4)),
     _case("BAD_NUMBER", set={"outcomes.1": _IMPROVEMENT}, results=["r1,I,x,2020-02-01,2020-02-02,10,9,0"],
           where=("results.csv", 2, 8)),
+    _case("BAD_TEXT", claims=["c1,A\x00,P,2020-02-01,2020-02-02,"], where=("claims.csv", 2, 2)),
     _case("BAD_STATUS", claims=["c1,A,P,2020-02-01,2020-02-02,maybe"], where=("claims.csv", 2, 6)),
     _case("BAD_BOOLEAN", claims=["c1,A,P,2020-02-01,2020-02-02,"], participants=["A,2020-01-01,perhaps,x"],
           where=("participants.csv", 2, 3)),
