@@ -34,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import compile_sob, run_child, sob_command, warm
+from run import compile_sob, run_child, sob_command, warm  # noqa: E402 - run.py sits beside this script
 
 TYPED = """
 import sys, polars as pl

@@ -170,7 +170,7 @@ def test_broken_contracts_fail_the_schema(old, new):
     broken = VALID.replace(old, new, 1)
     assert schema_errors(broken), f"schema accepted: {new!r}"
     contract, findings = check_contract_text(broken, Path("c.toml"))
-    assert contract is None  # and the checks refuse it too
+    assert contract is None and findings  # and the checks refuse it too, saying why
 
 
 def test_json_compatible_conversion():
