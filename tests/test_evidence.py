@@ -544,10 +544,12 @@ def test_very_long_cells(tmp_path):
 
 
 def test_a_very_long_header_line(tmp_path):
-    header = HEADER.strip() + "," + ",".join(f"extra{i}" for i in range(30000)) + "\n"
+    # 5,000 columns keep the test short; the reader is linear in the header's width
+    # (benchmarks/README.md: 8,000 and 16,000 columns; membership tests use sets)
+    header = HEADER.strip() + "," + ",".join(f"extra{i}" for i in range(5000)) + "\n"
     ev = claims_only(tmp_path, header + "1,A,ACC_ENTRY,2020-01-01\n")
     assert codes(ev) == [("BAD_ROW_LENGTH", 2)]
-    assert len(ev.carried_columns) == 30000
+    assert ev.carried_columns == [f"extra{i}" for i in range(5000)]
 
 
 def test_weird_headers_do_not_crash(tmp_path):

@@ -149,7 +149,10 @@ DRIVER = textwrap.dedent(
     from sob.cli import main
 
     real_fdopen = os.fdopen
-    def fdopen(fd, *args, **kwargs):  # the temporary file is created; its writes go to a full device
+    def fdopen(fd, *args, **kwargs):  # the export's temporary file is created; its writes go to a full device
+        where = os.readlink(f"/proc/self/fd/{fd}")
+        if os.path.dirname(where) != os.getcwd():  # evidence and ledger files are opened as usual
+            return real_fdopen(fd, *args, **kwargs)
         real_fdopen(fd, *args, **kwargs).close()
         return open("/dev/full", "wb")
     export.os.fdopen = fdopen

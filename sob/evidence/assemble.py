@@ -64,7 +64,7 @@ def _assemble_clean(ev: Evidence, contract: Contract, craw: Raw | None, rraw: Ra
         if raw.path is not None:
             files[raw.kind.kind] = raw.evidence_file(frame.height)  # type: ignore[assignment]
         per_file[raw.kind.kind] += found
-        ev.carried_columns += [c for c in raw.carried if c not in ev.carried_columns]
+        _add_carried(ev, raw.carried)
     ev.claims = None if claims is None else claims[0]
     ev.participant_rows = None if claims is None else claims[2]
     ev.results = None if results is None else results[0]
@@ -151,7 +151,7 @@ def _assemble(contract: Contract, raws: dict[str, Planned | None], register_give
         if keep is not None:
             ev.claims = ev.claims.select(c for c in ev.claims.columns if c in keep or c == "claim_id")
         per_file["claims"] += found
-        ev.carried_columns += [c for c in ctyped.raw.carried if c not in ev.carried_columns]
+        _add_carried(ev, ctyped.raw.carried)
         ev.has_amount_claimed = "amount_claimed" in ctyped.raw.present
         ev.has_evidence_ref = "evidence_ref" in ctyped.raw.present
         del ctyped
@@ -162,11 +162,17 @@ def _assemble(contract: Contract, raws: dict[str, Planned | None], register_give
             frame = frame.filter(~pl.col("result_id").is_in(shared))
         ev.results = frame
         per_file["results"] += found
-        ev.carried_columns += [c for c in rtyped.raw.carried if c not in ev.carried_columns]
+        _add_carried(ev, rtyped.raw.carried)
     for kind in ("claims", "participants", "results"):
         ev.findings += _in_order(per_file[kind])
     ev.files = [files[k] for k in ("claims", "participants", "results") if k in files]
     return ev
+
+
+def _add_carried(ev: Evidence, names: list[str]) -> None:
+    """Append a file's carried columns not already listed (a set: headers can be 30,000 columns wide)."""
+    seen = set(ev.carried_columns)
+    ev.carried_columns += [c for c in names if c not in seen]
 
 
 def read_evidence(contract: Contract, claims: Path | None, participants: Path | None,

@@ -66,8 +66,8 @@ class Raw:
 def named_columns(kind: Kind, header: Header, cells: pl.LazyFrame, extra: tuple[str, ...] = ()) -> pl.LazyFrame:
     """Rename the positional ``_c{i}`` columns to canonical / carried names; add absent canonical columns."""
     rename = {f"_c{i}": header.names[i] for i in range(header.ncols)}
-    keep = [f"_c{i}" for i in range(header.ncols)
-            if i in header.canon_pos.values() or header.names[i] in header.carried]
+    canon, carried = set(header.canon_pos.values()), set(header.carried)  # sets: a header can have 30,000 columns
+    keep = [f"_c{i}" for i in range(header.ncols) if i in canon or header.names[i] in carried]
     lf = cells.select(["line", "__sob_ncells", *keep, *extra]).rename({c: rename[c] for c in keep})
     missing = [c for c in kind.columns if c not in header.canon_pos]
     if missing:
