@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -19,6 +20,13 @@ for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "NO_COLOR", "GIT
 os.environ["TERM"] = "dumb"
 os.environ["COLUMNS"] = "200"
 os.environ["TERMINAL_WIDTH"] = "200"
+
+# Property tests are derandomized: the same examples on every run, so a test that
+# passes in CI passes again (no flaky test). Exploring new examples is a separate,
+# deliberate run: `pytest --hypothesis-profile=explore`.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None, print_blob=True, max_examples=1000)
+settings.load_profile("ci")
 
 
 # --------------------------------------------------------------------------------------

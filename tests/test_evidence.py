@@ -672,7 +672,7 @@ def csv_files(draw) -> str:
     return header + draw(end) + "".join(",".join(r) + e for r, e in rows)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=csv_files())
 def test_fast_and_structured_readers_match_the_csv_module(tmp_path_factory, text):
     tmp_path = tmp_path_factory.mktemp("prop")
@@ -901,7 +901,7 @@ def mostly_clean_files(draw) -> tuple[str, str]:
     return claims, results
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(files=mostly_clean_files())
 def test_the_compact_read_matches_the_detailed_reading(tmp_path_factory, files):
     tmp_path = tmp_path_factory.mktemp("clean")
