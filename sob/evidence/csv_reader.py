@@ -27,7 +27,7 @@ from sob.evidence.header import Header, HeaderAt, find_header, is_blank, no_head
 from sob.evidence.kinds import WS, Kind
 from sob.evidence.model import EvidenceFile
 from sob.evidence.raw import Fallback, Loaded, Raw, named_columns
-from sob.evidence.source import Source, unreadable
+from sob.evidence.source import NOT_UTF8, Source, unreadable
 from sob.findings import UsageError
 
 
@@ -178,7 +178,7 @@ def _read_structured(src: Source, at: HeaderAt, header: Header, delim: str) -> p
         )
     except pl.exceptions.PolarsError as exc:
         if "utf" in str(exc).lower():
-            raise unreadable(src.label, "it is not UTF-8 text") from None
+            raise unreadable(src.label, NOT_UTF8) from None
         raise Fallback(str(exc)) from None
     if vals.width != header.nraw:
         raise Fallback("header width")
@@ -215,7 +215,7 @@ def _read_structured(src: Source, at: HeaderAt, header: Header, delim: str) -> p
         lines = lines_lf.collect()
     except pl.exceptions.PolarsError as exc:
         if "utf" in str(exc).lower():
-            raise unreadable(src.label, "it is not UTF-8 text") from None
+            raise unreadable(src.label, NOT_UTF8) from None
         raise Fallback(str(exc)) from None
     if lines.height and (not lines["_ok"].all() or lines["_q"].sum() % 2 == 1):
         raise Fallback("not well-formed RFC 4180")
@@ -296,7 +296,7 @@ def _read_slow(src: Source, delim: str, ncols: int) -> pl.DataFrame:
     try:
         text = src.all_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        raise unreadable(src.label, "it is not UTF-8 text") from None
+        raise unreadable(src.label, NOT_UTF8) from None
     text = text.removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=False)
     seen_header = False

@@ -8,7 +8,7 @@ import itertools
 import polars as pl
 
 from sob.evidence.raw import Fallback, Raw
-from sob.evidence.source import unreadable
+from sob.evidence.source import NOT_UTF8, unreadable
 
 
 def collect(raw: Raw, lf: pl.LazyFrame) -> pl.DataFrame:
@@ -16,7 +16,7 @@ def collect(raw: Raw, lf: pl.LazyFrame) -> pl.DataFrame:
         return _aligned(lf.collect())
     except pl.exceptions.PolarsError as exc:
         if "utf" in str(exc).lower():
-            raise unreadable(raw.label, "it is not UTF-8 text") from None
+            raise unreadable(raw.label, NOT_UTF8) from None
         raise Fallback(str(exc)) from None
 
 

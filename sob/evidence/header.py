@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 
 from sob.evidence.kinds import INTERNAL, RESERVED, WS, Kind
-from sob.evidence.source import Source, unreadable
+from sob.evidence.source import NOT_UTF8, Source, unreadable
 from sob.findings import Finding, cut
 
 try:  # very long cells are data, not a reason to crash the csv module
@@ -46,7 +46,7 @@ def find_header(src: Source, delim: str) -> HeaderAt | None:
         try:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError:
-            raise unreadable(src.label, "it is not UTF-8 text") from None
+            raise unreadable(src.label, NOT_UTF8) from None
         text = text.removeprefix("\ufeff")
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=False)
         before = 0

@@ -24,7 +24,12 @@ from sob.findings import UsageError
 # tab, VT, FF) can only hold ASCII spaces at the edges of its cells.
 _WIDE_WS = re.compile(rb"\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
 _CHUNK = 1 << 23
+#: why a file whose bytes do not decode is refused (said the same way by every reader)
+NOT_UTF8 = "it is not UTF-8 text (a binary file, or text in another encoding: save it as UTF-8 CSV)"
+
+
 def unreadable(label: str, why: str) -> UsageError:
+    """A file that cannot be read at all: exit 2, naming the file and why."""
     return UsageError(f"cannot read {label}: {why}")
 
 
