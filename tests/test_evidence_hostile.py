@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sob.contract_checks import load_contract
+from sob.contract import load_contract
 from typer.testing import CliRunner
 
 from sob.cli import app
