@@ -9,20 +9,68 @@ escape code or wrapping can ever reach a parser.
 
 from __future__ import annotations
 
+import re
+from typing import TextIO
+
 from rich.console import Console
+from rich.text import Text
+
+from sob.money import format_minor
+
+#: Symbols of common ISO 4217 currencies; any other currency is shown by its code.
+CURRENCY_SYMBOLS = {
+    "GBP": "£", "EUR": "€", "USD": "$", "JPY": "¥", "CNY": "CN¥", "INR": "₹", "AUD": "A$", "CAD": "CA$",
+    "NZD": "NZ$", "HKD": "HK$", "SGD": "S$", "ZAR": "R", "KRW": "₩", "BRL": "R$", "MXN": "MX$",
+    "ILS": "₪", "NGN": "₦", "PHP": "₱", "PLN": "zł", "TRY": "₺", "UAH": "₴", "VND": "₫", "THB": "฿",
+}
 
 
-def make_consoles(no_color: bool = False) -> tuple[Console, Console]:
+def group_thousands(amount: str) -> str:
+    """``-1234567.89`` → ``-1,234,567.89``: for people, never for machines."""
+    sign = "-" if amount.startswith("-") else ""
+    whole, dot, frac = amount.lstrip("+-").partition(".")
+    groups: list[str] = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    return sign + ",".join(groups) + dot + frac
+
+
+def currency_prefix(currency: str) -> str:
+    """``£`` for GBP; the code and a space (``SEK 12.00``) when no symbol is well known."""
+    return CURRENCY_SYMBOLS.get(currency, f"{currency} ")
+
+
+def human_money(minor: int, minor_units: int, currency: str) -> str:
+    """``-123456`` pence → ``-£1,234.56``: the one way a terminal shows an amount.
+
+    Built from the same exact digits as the machine formats (no float ever
+    touches them); only the grouping and the symbol are added, so a reader
+    can still compare a terminal figure with the JSON or an export.
+    """
+    plain = group_thousands(format_minor(int(minor), minor_units))
+    sign, digits = ("-", plain[1:]) if plain.startswith("-") else ("", plain)
+    return f"{sign}{currency_prefix(currency)}{digits}"
+
+
+#: The width of ``--wide`` output: tables take their natural width and are never shrunk.
+WIDE = 10_000
+
+
+def make_consoles(no_color: bool = False, wide: bool = False) -> tuple[Console, Console]:
     """``(stdout, stderr)`` consoles for human output.
 
     Colour is dropped when ``no_color`` is set, when ``NO_COLOR`` is set in
     the environment (Rich reads it when ``no_color`` is left to ``None``) and
     when the stream is not a terminal (Rich picks no colour system then).
     Automatic highlighting is off: amounts and ids must not change colour
-    because a regular expression happened to match them.
+    because a regular expression happened to match them.  ``wide`` lifts the
+    width limit of standard output (``--wide``), for a reader who would rather
+    scroll sideways than see a column folded.
     """
     flag = True if no_color else None
-    stdout = Console(no_color=flag, highlight=False)
+    stdout = Console(no_color=flag, highlight=False, width=WIDE if wide else None)
     stderr = Console(stderr=True, no_color=flag, highlight=False)
     return stdout, stderr
 
@@ -59,3 +107,64 @@ def print_plain(console: Console, text: str) -> None:
         emoji=False,
         soft_wrap=True,
     )
+
+
+def colour_enabled(console: Console) -> bool:
+    """Whether ``console`` may carry colour: a terminal with colours, and neither ``--no-color`` nor ``NO_COLOR``.
+
+    Piped output stays byte for byte what the formatter made, so editors,
+    ``grep`` and CI logs never see an escape code.
+    """
+    return bool(console.is_terminal and console.color_system is not None and not console.no_color)
+
+
+_HEADER = re.compile(r"(?P<loc>\S[^\n]*?: )(?P<warn>warning )?(?P<code>[A-Z][A-Z0-9_]*)(?P<rest>.*)")
+_CARET = re.compile(r"(?P<gutter>\s+\d*\s*\| *)(?P<caret>\^+)$")
+
+
+def styled_findings(text: str) -> Text:
+    """The text format of findings with errors in red, warnings in yellow and hints dimmed.
+
+    Only styles are added: the characters are exactly those of
+    :func:`sob.render.findings.format_text`, so a coloured run reads the same
+    as a piped one.
+    """
+    out = Text()
+    for line in text.splitlines(keepends=True):
+        body, end = line.rstrip("\n"), line[len(line.rstrip("\n")):]
+        header = _HEADER.fullmatch(body) if body and not body[0].isspace() else None
+        caret = _CARET.fullmatch(body)
+        if header:
+            colour = "yellow" if header["warn"] else "red"
+            out.append(header["loc"], style="bold")
+            out.append((header["warn"] or "") + header["code"], style=f"bold {colour}")
+            out.append(header["rest"])
+        elif caret:
+            out.append(caret["gutter"], style="dim")
+            out.append(caret["caret"], style="bold red")
+        elif body.startswith("  hint: "):
+            out.append("  hint: ", style="cyan")
+            out.append(body[len("  hint: "):])
+        else:
+            out.append(body)
+        out.append(end)
+    return out
+
+
+def styled_summary(line: str) -> Text:
+    """The ``3 errors, 1 warning in 2 files`` line with its counts coloured."""
+    text = Text(line)
+    text.highlight_regex(r"\b[0-9]+ errors?\b", "bold red")
+    text.highlight_regex(r"\b[0-9]+ warnings?\b", "bold yellow")
+    text.highlight_regex(r"^no problems found\b", "bold green")
+    return text
+
+
+def write_findings(console: Console, text: str, stream: TextIO) -> None:
+    """Findings text to ``stream``: coloured through ``console`` on a colour terminal, else verbatim."""
+    if not text:
+        return
+    if colour_enabled(console):
+        console.print(styled_findings(text.removesuffix("\n")), soft_wrap=True, highlight=False)
+    else:
+        stream.write(text)
