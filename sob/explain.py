@@ -204,7 +204,8 @@ def _claim_steps(contract: Contract, assessed: pl.DataFrame, info: Row) -> list[
     """
     o = contract.outcome(info["outcome_id"])
     enrolled = info.get("enrolled_on")
-    register = "enrolled_on" in info
+    # without a register every claim's register columns are null (rules 2-5 do not run, SPEC 4.2)
+    register = enrolled is not None or info.get("eligible") is not None
     ach, sub = info["achieved_on"], info["submitted_on"]
     steps: list[Step] = []
     status = info["_evidence_status"]

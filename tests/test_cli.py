@@ -17,7 +17,6 @@ import tomllib
 import xml.etree.ElementTree as ET
 import zipfile
 from decimal import Decimal
-from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
