@@ -304,3 +304,27 @@ def test_contract_cap_cut_and_invoiced_amounts_of_rejected_rows():
     # claim 2 is cut from 500.00 to the 300.00 left under the 800.00 total
     assert row_of(out, "Contract total") == ["Contract total", "£800.00", "£800.00", "£0.00", "£200.00"]
     assert row_of(out, "WITHDRAWN") == ["WITHDRAWN", "2", "£0.00", "£0.00", "£124.45"]
+
+
+def _at_80(outcome_id: str, price: int) -> str:
+    c = contract([Outcome(outcome_id, name="Twenty-six weeks of sustained employment after entry", price=price)],
+                 payers=PAYERS)
+    run = pay_quarter(c, claims([("1", "p1", outcome_id, "2020-02-01")]), None, None, Quarter(2020, 1))
+    console = Console(record=True, width=80, color_system=None)
+    render_pay(run, FILES, console)
+    out = console.export_text()
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= 80
+    return out
+
+
+def test_names_fold_before_ids_give_way_at_80_columns():
+    out = _at_80("SUSTAINED_EMPLOYMENT", 12345)
+    assert re.search(r"^\s+SUSTAINED_EMPLOYMENT\s+Twenty-six\s", out, re.MULTILINE)  # the id whole on its line
+    assert re.search(r"^\s+sustained\s*$", out, re.MULTILINE)  # the name folded between words
+
+
+def test_an_id_too_long_to_fit_is_cut_on_one_line_and_amounts_stay_whole():
+    out = _at_80("SUSTAINED_EMPLOYMENT_TWENTY_SIX_WEEKS", 123456789)
+    assert re.search(r"^\s+SUSTAINED_\S*…\s", out, re.MULTILINE)
+    assert "TWENTY_SIX_WEEKS" not in out  # never its tail on a line of its own
+    assert row_of(out, "Total ")[-2:] == ["£1,234,567.89", "£1,234,567.89"]

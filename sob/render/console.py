@@ -10,9 +10,11 @@ escape code or wrapping can ever reach a parser.
 from __future__ import annotations
 
 import re
-from typing import TextIO
+from typing import Any, TextIO
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.table import Column, Table
 from rich.text import Text
 
 from sob.money import format_minor
@@ -168,3 +170,64 @@ def write_findings(console: Console, text: str, stream: TextIO) -> None:
         console.print(styled_findings(text.removesuffix("\n")), soft_wrap=True, highlight=False)
     else:
         stream.write(text)
+
+
+#: Column kinds of a :class:`FitTable`, in the order they give way when a table is too wide.
+SHRINK_ORDER = ("text", "id")
+#: How narrow a column of each kind may get: names still read at 10; ids show their start.
+_FLOOR = {"text": 10, "id": 8}
+
+
+class FitTable(Table):
+    """A table that fits the width it is given by column priority, decided when it is drawn.
+
+    Rich alone, when a table is too wide, shrinks the wrappable columns and
+    then cuts *every* column evenly, amounts included.  Here each column has
+    a kind: ``num`` (amounts and counts) never gives way; ``text`` (names,
+    paths, notes) folds first, the widest first; ``id`` (codes and ids) is
+    kept on one line and cut with an ellipsis only when text alone cannot
+    make room.  Under ``--wide`` the console is wide enough for every natural
+    width and nothing is touched.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kinds: list[str] = []
+
+    def add_kind_column(self, header: str, kind: str, **kwargs: Any) -> None:
+        """``add_column`` with the column's kind (``num``, ``label``, ``id`` or ``text``)."""
+        self.kinds.append(kind)
+        self.add_column(header, **kwargs)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        self._fit(console, options)
+        yield from super().__rich_console__(console, options)
+
+    def _fit(self, console: Console, options: ConsoleOptions) -> None:
+        """Set explicit widths on the columns that must give way, and on nothing else."""
+        for column in self.columns:
+            column.width = None
+        wide = options.update(width=WIDE, max_width=WIDE)
+        excess = Measurement.get(console, wide, self).maximum - options.max_width
+        if excess <= 0:
+            return
+        natural = [self._natural(console, wide, column) for column in self.columns]
+        widths = list(natural)
+        for kind in SHRINK_ORDER:
+            cols = [i for i, k in enumerate(self.kinds) if k == kind]
+            while excess > 0:
+                room = [i for i in cols if widths[i] > min(_FLOOR[kind], natural[i])]
+                if not room:
+                    break
+                widest = max(room, key=lambda i: widths[i])
+                widths[widest] -= 1
+                excess -= 1
+        for column, width, size in zip(self.columns, widths, natural):
+            if width < size:
+                column.width = width
+
+    @staticmethod
+    def _natural(console: Console, options: ConsoleOptions, column: Column) -> int:
+        """The widest cell, header or footer of ``column``, without padding."""
+        cells: list[RenderableType] = [column.header, column.footer, *column.cells]
+        return max((Measurement.get(console, options, cell).maximum for cell in cells if cell != ""), default=1)

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from sob.contract import Contract
 from sob.payrun import PayRun, RowGroup, summary
-from sob.render.console import currency_prefix, group_thousands, human_money
+from sob.render.console import FitTable, currency_prefix, group_thousands, human_money
 from sob.render.findings import printable
 
 EvidenceFile = tuple[str, str, int, str]  # (kind, path, rows, sha256)
@@ -59,22 +59,22 @@ def _table(title: str, columns: Iterable[tuple[str, str]], **kw: Any) -> Table:
     """A section table that stays legible at 80 columns (a pipe's width).
 
     Column kinds: ``num`` amounts and counts, right-aligned and never wrapped
-    (long headers are written on two lines instead); ``label`` row labels
-    of our own, never wrapped; ``id`` codes and ids, kept whole on one line
-    (cut with an ellipsis only when nothing else can give way: an id broken
-    across lines reads as two ids); ``text`` names and notes, which fold
-    first.  ``--wide`` gives the console room for every natural width.
+    or cut (long headers are written on two lines instead); ``label`` row
+    labels of our own, never wrapped; ``id`` codes and ids, kept whole on one
+    line (cut with an ellipsis only when nothing else can give way: an id
+    broken across lines reads as two ids); ``text`` names, paths and notes,
+    which fold first.  :class:`~sob.render.console.FitTable` decides the
+    widths when the table is drawn; ``--wide`` gives it room for every
+    natural width.
     """
-    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, **kw)
+    table = FitTable(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, **kw)
     for header, kind in columns:
         if kind == "num":
-            table.add_column(header, justify="right", no_wrap=True)
-        elif kind == "label":
-            table.add_column(header, no_wrap=True)
-        elif kind == "id":
-            table.add_column(header, no_wrap=True, overflow="ellipsis", min_width=min(8, max(len(header), 5)))
+            table.add_kind_column(header, kind, justify="right", no_wrap=True)
+        elif kind in ("label", "id"):
+            table.add_kind_column(header, kind, no_wrap=True, overflow="ellipsis")
         else:
-            table.add_column(header, overflow="fold", min_width=6)
+            table.add_kind_column(header, kind, overflow="fold")
     return table
 
 
