@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+
 def _example(*lines: str) -> str:
     """An ``--help`` epilog of examples, kept as written (``\\b`` stops Click re-wrapping them)."""
     return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)

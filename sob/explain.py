@@ -182,9 +182,9 @@ def _text(value: object) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-def _verdict(failed: bool | None, applies: bool = True) -> str:
-    """``fail`` / ``pass``, or ``n/a`` when the rule does not apply or its data is missing."""
-    if not applies or failed is None:
+def _verdict(failed: bool | None) -> str:
+    """``fail`` / ``pass``, or ``n/a`` when the data the rule reads is missing."""
+    if failed is None:
         return "n/a"
     return "fail" if failed else "pass"
 
