@@ -153,3 +153,14 @@ def test_no_color_keeps_a_terminal_plain(tmp_path):
         code, out = on_terminal(args, 80, **env)
         assert code == 1
         assert "BAD_DATE" in out and "\x1b[" not in out
+
+
+def test_explain_fits_80_columns_with_every_rule_on_its_line():
+    args = ["explain", str(KBOP / "contract.toml"), "--quarter", "2021-Q2", "--claim", "KBOP-00074"]
+    code, out = on_terminal(args, 80)
+    assert code == 0, out
+    assert max(widths(out)) <= 80
+    plain = ANSI.sub("", out)
+    for rule in ("WITHDRAWN", "INELIGIBLE", "ENROLMENT_OUT_OF_PERIOD", "OUT_OF_CONTRACT_PERIOD", "VOLUME_CAP"):
+        assert re.search(rf"^\s+{rule}\s+(PASS|FAIL|n/a)", plain, re.MULTILINE), rule
+    assert re.search(r"INELIGIBLE\s+FAIL ← reason", plain)
