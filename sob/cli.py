@@ -30,6 +30,7 @@ import typer
 
 from sob import __version__
 from sob.findings import Finding, SobError
+from sob.quarters import ACCEPTED_FORMS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,6 +38,12 @@ if TYPE_CHECKING:
     from sob.workflows import EvidencePaths, ValidateOutcome
 
 T = TypeVar("T")
+
+
+def _example(*lines: str) -> str:
+    """An ``--help`` epilog of examples, kept as written (``\\b`` stops Click re-wrapping them)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
 
 app = typer.Typer(
     name="sob",
@@ -46,8 +53,10 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
     add_completion=True,
+    epilog=_example("sob init contract.toml", "sob validate contract.toml", "sob pay contract.toml --quarter 2025-Q1"),
 )
-ledger_app = typer.Typer(help="Closed quarters: verify the hash chain, list totals.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Closed quarters: verify the hash chain, list totals.", no_args_is_help=True,
+                         epilog=_example("sob ledger verify ledger", "sob ledger show ledger"))
 app.add_typer(ledger_app, name="ledger")
 
 _STATE = {"debug": False, "no_color": False, "closing": False}
@@ -92,17 +101,29 @@ def main_options(
     _STATE["no_color"] = no_color
 
 
-def _consoles() -> tuple[Console, Console]:
+def _consoles(wide: bool = False) -> tuple[Console, Console]:
     from sob.render.console import make_consoles
 
-    return make_consoles(no_color=_STATE["no_color"])
+    return make_consoles(no_color=_STATE["no_color"], wide=wide)
 
 
 def _print_findings(findings: list[Finding]) -> None:
+    from sob.render.console import write_findings
     from sob.render.findings import file_line_reader, format_text
 
     if findings:
-        sys.stderr.write(format_text(findings, file_line_reader()))
+        write_findings(_consoles()[1], format_text(findings, file_line_reader()), sys.stderr)
+
+
+def _print_summary(line: str) -> None:
+    """The validate summary on stderr, its counts coloured on a colour terminal."""
+    from sob.render.console import colour_enabled, styled_summary
+
+    err = _consoles()[1]
+    if colour_enabled(err):
+        err.print(styled_summary(line), soft_wrap=True, highlight=False)
+    else:
+        sys.stderr.write(line + "\n")
 
 
 @contextmanager
@@ -183,7 +204,11 @@ def _evidence(claims: Path | None, participants: Path | None, results: Path | No
     return EvidencePaths(claims, participants, results)
 
 
-@app.command()
+@app.command(epilog=_example(
+    "sob validate contract.toml",
+    "sob validate contracts/*.toml --format github",
+    "sob validate contract.toml --quarter 2025-Q1",
+))
 def validate(
     contracts: Annotated[list[Path], typer.Argument(help="Contract files (several at once, e.g. a glob).")],
     claims: ClaimsOpt = None,
@@ -192,11 +217,16 @@ def validate(
     format: Annotated[FindingFormat, typer.Option("--format", help="text, json or github annotations.")] = FindingFormat.text,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the check too.")] = False,
     quarter: Annotated[
-        str | None, typer.Option("--quarter", help="Also assess the evidence as at the end of this quarter and summarise.")
+        str | None, typer.Option("--quarter", help="Also assess the evidence as at the end of this quarter (e.g. 2025-Q1) and summarise.")
     ] = None,
 ) -> None:
-    """Check contracts (and their evidence and worked examples); exit 1 on any problem."""
-    from sob.render.findings import file_line_reader, format_github, format_json, format_text, summary_line
+    """Check contracts, their evidence and their worked examples.
+
+    Every problem is reported with its file, line and column, and a hint;
+    the exit code is 1 when there is any error (or warning, with --strict).
+    """
+    from sob.render.console import write_findings
+    from sob.render.findings import file_line_reader, format_github, format_json, format_text, summary_line, unique_findings
 
     with _errors():
         given = _evidence(claims, participants, results)
@@ -209,7 +239,7 @@ def validate(
 
             parse_quarter(quarter)
         outcomes = [_check_one(p, given, quarter) for p in contracts]
-        findings = [f for o in outcomes for f in o.findings]
+        findings = unique_findings(o.findings for o in outcomes)
         files = [f for o in outcomes for f in o.files]
         if format is FindingFormat.json:
             extra = {
@@ -229,11 +259,11 @@ def validate(
                 sys.stdout.write(text if text.endswith("\n") else text + "\n")
         else:
             if findings:
-                sys.stdout.write(format_text(findings, file_line_reader()))
+                write_findings(_consoles()[0], format_text(findings, file_line_reader()), sys.stdout)
             for o in outcomes:
                 if o.summary:
                     sys.stdout.write(_summary_text(o) + "\n")
-        sys.stderr.write(summary_line(findings, len(files)) + "\n")
+        _print_summary(summary_line(findings, len(set(files))))
         failing = [f for f in findings if f.severity == "error" or strict]
         if failing:
             raise typer.Exit(1)
@@ -260,10 +290,14 @@ def _summary_text(outcome: ValidateOutcome) -> str:
     return text + (f" (reasons: {reasons})" if reasons else "")
 
 
-@app.command()
+@app.command(epilog=_example(
+    "sob pay contract.toml --quarter 2025-Q1",
+    "sob pay contract.toml --quarter 2025-q1 --export claims.xlsx",
+    "sob pay contract.toml --quarter 'FY2025/26 Q1' --ledger ledger --close",
+))
 def pay(
     contract: Annotated[Path, typer.Argument(help="The contract TOML file.")],
-    quarter: Annotated[str, typer.Option("--quarter", help="Quarter to close, YYYY-Qn in the contract's fiscal year.")],
+    quarter: Annotated[str, typer.Option("--quarter", help=f"The quarter of the contract's fiscal year: {ACCEPTED_FORMS}.")],
     claims: ClaimsOpt = None,
     participants: ParticipantsOpt = None,
     results: ResultsOpt = None,
@@ -272,8 +306,13 @@ def pay(
     reject_invalid: Annotated[bool, typer.Option("--reject-invalid", help="Reject rows with data errors instead of stopping.")] = False,
     export: Annotated[Path | None, typer.Option("--export", help="Write the claim table: .csv, .parquet, .json or .xlsx.")] = None,
     format: Annotated[PayFormat, typer.Option("--format", help="table (terminal) or json (SPEC 9).")] = PayFormat.table,
+    wide: Annotated[bool, typer.Option("--wide", help="Do not shrink tables to the terminal's width.")] = False,
 ) -> None:
-    """Close a quarter: entitled, previously paid and due, per claim and per payer."""
+    """Preview a quarter's payments, or close it in the ledger.
+
+    Shows what is entitled, previously paid and due, per outcome and per
+    payer.  Without --close it is a preview and nothing is recorded.
+    """
     from sob.payrun import summary
     from sob.workflows import PayRequest, close_and_export, compute_pay
 
@@ -290,9 +329,9 @@ def pay(
         else:
             from sob.render.pay import render_pay
 
-            out, _ = _consoles()
+            out, _ = _consoles(wide)
             files = [(f.kind, str(f.path), f.rows, f.sha256) for f in outcome.evidence.files]
-            render_pay(outcome.run, files, out)
+            render_pay(outcome.run, files, out, closed=outcome.closed_manifest is not None)
         if outcome.closed_manifest is not None:
             sys.stderr.write(f"closed {outcome.run.quarter}: {outcome.closed_manifest}\n")
         if export is not None:
@@ -310,11 +349,14 @@ def _with_progress(label: str, work: Callable[[], T]) -> T:
         return work()
 
 
-@app.command("test")
+@app.command("test", epilog=_example("sob test contract.toml", "sob test contracts/*.toml"))
 def test_examples(
     contracts: Annotated[list[Path], typer.Argument(help="Contract files whose worked examples to run.")],
 ) -> None:
-    """Run each contract's worked examples: a pass/fail line each, exit 1 on any failure."""
+    """Run each contract's worked examples.
+
+    One PASS or FAIL line per example, with the differences; exit 1 on any failure.
+    """
     from sob.contract import load_contract
     from sob.contract.examples import run_examples
 
@@ -340,18 +382,27 @@ def test_examples(
             raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog=_example(
+    "sob explain contract.toml --quarter 2025-Q1 --claim C00042",
+    "sob explain contract.toml --quarter 2025-Q1 --claim C00042 --ledger ledger",
+))
 def explain(
     contract: Annotated[Path, typer.Argument(help="The contract TOML file.")],
-    quarter: Annotated[str, typer.Option("--quarter", help="As at the end of this quarter (YYYY-Qn).")],
+    quarter: Annotated[str, typer.Option("--quarter", help=f"As at the end of this quarter: {ACCEPTED_FORMS}.")],
     claim: Annotated[str, typer.Option("--claim", help="The claim_id (or result_id) to explain.")],
     claims: ClaimsOpt = None,
     participants: ParticipantsOpt = None,
     results: ResultsOpt = None,
-    ledger: Annotated[Path | None, typer.Option("--ledger", help="Folder of closed quarters.")] = None,
+    ledger: Annotated[
+        Path | None, typer.Option("--ledger", help="Folder of closed quarters: also show what each paid for the claim.")
+    ] = None,
     reject_invalid: Annotated[bool, typer.Option("--reject-invalid", help="Explain rows with data errors too.")] = False,
 ) -> None:
-    """Tell the story of one claim: each rule, its price, the caps, the split and what is due."""
+    """Show how one claim was assessed and paid.
+
+    Every rule with its verdict (PASS, FAIL or n/a) and the data that decided
+    it, the price and cap arithmetic, the split between payers and what is due.
+    """
     from sob.explain import explain_claim
     from sob.render.explain import render_explanation
     from sob.workflows import PayRequest, compute_pay
@@ -359,14 +410,18 @@ def explain(
     with _errors():
         req = PayRequest(contract, quarter, _evidence(claims, participants, results), ledger, reject_invalid=reject_invalid)
         outcome = compute_pay(req)
-        story = explain_claim(outcome.run, claim)
+        story = explain_claim(outcome.run, claim, ledger)
         out, _ = _consoles()
         render_explanation(story, outcome.run.contract, out)
 
 
-@ledger_app.command("verify")
+@ledger_app.command("verify", epilog=_example("sob ledger verify ledger"))
 def ledger_verify(directory: Annotated[Path, typer.Argument(help="The ledger folder.")]) -> None:
-    """Re-hash every closed quarter; name each changed, removed, added or reordered file."""
+    """Check that no closed quarter was changed.
+
+    Re-hashes every closed quarter and names each changed, removed, added or
+    reordered file; exit 1 if the ledger is not intact.
+    """
     from sob import ledger as core
     from sob.findings import errors_only
 
@@ -379,12 +434,17 @@ def ledger_verify(directory: Annotated[Path, typer.Argument(help="The ledger fol
         sys.stdout.write(f"ledger {directory}: intact\n")
 
 
-@ledger_app.command("show")
+@ledger_app.command("show", epilog=_example("sob ledger show ledger", "sob ledger show ledger --format json"))
 def ledger_show(
     directory: Annotated[Path, typer.Argument(help="The ledger folder.")],
     format: Annotated[PayFormat, typer.Option("--format", help="table (terminal) or json.")] = PayFormat.table,
+    wide: Annotated[bool, typer.Option("--wide", help="Do not shrink tables to the terminal's width.")] = False,
 ) -> None:
-    """List closed quarters with totals per payer and cumulative paid."""
+    """List closed quarters and what they paid.
+
+    Totals per quarter and per payer, paid to date, use of each cap, and
+    when each quarter was closed.
+    """
     from sob import ledger as core
     from sob.render.ledger import render_ledger
 
@@ -393,13 +453,16 @@ def ledger_show(
         if format is PayFormat.json:
             sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
             return
-        out, _ = _consoles()
+        out, _ = _consoles(wide)
         render_ledger(rows, out)
 
 
-@app.command()
+@app.command(epilog=_example("sob init", "sob init contracts/new.toml"))
 def init(path: Annotated[Path, typer.Argument(help="Where to write the starter contract.")] = Path("contract.toml")) -> None:
-    """Write a valid starter contract (refuses to overwrite a file)."""
+    """Write a starter contract to edit.
+
+    The starter passes `sob validate`; an existing file is never overwritten.
+    """
     from sob.contract.starter import write_starter
 
     with _errors():
@@ -407,9 +470,12 @@ def init(path: Annotated[Path, typer.Argument(help="Where to write the starter c
         sys.stdout.write(f"wrote {path}; check it with `sob validate {path}`\n")
 
 
-@app.command()
+@app.command(epilog=_example("sob schema > contract.schema.json"))
 def schema() -> None:
-    """Print the JSON Schema (draft 2020-12) of the contract format."""
+    """Print the JSON Schema of the contract format.
+
+    Draft 2020-12, for editors that check TOML against a schema.
+    """
     from sob.schema import contract_json_schema
 
     with _errors():

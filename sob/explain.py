@@ -2,23 +2,29 @@
 
 Built from the same assessment the pay run uses, so the story can never
 disagree with the numbers: ranks, prerequisite matches and cap headrooms are
-read back from the assessed frame of the quarter.
+read back from the assessed frame of the quarter.  Every rule is evaluated on
+the claim's own data (the engine stops at the first failure; a reader fixing
+evidence wants every problem at once), and the first failure is marked as the
+one that decided.  With a ledger, the story also says what each closed quarter
+paid for the claim.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from sob import codes
+from sob import codes, ledger
 from sob.contract import Contract
 from sob.findings import InputError
 from sob.payrun import PayRun
-from sob.pricing import price_source
-from sob.rules import CAP_REASONS, CLAIM_RULES, RESULT_RULES, qualified
+from sob.pricing import price_result, price_source
+from sob.quarters import Quarter
+from sob.rules import CAP_REASONS, qualified
 
 #: A row of the assessed frame, by column name.
 Row = dict[str, Any]
@@ -26,11 +32,19 @@ Row = dict[str, Any]
 
 @dataclass
 class Step:
-    """One rule or stage: its code, verdict (pass, fail, skip) and the deciding data."""
+    """One rule or stage: its code, verdict and the data that decided it.
+
+    ``verdict`` is ``pass``, ``fail`` or ``n/a`` (the rule does not apply:
+    no register, no window, no group).  Every rule is evaluated on the
+    claim's own data, also after the first failure, so a reader sees every
+    problem at once; ``decides`` marks the rule that gave the claim its
+    reason (the first failure, SPEC 5.2).
+    """
 
     code: str
     verdict: str
     detail: str
+    decides: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,20 @@ class CapStory:
     limit: int
     headroom_before: int
     headroom_after: int
+
+    @property
+    def used_before(self) -> int:
+        """What earlier rows used of the cap: limit − headroom before."""
+        return self.limit - self.headroom_before
+
+
+@dataclass(frozen=True)
+class LedgerQuarter:
+    """What one closed quarter of the ledger paid for the claim (minor units; None = not in it yet)."""
+
+    quarter: str
+    due: int | None
+    paid_to_date: int | None
 
 
 @dataclass
@@ -59,13 +87,19 @@ class Explanation:
     #: What the reason code means, from the code catalogue (:mod:`sob.codes`).
     reason_meaning: str | None = None
     price: int | None = None
+    #: Where the price came from, in words (flat, dated, tier, result formula).
+    price_source: str | None = None
+    #: What the caps left of the price: the amount this claim adds to the entitlement.
+    payable: int | None = None
     entitled: int = 0
     previously_paid: int = 0
     due: int = 0
+    #: Each closed quarter of ``--ledger`` and what it paid for the claim, oldest first.
+    ledger: list[LedgerQuarter] | None = None
 
 
-def explain_claim(run: PayRun, claim_id: str) -> Explanation:
-    """Explain ``claim_id`` within a computed pay run."""
+def explain_claim(run: PayRun, claim_id: str, ledger_dir: Path | None = None) -> Explanation:
+    """Explain ``claim_id`` within a computed pay run (and its history in ``ledger_dir``)."""
     contract, assessed = run.contract, run.assessed
     row = run.table.filter(pl.col("claim_id") == claim_id)
     if row.height == 0:
@@ -85,24 +119,61 @@ def explain_claim(run: PayRun, claim_id: str) -> Explanation:
         reason=t["reason"],
         reason_meaning=codes.meaning(t["reason"]) if t["reason"] else None,
         price=t["price"],
+        payable=info.get("payable"),
         entitled=t["entitled"],
         previously_paid=t["previously_paid"],
         due=t["due"],
         split=[(p, t[f"due_{p}"]) for p in contract.payer_ids],
     )
+    if ledger_dir is not None:
+        ex.ledger = ledger_history(ledger_dir, contract, claim_id)
     if t["reason"] == "MISSING_FROM_EVIDENCE":
-        ex.steps.append(Step("MISSING_FROM_EVIDENCE", "fail", "paid in a closed quarter but not an in-scope row now"))
+        ex.steps.append(Step("MISSING_FROM_EVIDENCE", "fail", "paid in a closed quarter but not an in-scope row now", True))
         return ex
     if info.get("error"):
-        ex.steps.append(Step(info["error"], "fail", "the row has a data error (run `sob validate` for details)"))
+        ex.steps.append(Step(info["error"], "fail", "the row has a data error (run `sob validate` for details)", True))
         return ex
+    o = contract.outcome(info["outcome_id"])
     if t["kind"] == "claim":
         ex.steps.extend(_claim_steps(contract, assessed, info))
+        ex.price_source = price_source(o, info["achieved_on"], info.get("_rank_outcome")) if info.get("price") is not None else None
     else:
-        ex.steps.extend(_result_steps(contract, info))
+        ex.steps.extend(_result_steps(contract, assessed, info))
+        if info.get("price") is not None:
+            ex.price_source = (f"price × units {info['units']} × improvement × (1 − deadweight {o.deadweight}), rounded once")
+    _mark_decisive(ex.steps, t["reason"])
     if t["status"] != "rejected" and t["reason"] != "VOLUME_CAP":
         ex.caps = _cap_story(contract, assessed, info)
     return ex
+
+
+def ledger_history(directory: Path, contract: Contract, claim_id: str) -> list[LedgerQuarter]:
+    """What each closed quarter paid for ``claim_id``, from the ledger's vouched tables.
+
+    Read through :func:`sob.ledger.previously_paid`, the same reading a pay
+    run uses: the paid-to-date after each closed quarter, minus the one
+    before it, is what that quarter paid.  Quarters are few, so reading the
+    ledger once per quarter is cheap next to the assessment itself.
+    """
+    history: list[LedgerQuarter] = []
+    before: int | None = None
+    for label in ledger.closed_quarters(directory, contract.id):
+        after_q = Quarter.parse(label).next()
+        paid = ledger.previously_paid(directory, contract.id, after_q, contract.payer_ids, contract.minor_units)
+        mine = paid.filter(pl.col("claim_id") == claim_id)
+        to_date = int(mine["paid"][0]) if mine.height else None
+        due = None if to_date is None else to_date - (before or 0)
+        history.append(LedgerQuarter(label, due, to_date))
+        before = to_date
+    return history
+
+
+def _mark_decisive(steps: list[Step], reason: str | None) -> None:
+    """Mark the step whose code is the claim's reason: the first failure the engine recorded."""
+    for step in steps:
+        if step.code == reason and step.verdict == "fail":
+            step.decides = True
+            return
 
 
 def _text(value: object) -> str:
@@ -111,73 +182,99 @@ def _text(value: object) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-def _verdict(reason: str | None, code: str, reached: bool) -> str:
-    if not reached:
-        return "skip"
-    return "fail" if reason == code else "pass"
+def _verdict(failed: bool | None) -> str:
+    """``fail`` / ``pass``, or ``n/a`` when the data the rule reads is missing."""
+    if failed is None:
+        return "n/a"
+    return "fail" if failed else "pass"
+
+
+def _earlier(assessed: pl.DataFrame, info: Row, *conditions: pl.Expr) -> pl.DataFrame:
+    """Rows processed before this one that meet ``conditions``."""
+    return assessed.filter(pl.col("_order") < info["_order"], *conditions)
 
 
 def _claim_steps(contract: Contract, assessed: pl.DataFrame, info: Row) -> list[Step]:
-    """Rules 1–11 for a claim, each with what decided it."""
+    """Rules 1–11 for a claim, each evaluated on the claim's own data, with what decided it.
+
+    The ranked rules (9–11) count the earlier claims that passed the rules
+    before them, exactly as the engine does, and count this claim as the
+    next one: for a claim rejected earlier, they say what the rule would do
+    had it got that far.
+    """
     o = contract.outcome(info["outcome_id"])
-    reason = info["reason"]
-    steps: list[Step] = []
-    order = list(CLAIM_RULES)
-    stop = order.index(reason) if reason in order else len(order)
     enrolled = info.get("enrolled_on")
-    register = "enrolled_on" in info and enrolled is not None
+    # without a register every claim's register columns are null (rules 2-5 do not run, SPEC 4.2)
+    register = enrolled is not None or info.get("eligible") is not None
     ach, sub = info["achieved_on"], info["submitted_on"]
-
-    def add(code: str, detail: str, applies: bool = True) -> None:
-        idx = order.index(code)
-        verdict = "skip" if not applies else _verdict(reason, code, idx <= stop)
-        steps.append(Step(code, verdict, detail))
-
-    add("WITHDRAWN", f"status in the evidence is {info['_evidence_status']}")
-    reg_note = "no participants register given: rule skipped"
-    add("INELIGIBLE", f"eligible = {info.get('eligible')}, cohort = {_text(info.get('cohort'))}"
-        + (f", outcome admits {', '.join(o.cohorts)}" if o.cohorts else "") if register else reg_note, register)
-    period = f"{contract.start}" + (f" to {contract.referrals_end}" if contract.referrals_end else " onwards")
-    add("ENROLMENT_OUT_OF_PERIOD", f"enrolled on {_text(enrolled)}; enrolment period {period}" if register else reg_note, register)
-    add("BEFORE_ENROLMENT", f"achieved {_text(ach)}, enrolled {_text(enrolled)}" if register else reg_note, register)
+    steps: list[Step] = []
+    status = info["_evidence_status"]
+    steps.append(Step("WITHDRAWN", _verdict(status in ("withdrawn", "failed")), f"status in the evidence is {status}"))
+    reg_note = "no participants register given: rule not applied"
+    if register:
+        refused = info.get("eligible") is False or (o.cohorts is not None and info.get("cohort") not in o.cohorts)
+        steps.append(Step("INELIGIBLE", _verdict(refused), f"eligible = {info.get('eligible')}, cohort = {_text(info.get('cohort'))}"
+                          + (f", outcome admits {', '.join(o.cohorts)}" if o.cohorts else "")))
+        period = f"{contract.start}" + (f" to {contract.referrals_end}" if contract.referrals_end else " onwards")
+        outside = None if enrolled is None else (
+            enrolled < contract.start or (contract.referrals_end is not None and enrolled > contract.referrals_end))
+        steps.append(Step("ENROLMENT_OUT_OF_PERIOD", _verdict(outside), f"enrolled on {_text(enrolled)}; enrolment period {period}"))
+        before = None if ach is None or enrolled is None else ach < enrolled
+        steps.append(Step("BEFORE_ENROLMENT", _verdict(before), f"achieved {_text(ach)}, enrolled {_text(enrolled)}"))
+    else:
+        steps += [Step(code, "n/a", reg_note) for code in ("INELIGIBLE", "ENROLMENT_OUT_OF_PERIOD", "BEFORE_ENROLMENT")]
     if o.window_days is not None and enrolled is not None:
-        add("OUT_OF_WINDOW", f"window of {o.window_days} days ends {enrolled + timedelta(days=o.window_days)}; achieved {_text(ach)}")
+        ends = enrolled + timedelta(days=o.window_days)
+        steps.append(Step("OUT_OF_WINDOW", _verdict(None if ach is None else ach > ends),
+                          f"window of {o.window_days} days ends {ends}; achieved {_text(ach)}"))
     else:
-        add("OUT_OF_WINDOW", "no window_days on this outcome" if register else reg_note, False)
-    add("OUT_OF_CONTRACT_PERIOD", f"achieved {_text(ach)}; outcomes count from {contract.start} to {contract.outcomes_end}")
-    add("LATE_CLAIM", f"submitted {_text(sub)}; claims accepted until {contract.claims_end}")
-    add("PREREQUISITE_MISSING", _prerequisite_story(contract, assessed, info), bool(o.requires))
-    mine = assessed.filter(
-        (pl.col("kind") == "claim") & (pl.col("participant_id") == info["participant_id"]) & (pl.col("_order") <= info["_order"])
-    )
-    rank = mine.filter((pl.col("outcome_id") == o.id) & qualified()).height if reason not in order[:8] else None
-    add("MAX_CLAIMS", f"rank {_text(rank)} among this participant's {o.id} claims that passed rules 1–8; max_claims = {o.max_claims}")
-    if o.exclusive:
-        group = [x.id for x in contract.outcomes if x.exclusive == o.exclusive]
-        holders = assessed.filter(
-            (pl.col("participant_id") == info["participant_id"])
-            & pl.col("outcome_id").is_in(group)
-            & (pl.col("reason").is_null() | pl.col("reason").is_in(["VOLUME_CAP", *CAP_REASONS]))
-        ).sort("_order")
-        who = holders["claim_id"][0] if holders.height else "—"
-        add("EXCLUSIVE", f"group {o.exclusive!r} ({', '.join(group)}): the group is held by claim {who}")
-    else:
-        add("EXCLUSIVE", "no exclusive group", False)
-    if o.volume_cap is not None:
-        add("VOLUME_CAP", f"rank {_text(info.get('_rank_outcome'))} among accepted {o.id} claims; volume_cap = {o.volume_cap}")
-    else:
-        add("VOLUME_CAP", "no volume_cap", False)
-    if reason is None or reason in CAP_REASONS:
-        steps.append(Step("PRICE", "pass", f"{contract.money(info['price'])} — {price_source(o, ach, info.get('_rank_outcome'))}"))
+        steps.append(Step("OUT_OF_WINDOW", "n/a", "no window_days on this outcome" if register else reg_note))
+    outside = None if ach is None else (ach < contract.start or ach > contract.outcomes_end)
+    steps.append(Step("OUT_OF_CONTRACT_PERIOD", _verdict(outside),
+                      f"achieved {_text(ach)}; outcomes count from {contract.start} to {contract.outcomes_end}"))
+    steps.append(Step("LATE_CLAIM", _verdict(None if sub is None else sub > contract.claims_end),
+                      f"submitted {_text(sub)}; claims accepted until {contract.claims_end}"))
+    steps.append(_prerequisite_step(contract, assessed, info))
+    steps += _ranked_steps(contract, assessed, info)
     return steps
 
 
-def _prerequisite_story(contract: Contract, assessed: pl.DataFrame, info: Row) -> str:
-    """For each ``requires`` entry: the qualified claim found, or why none counts."""
+def _ranked_steps(contract: Contract, assessed: pl.DataFrame, info: Row) -> list[Step]:
+    """Rules 9–11: this claim's rank among the earlier claims that reached each rule."""
+    o = contract.outcome(info["outcome_id"])
+    reason = pl.col("reason")
+    same_person = (pl.col("kind") == "claim") & (pl.col("participant_id") == info["participant_id"])
+    # passed rules 1-8 (reached rule 9), 1-9 (reached rule 10), 1-10 (reached rule 11)
+    reached_9 = qualified()
+    reached_10 = reason.is_null() | reason.is_in(["EXCLUSIVE", "VOLUME_CAP", *CAP_REASONS])
+    reached_11 = reason.is_null() | reason.is_in(["VOLUME_CAP", *CAP_REASONS])
+    rank = _earlier(assessed, info, same_person, pl.col("outcome_id") == o.id, reached_9).height + 1
+    steps = [Step("MAX_CLAIMS", _verdict(rank > o.max_claims),
+                  f"rank {rank} among this participant's {o.id} claims that passed rules 1–8; max_claims = {o.max_claims}")]
+    if o.exclusive:
+        group = [x.id for x in contract.outcomes if x.exclusive == o.exclusive]
+        holders = _earlier(assessed, info, same_person, pl.col("outcome_id").is_in(group), reached_10).sort("_order")
+        who = f"held by earlier claim {holders['claim_id'][0]}" if holders.height else "no earlier claim holds it"
+        steps.append(Step("EXCLUSIVE", _verdict(holders.height > 0), f"group {o.exclusive!r} ({', '.join(group)}): {who}"))
+    else:
+        steps.append(Step("EXCLUSIVE", "n/a", "no exclusive group"))
+    if o.volume_cap is not None:
+        accepted = _earlier(assessed, info, pl.col("kind") == "claim", pl.col("outcome_id") == o.id, reached_11).height + 1
+        steps.append(Step("VOLUME_CAP", _verdict(accepted > o.volume_cap),
+                          f"rank {accepted} among accepted {o.id} claims; volume_cap = {o.volume_cap}"))
+    else:
+        steps.append(Step("VOLUME_CAP", "n/a", "no volume_cap"))
+    return steps
+
+
+def _prerequisite_step(contract: Contract, assessed: pl.DataFrame, info: Row) -> Step:
+    """Rule 8: each ``requires`` entry with the qualified claim found, or why none counts."""
     o = contract.outcome(info["outcome_id"])
     if not o.requires:
-        return "no prerequisites"
-    parts = []
+        return Step("PREREQUISITE_MISSING", "n/a", "no prerequisites")
+    if info["achieved_on"] is None:
+        return Step("PREREQUISITE_MISSING", "n/a", "no achieved_on date")
+    parts, missing = [], False
     for req in o.requires:
         latest = info["achieved_on"] - timedelta(days=req.min_days)
         found = assessed.filter(
@@ -190,27 +287,35 @@ def _prerequisite_story(contract: Contract, assessed: pl.DataFrame, info: Row) -
             f = found.row(0, named=True)
             parts.append(f"{req.outcome} by {latest} (min_days {req.min_days}): found claim {f['claim_id']} achieved {f['achieved_on']}")
         else:
+            missing = True
             parts.append(f"{req.outcome} by {latest} (min_days {req.min_days}): no qualified claim found")
-    return "; ".join(parts)
+    return Step("PREREQUISITE_MISSING", _verdict(missing), "; ".join(parts))
 
 
-def _result_steps(contract: Contract, info: Row) -> list[Step]:
-    """Rules of SPEC 5.3 for a cohort result, each with what decided it."""
+def _result_steps(contract: Contract, assessed: pl.DataFrame, info: Row) -> list[Step]:
+    """Rules of SPEC 5.3 for a cohort result, each evaluated on the result's own data."""
     o = contract.outcome(info["outcome_id"])
-    reason = info["reason"]
-    order = list(RESULT_RULES)
-    stop = order.index(reason) if reason in order else len(order)
-    details = {
-        "WITHDRAWN": f"status in the evidence is {info['_evidence_status']}",
-        "OUT_OF_CONTRACT_PERIOD": f"measured {info['achieved_on']}; outcomes count from {contract.start} to {contract.outcomes_end}",
-        "LATE_CLAIM": f"submitted {info['submitted_on']}; claims accepted until {contract.claims_end}",
-        "MAX_CLAIMS": f"first result of {o.id} for cohort {info.get('cohort')} takes the slot",
-        "BELOW_THRESHOLD": f"{o.direction}: baseline {info['baseline']}, observed {info['observed']}; "
-        f"needs a relative improvement of at least {o.min_improvement}",
-    }
-    steps = [Step(code, _verdict(reason, code, i <= stop), details[code]) for i, code in enumerate(order)]
-    if info.get("price") is not None:
-        steps.append(Step("PRICE", "pass", f"{contract.money(info['price'])} = price × units {info['units']} × improvement × (1 − deadweight {o.deadweight}), rounded once"))
+    ach, sub, status = info["achieved_on"], info["submitted_on"], info["_evidence_status"]
+    reason = pl.col("reason")
+    reached_4 = reason.is_null() | reason.is_in(["MAX_CLAIMS", "BELOW_THRESHOLD", *CAP_REASONS])
+    earlier = _earlier(assessed, info, pl.col("kind") == "improvement", pl.col("outcome_id") == o.id,
+                       pl.col("cohort").cast(pl.String).eq_missing(info.get("cohort")), reached_4).sort("_order")
+    first = f"earlier result {earlier['claim_id'][0]} took the slot" if earlier.height else "no earlier result took the slot"
+    steps = [
+        Step("WITHDRAWN", _verdict(status in ("withdrawn", "failed")), f"status in the evidence is {status}"),
+        Step("OUT_OF_CONTRACT_PERIOD", _verdict(None if ach is None else (ach < contract.start or ach > contract.outcomes_end)),
+             f"measured {_text(ach)}; outcomes count from {contract.start} to {contract.outcomes_end}"),
+        Step("LATE_CLAIM", _verdict(None if sub is None else sub > contract.claims_end),
+             f"submitted {_text(sub)}; claims accepted until {contract.claims_end}"),
+        Step("MAX_CLAIMS", _verdict(earlier.height > 0), f"one result of {o.id} per cohort {_text(info.get('cohort'))}: {first}"),
+    ]
+    detail = (f"{o.direction}: baseline {info.get('baseline')}, observed {info.get('observed')}; "
+              f"needs a relative improvement of at least {o.min_improvement}")
+    if ach is None or info.get("baseline") is None or info.get("observed") is None:
+        steps.append(Step("BELOW_THRESHOLD", "n/a", detail))
+    else:
+        verdict = price_result(o, contract, ach, info["baseline"], info["observed"], info.get("units") or "1")
+        steps.append(Step("BELOW_THRESHOLD", _verdict(not verdict.passes), f"{detail}; improvement {verdict.improvement}"))
     return steps
 
 

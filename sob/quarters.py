@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 _LABEL = re.compile(r"([0-9]{4})-Q([1-4])")
+# What a person may type for --quarter: 2018-Q4, 2018-q4, 2018Q4, 2018 Q4, and FY2018/19 Q4.
+_USER_LABEL = re.compile(r"([0-9]{4})[- ]?Q([1-4])", re.IGNORECASE)
+_USER_FISCAL = re.compile(r"FY\s*([0-9]{4})/([0-9]{2}|[0-9]{4})[- ]?Q([1-4])", re.IGNORECASE)
+
+#: The forms ``--quarter`` accepts, for error messages and help texts.
+ACCEPTED_FORMS = "YYYY-Qn as in 2018-Q4, 2018-q4 or 2018Q4, or FY2018/19 Q4 (the fiscal year that starts in 2018)"
 
 
 @dataclass(frozen=True, order=True)
@@ -28,6 +34,33 @@ class Quarter:
         if not m:
             raise ValueError(f"quarter {label!r} is not of the form YYYY-Qn (for example 2025-Q1)")
         return cls(int(m.group(1)), int(m.group(2)))
+
+    @classmethod
+    def from_user(cls, label: str, fy_start_month: int | None = None) -> Quarter:
+        """Parse what a person types for ``--quarter``; ``ValueError`` lists the accepted forms.
+
+        Lenient on purpose, unlike :meth:`parse` (which reads the labels ``sob``
+        itself writes, in ledgers and contracts, and must stay exact).
+        ``FY2018/19 Q4`` names the fiscal year that starts in 2018, which is
+        what ``2018-Q4`` means too (SPEC 5.1).  With ``fy_start_month`` = 1 a
+        fiscal year is a calendar year, so the two-year ``FY`` form is refused
+        there rather than read as something the user may not have meant.
+        """
+        text = " ".join(label.split()) if isinstance(label, str) else ""
+        m = _USER_LABEL.fullmatch(text)
+        if m:
+            return cls(int(m.group(1)), int(m.group(2)))
+        f = _USER_FISCAL.fullmatch(text)
+        if f:
+            start, end = int(f.group(1)), f.group(2)
+            if int(end) != (start + 1) % (100 if len(end) == 2 else 10_000):
+                raise ValueError(f"quarter {label!r}: FY{start}/{end} is not a fiscal year (write FY{start}/{(start + 1) % 100:02d})")
+            if fy_start_month == 1:
+                raise ValueError(
+                    f"quarter {label!r}: this contract's fiscal year is the calendar year; write {start}-Q{f.group(3)}"
+                )
+            return cls(start, int(f.group(3)))
+        raise ValueError(f"quarter {label!r} is not a quarter; write {ACCEPTED_FORMS}")
 
     @classmethod
     def containing(cls, day: date, fy_start_month: int = 1) -> Quarter:

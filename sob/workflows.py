@@ -40,10 +40,10 @@ class EvidencePaths:
         return any((self.claims, self.participants, self.results))
 
 
-def parse_quarter(label: str) -> Quarter:
+def parse_quarter(label: str, fy_start_month: int | None = None) -> Quarter:
     """``--quarter`` value; a malformed label is a command-line error (exit 2)."""
     try:
-        return Quarter.parse(label)
+        return Quarter.from_user(label, fy_start_month)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -142,6 +142,7 @@ def compute_pay(req: PayRequest) -> PayOutcome:
         raise UsageError(f"--export {req.export}: use one of {', '.join(_EXPORT_SUFFIXES)}")
     contract, _ = load_valid_contract(req.contract)
     fy = contract.fiscal_year_start_month
+    quarter = parse_quarter(req.quarter, fy)
     if quarter.end(fy) < contract.start:
         raise UsageError(f"quarter {quarter} ends {quarter.end(fy)}, before the contract starts on {contract.start}")
     paths = resolve_evidence(contract, req.evidence, need_claims=True)
@@ -292,7 +293,7 @@ def validate_one(path: Path, given: EvidencePaths, quarter: str | None = None) -
     out.files += [str(f.path) for f in evidence.files]
     out.findings += evidence.file_errors + evidence.findings
     if not evidence.file_errors:
-        q = parse_quarter(quarter) if quarter else None
+        q = parse_quarter(quarter, contract.fiscal_year_start_month) if quarter else None
         out.summary = rule_summary(contract, evidence, q) if q else rows_summary(evidence)
     return out
 

@@ -261,7 +261,7 @@ def test_unsafe_evidence_path(tmp_path, case, command):
     _invoke(_pay(args) if command == "pay" else ["validate", *args], case)
 
 
-@pytest.mark.parametrize("quarter", ["2020-Q9", "", "2020-Q0", "2020Q1", "20-Q1", "2020-q1x", "2020-Q1 junk", "Q1-2020"])
+@pytest.mark.parametrize("quarter", ["2020-Q9", "", "2020-Q0", "20-Q1", "2020-q1x", "2020-Q1 junk", "Q1-2020"])
 def test_bad_quarter(quarter):
     case = Case(f"quarter {quarter!r}", lambda t: [], 2, "YYYY-Qn")
     _invoke(["pay", str(MHEP), "--quarter", quarter], case)

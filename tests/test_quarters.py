@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from sob.quarters import Quarter, quarters_between
+
+ROOT = Path(__file__).parent.parent
 
 
 def test_calendar_quarters():
@@ -42,3 +47,58 @@ def test_every_day_is_in_exactly_the_quarter_that_contains_it(month):
         q = Quarter.containing(day, month)
         assert q.start(month) <= day <= q.end(month)
         day = date.fromordinal(day.toordinal() + 7)
+
+
+# --- what people type for --quarter ------------------------------------------
+
+
+@pytest.mark.parametrize("label", ["2018-Q4", "2018-q4", "2018Q4", "2018q4", "FY2018/19 Q4", "fy2018/19 q4",
+                                   "FY2018/2019 Q4", " 2018-Q4 ", "2018 Q4"])
+def test_user_forms_name_the_same_quarter(label):
+    assert Quarter.from_user(label, 4) == Quarter(2018, 4)
+
+
+def test_fiscal_form_is_the_year_that_starts_in_its_first_year():
+    q = Quarter.from_user("FY2018/19 Q4", 4)
+    assert (q.start(4), q.end(4)) == (date(2019, 1, 1), date(2019, 3, 31))
+    assert Quarter.from_user("FY2099/00 Q1") == Quarter(2099, 1)  # across a century
+
+
+@pytest.mark.parametrize("label", ["2018-Q5", "18-Q4", "2018-Q4x", "", "Q4-2018", "FY2018/20 Q4", "FY2018 Q4"])
+def test_bad_user_labels_list_the_accepted_forms(label):
+    with pytest.raises(ValueError, match="FY2018/19"):
+        Quarter.from_user(label, 4)
+
+
+def test_a_two_year_fiscal_label_is_refused_for_calendar_years():
+    with pytest.raises(ValueError, match="calendar year; write 2018-Q4"):
+        Quarter.from_user("FY2018/19 Q4", 1)
+
+
+def test_stored_labels_stay_exact():
+    """Ledger file names and contract examples are read with ``parse``, which stays strict."""
+    for label in ("2018q4", "2018Q4", "FY2018/19 Q4"):
+        with pytest.raises(ValueError):
+            Quarter.parse(label)
+
+
+def _sob(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sob", *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_pay_accepts_every_form_with_the_same_result():
+    kbop = str(ROOT / "sample_contracts" / "kirklees-bop" / "contract.toml")  # April fiscal years
+    outputs = {form: _sob("pay", kbop, "--quarter", form, "--format", "json") for form in ("2021-Q2", "2021q2", "FY2021/22 Q2")}
+    assert all(r.returncode == 0 for r in outputs.values()), {k: r.stderr for k, r in outputs.items()}
+    assert len({r.stdout for r in outputs.values()}) == 1
+    assert '"quarter": "2021-Q2"' in outputs["2021q2"].stdout
+
+
+def test_a_bad_quarter_is_exit_2_with_the_accepted_forms():
+    mhep = str(ROOT / "sample_contracts" / "mhep-employment" / "contract.toml")
+    result = _sob("pay", mhep, "--quarter", "2020-Q5")
+    assert result.returncode == 2
+    assert "2018-q4" in result.stderr and "FY2018/19 Q4" in result.stderr
+    calendar = _sob("pay", mhep, "--quarter", "FY2020/21 Q1")  # MHEP's fiscal year is the calendar year
+    assert calendar.returncode == 2
+    assert "write 2020-Q1" in calendar.stderr

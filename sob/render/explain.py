@@ -1,47 +1,107 @@
-"""Rich view of ``sob explain``: one claim's story, rule by rule, and what its reason means."""
+"""Rich view of ``sob explain``: one claim's story, rule by rule, the arithmetic and what its reason means.
+
+Amounts are shown as people read them (``£1,200.00``), from the same integer
+minor units as every machine output.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from sob.contract import Contract
-from sob.explain import Explanation
+from sob.explain import Explanation, Step
+from sob.render.console import human_money
+from sob.render.findings import printable
 
-_MARKS = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]skip[/]"}
+Money = Callable[[int], str]
+
+_MARKS = {"pass": ("PASS", "green"), "fail": ("FAIL", "bold red"), "n/a": ("n/a", "dim")}
+
+
+def _verdict(step: Step) -> Text:
+    """PASS / FAIL / n/a, with the deciding failure called out."""
+    label, style = _MARKS.get(step.verdict, (step.verdict, ""))
+    text = Text(label, style=style)
+    if step.decides:
+        text.append(" ← reason", style="bold red")
+    return text
 
 
 def render_explanation(story: Explanation, contract: Contract, console: Console) -> None:
-    """Print the facts, each rule's verdict and data, the caps, the split and the money."""
-    m = contract.money
-    console.print(f"[bold]{story.kind} {story.claim_id}[/] — {contract.id}, as at the end of {story.quarter}")
+    """Print the facts, every rule's verdict and data, the price and cap arithmetic, the split and the money."""
+    def m(minor: int) -> str:
+        return human_money(minor, contract.minor_units, contract.currency)
+
+    head = Text(f"{story.kind} {printable(story.claim_id)}", style="bold")
+    head.append(f" — {printable(contract.id)}, as at the end of {story.quarter}")
+    console.print(head)
     for key, value in story.facts.items():
-        console.print(f"  {key}: {value}")
-    rules = Table(title="Rules", show_lines=False, expand=False)
-    rules.add_column("rule")
-    rules.add_column("verdict")
-    rules.add_column("what decided it", overflow="fold")
+        console.print(Text(f"  {key}: {printable(value)}"))
+    rules = Table(title="Rules (each evaluated on this claim's data)", title_justify="left", box=box.SIMPLE_HEAD)
+    rules.add_column("Rule", no_wrap=True)
+    rules.add_column("Verdict", no_wrap=True)
+    rules.add_column("What decided it", overflow="fold", min_width=20)
     for step in story.steps:
-        rules.add_row(step.code, _MARKS.get(step.verdict, step.verdict), step.detail)
+        rules.add_row(step.code, _verdict(step), Text(printable(step.detail)))
     console.print(rules)
-    if story.caps:
-        caps = Table(title="Caps")
-        for col in ("cap", "limit", "headroom before", "headroom after"):
-            caps.add_column(col, justify="right" if col != "cap" else "left")
-        for c in story.caps:
-            caps.add_row(c.cap, m(c.limit), m(c.headroom_before), m(c.headroom_after))
-        console.print(caps)
+    _arithmetic(story, console, m)
     reason = f" ({story.reason})" if story.reason else ""
     price = m(story.price) if story.price is not None else "—"
-    console.print(f"status: [bold]{story.status}[/]{reason}   price: {price}")
+    console.print(Text(f"status: {story.status}{reason}   price: {price}"))
     if story.reason and story.reason_meaning:
-        console.print(f"  {story.reason}: {story.reason_meaning}", markup=False)
-    money = Table(title="Money")
+        console.print(Text(f"  {story.reason}: {story.reason_meaning}"))
+    money = Table(title="Money", title_justify="left")
     for col in ("", "amount"):
-        money.add_column(col, justify="right")
+        money.add_column(col, justify="right", no_wrap=True)
     money.add_row("entitled", m(story.entitled))
     money.add_row("previously paid", m(story.previously_paid))
     money.add_row("due", m(story.due))
     for payer, due in story.split:
-        money.add_row(f"due to {payer}", m(due))
+        money.add_row(f"due to {printable(payer)}", m(due))
     console.print(money)
+    console.print(Text(f"due = entitled {m(story.entitled)} − previously paid {m(story.previously_paid)} = {m(story.due)}"))
+    if story.ledger is not None:
+        _ledger(story, console, m)
+
+
+def _arithmetic(story: Explanation, console: Console, m: Money) -> None:
+    """Price, then each cap's headroom and what it left: how the entitlement was reached."""
+    if story.price is None:
+        return
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column()  # wraps between words, so an amount is never split
+    grid.add_row("  price", m(story.price) + (f" ({printable(story.price_source)})" if story.price_source else ""))
+    amount = story.price
+    for cap in story.caps:
+        left = max(min(amount, cap.headroom_before), 0)
+        grid.add_row(f"  {cap.cap}", f"limit {m(cap.limit)} − used before {m(cap.used_before)} = headroom "
+                     f"{m(cap.headroom_before)}; {m(amount)} → {m(left)}; headroom after {m(cap.headroom_after)}")
+        amount = left
+    if story.payable is not None:
+        grid.add_row("  payable", f"{m(story.payable)} (added to the entitlement)")
+    console.print(Text("Price and caps", style="bold"))
+    console.print(grid)
+
+
+def _ledger(story: Explanation, console: Console, m: Money) -> None:
+    """What each closed quarter of the ledger paid for the claim."""
+    history = story.ledger or []
+    if not history:
+        console.print(Text("Ledger: no closed quarters"))
+        return
+    table = Table(title="Paid in the ledger's closed quarters", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("Quarter", no_wrap=True)
+    table.add_column("Paid in the quarter", justify="right", no_wrap=True)
+    table.add_column("Paid to date", justify="right", no_wrap=True)
+    for q in history:
+        if q.due is None:
+            table.add_row(q.quarter, Text("not in the ledger", style="dim"), "—")
+        else:
+            table.add_row(q.quarter, m(q.due), m(q.paid_to_date or 0))
+    console.print(table)

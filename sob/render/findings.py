@@ -249,7 +249,13 @@ def _caret(text: str, span: tuple[int, int]) -> str:
 
 
 def summary_line(findings: list[Finding], n_files: int) -> str:
-    """``3 errors, 1 warning in 2 files`` or ``no problems found in 2 files``."""
+    """``3 errors, 1 warning in 2 files`` or ``no problems found in 2 files``.
+
+    ``n_files`` is the number of distinct files checked.  When the problems
+    sit in fewer of them, the line says so (``298 errors in 1 of 3 files``):
+    "298 errors in 3 files" would send a reader looking through files that
+    have none.
+    """
     errors, warnings = _count(findings)
     files = _plural(n_files, "file")
     if not errors and not warnings:
@@ -257,7 +263,25 @@ def summary_line(findings: list[Finding], n_files: int) -> str:
     parts = [_plural(errors, "error") if errors else "no errors"]
     if warnings:
         parts.append(_plural(warnings, "warning"))
+    named = len({f.file for f in findings if f.file is not None})
+    if 0 < named < n_files:
+        files = f"{named} of {files}"
     return f"{', '.join(parts)} in {files}"
+
+
+def unique_findings(groups: Iterable[Iterable[Finding]]) -> list[Finding]:
+    """The findings of several contracts, each problem once, in order.
+
+    Two contracts that share an evidence file each report its data errors;
+    listed and counted twice, one bad cell would read as two.
+    """
+    seen: set[Finding] = set()
+    out: list[Finding] = []
+    for group in groups:
+        mine = list(group)
+        out.extend(f for f in mine if f not in seen)
+        seen.update(mine)
+    return out
 
 
 # --------------------------------------------------------------------------

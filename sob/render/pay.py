@@ -2,8 +2,10 @@
 
 Every figure comes from the :class:`~sob.payrun.PayRun` in integer minor
 units and is formatted once, at the edge, with the contract's minor unit;
-thousands separators appear here and nowhere else (machine outputs keep the
-plain amounts of SPEC 3.1).  Tables that a finance team adds up carry a total
+thousands separators and the currency symbol appear here and nowhere else
+(machine outputs keep the plain amounts of SPEC 3.1).  The title says whether
+the view is a preview (nothing written) or a close, so a preview is never
+signed off as the record.  Tables that a finance team adds up carry a total
 row computed from the same integers, and the reconciliation checks its own
 identities instead of trusting them.
 """
@@ -22,9 +24,12 @@ from rich.text import Text
 
 from sob.contract import Contract
 from sob.payrun import PayRun, RowGroup, summary
+from sob.render.console import FitTable, currency_prefix, group_thousands, human_money
 from sob.render.findings import printable
 
 EvidenceFile = tuple[str, str, int, str]  # (kind, path, rows, sha256)
+
+__all__ = ["EvidenceFile", "group_thousands", "pay_renderables", "reconcile", "render_pay"]
 
 _STATUSES = ("paid", "partial", "capped", "rejected")
 _CAP_REASONS = ("PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP")
@@ -35,21 +40,14 @@ _CAP_REASONS = ("PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP")
 # --------------------------------------------------------------------------
 
 
-def group_thousands(amount: str) -> str:
-    """``-1234567.89`` → ``-1,234,567.89``: for people, never for machines."""
-    sign = "-" if amount.startswith("-") else ""
-    whole, dot, frac = amount.lstrip("+-").partition(".")
-    groups: list[str] = []
-    while len(whole) > 3:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    groups.insert(0, whole)
-    return sign + ",".join(groups) + dot + frac
-
-
 def _money(contract: Contract, minor: int) -> Text:
-    """An amount cell: grouped digits, negative amounts (clawbacks) in red."""
-    return Text(group_thousands(contract.money(int(minor))), style="red" if minor < 0 else "")
+    """An amount cell: symbol and grouped digits, negative amounts (clawbacks) in red."""
+    return Text(_amount(contract, minor), style="red" if minor < 0 else "")
+
+
+def _amount(contract: Contract, minor: int) -> str:
+    """``£1,200.00``: the contract's currency, for people."""
+    return human_money(int(minor), contract.minor_units, contract.currency)
 
 
 def _text(value: object, style: str = "") -> Text:
@@ -61,21 +59,22 @@ def _table(title: str, columns: Iterable[tuple[str, str]], **kw: Any) -> Table:
     """A section table that stays legible at 80 columns (a pipe's width).
 
     Column kinds: ``num`` amounts and counts, right-aligned and never wrapped
-    (long headers are written on two lines instead); ``label`` row labels
-    of our own, never wrapped; ``id`` codes and ids,
-    folded but never squeezed to nothing; ``text`` names and notes, which
-    give way first.
+    or cut (long headers are written on two lines instead); ``label`` row
+    labels of our own, never wrapped; ``id`` codes and ids, kept whole on one
+    line (cut with an ellipsis only when nothing else can give way: an id
+    broken across lines reads as two ids); ``text`` names, paths and notes,
+    which fold first.  :class:`~sob.render.console.FitTable` decides the
+    widths when the table is drawn; ``--wide`` gives it room for every
+    natural width.
     """
-    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, **kw)
+    table = FitTable(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, **kw)
     for header, kind in columns:
         if kind == "num":
-            table.add_column(header, justify="right", no_wrap=True)
-        elif kind == "label":
-            table.add_column(header, no_wrap=True)
-        elif kind == "id":
-            table.add_column(header, overflow="fold", min_width=min(8, max(len(header), 5)))
+            table.add_kind_column(header, kind, justify="right", no_wrap=True)
+        elif kind in ("label", "id"):
+            table.add_kind_column(header, kind, no_wrap=True, overflow="ellipsis")
         else:
-            table.add_column(header, overflow="fold", min_width=6)
+            table.add_kind_column(header, kind, overflow="fold")
     return table
 
 
@@ -91,19 +90,19 @@ def _sum(table: pl.DataFrame, expr: pl.Expr) -> int:
 # --------------------------------------------------------------------------
 
 
-def render_pay(run: PayRun, files: list[EvidenceFile], console: Console) -> None:
-    """Write the whole quarter-close view to ``console`` (the CLI's stdout console)."""
-    for i, part in enumerate(pay_renderables(run, files)):
+def render_pay(run: PayRun, files: list[EvidenceFile], console: Console, *, closed: bool = False) -> None:
+    """Write the whole view to ``console`` (the CLI's stdout console): a preview, or ``closed``."""
+    for i, part in enumerate(pay_renderables(run, files, closed=closed)):
         if i:
             console.print()
         console.print(part)
 
 
-def pay_renderables(run: PayRun, files: list[EvidenceFile]) -> list[RenderableType]:
+def pay_renderables(run: PayRun, files: list[EvidenceFile], *, closed: bool = False) -> list[RenderableType]:
     """The sections of the view in reading order, for callers that compose their own output."""
     data = summary(run)
     parts: list[RenderableType] = [
-        header(run, files),
+        header(run, files, closed=closed),
         totals(run, data),
         by_outcome(run, data),
         by_payer(run),
@@ -120,23 +119,36 @@ def pay_renderables(run: PayRun, files: list[EvidenceFile]) -> list[RenderableTy
 # --------------------------------------------------------------------------
 
 
-def header(run: PayRun, files: list[EvidenceFile]) -> RenderableType:
-    """Which contract, which quarter, which money, and exactly which files were read."""
+def header(run: PayRun, files: list[EvidenceFile], *, closed: bool = False) -> RenderableType:
+    """Which contract, which quarter, whether it was closed, which money, and exactly which files were read."""
     c, q = run.contract, run.quarter
     fy = c.fiscal_year_start_month
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
+    grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     grid.add_row("Contract", _text(f"{c.id} — {c.name}" if c.name else c.id))
     grid.add_row("Quarter", _text(f"{q} ({q.fiscal_label(fy)}), {q.start(fy).isoformat()} to {q.end(fy).isoformat()}"))
-    grid.add_row("Currency", _text(f"{c.currency} (amounts to {c.minor_units} decimal places)"))
+    grid.add_row("Status", _status(run, closed))
+    symbol = currency_prefix(c.currency).strip()
+    shown = f"{c.currency}, shown as {symbol}" if symbol != c.currency else c.currency
+    grid.add_row("Currency", _text(f"{shown} (amounts to {c.minor_units} decimal places)"))
     grid.add_row("Prior payments", _text(_previous_source(run)))
     for note in run.notes:
         grid.add_row("Note", _text(note))
-    parts: list[RenderableType] = [Text(f"Quarter close: {printable(c.id)} {q}", style="bold"), grid]
+    title = (Text(f"Quarter close: {printable(c.id)} {q} — closed in the ledger", style="bold") if closed
+             else Text(f"Quarter preview: {printable(c.id)} {q} — not closed", style="bold"))
+    parts: list[RenderableType] = [title, grid]
     if files:
         parts.append(evidence_files(files))
     return Group(*parts)
+
+
+def _status(run: PayRun, closed: bool) -> Text:
+    """Preview or close, in words a reader cannot mistake for the other."""
+    if closed:
+        return Text("CLOSED: this quarter is now recorded in the ledger", style="bold green")
+    how = "add --close to close it" if run.with_ledger else "close it with --ledger DIR --close"
+    return Text(f"PREVIEW, not closed: nothing was recorded ({how})", style="bold yellow")
 
 
 def _previous_source(run: PayRun) -> str:
@@ -448,8 +460,8 @@ def _mismatch(c: Contract, r: PayerReconciliation) -> Text:
     lhs = r.brought_forward + r.movement + r.clawbacks
     return Text(
         f"Payer {printable(r.payer_id)} does not reconcile: brought forward + movement + clawbacks = "
-        f"{group_thousands(c.money(lhs))}, carried forward = {group_thousands(c.money(r.carried_forward))} "
-        f"(difference {group_thousands(c.money(r.difference))}); due now = {group_thousands(c.money(r.due))}. "
+        f"{_amount(c, lhs)}, carried forward = {_amount(c, r.carried_forward)} "
+        f"(difference {_amount(c, r.difference)}); due now = {_amount(c, r.due)}. "
         "Do not sign off; report this.",
         style="bold red",
     )
