@@ -272,6 +272,13 @@ def pay(
     reject_invalid: Annotated[bool, typer.Option("--reject-invalid", help="Reject rows with data errors instead of stopping.")] = False,
     export: Annotated[Path | None, typer.Option("--export", help="Write the claim table: .csv, .parquet, .json or .xlsx.")] = None,
     format: Annotated[PayFormat, typer.Option("--format", help="table (terminal) or json (SPEC 9).")] = PayFormat.table,
+    accept_contract_change: Annotated[bool, typer.Option(
+        "--accept-contract-change",
+        help="Close although the contract changed since the latest close and restates closed amounts (needs --ledger).",
+    )] = False,
+    allow_gap: Annotated[bool, typer.Option(
+        "--allow-gap", help="Close although quarters since the latest close stay unclosed (needs --ledger).",
+    )] = False,
 ) -> None:
     """Close a quarter: entitled, previously paid and due, per claim and per payer."""
     from sob.payrun import summary
@@ -280,13 +287,20 @@ def pay(
     _STATE["closing"] = close
     with _errors():
         req = PayRequest(contract, quarter, _evidence(claims, participants, results), ledger, close, reject_invalid, export,
-                         summary_only=format is PayFormat.json)
+                         summary_only=format is PayFormat.json, accept_contract_change=accept_contract_change,
+                         allow_gap=allow_gap)
         outcome = _with_progress("assessing", lambda: compute_pay(req))
         close_and_export(req, outcome)
         if outcome.warnings:
             _print_findings(outcome.warnings)
+        for message in outcome.messages:
+            sys.stderr.write(f"sob: {message}\n")
         if format is PayFormat.json:
-            sys.stdout.write(json.dumps(summary(outcome.run), indent=2) + "\n")
+            data = summary(outcome.run)
+            if ledger is not None:
+                change = outcome.change
+                data["contract_change"] = None if change is None else change.as_json(outcome.run.contract.minor_units)
+            sys.stdout.write(json.dumps(data, indent=2) + "\n")
         else:
             from sob.render.pay import render_pay
 

@@ -4,10 +4,12 @@ Layout, for contract ``C`` and quarter ``Q`` (``YYYY-Qn``)::
 
     DIR/C/Q.csv    the claim table of Q exactly as closed
     DIR/C/Q.toml   the manifest: ids, totals, SHA-256 hashes, previous manifest
+    DIR/C/Q.contract.toml   the contract file exactly as closed (SPEC 10.1)
     DIR/C/.lock    exists only while a close runs (it is flock-ed, then removed)
 
 A quarter is *closed* when, and only when, its manifest exists: the close
-writes Q.csv first and the manifest (which holds Q.csv's hash) last, each by
+writes Q.csv and Q.contract.toml first and the manifest (which holds their
+hashes) last, each by
 temporary file + fsync + rename, so a crash leaves either the old ledger or
 the new one.  A Q.csv without a manifest is an incomplete close: it does not
 count, the next close of Q overwrites it, and :func:`verify` reports it.
@@ -242,6 +244,70 @@ def _manifest_problem(parsed: dict[str, Any]) -> str | None:
     if not isinstance(parsed.get("totals", {}), dict):
         return "[totals] is not a table"
     return None
+
+
+def copy_name(q: Quarter) -> str:
+    """File name of the contract copy a close of ``q`` writes (SPEC 10.1)."""
+    return f"{q}.contract.toml"
+
+
+def _quarter_of_copy(path: Path) -> Quarter | None:
+    """The quarter a ``Q.contract.toml`` name stands for, if any."""
+    name = path.name
+    if not name.endswith(".contract.toml"):
+        return None
+    try:
+        q = Quarter.parse(name.removesuffix(".contract.toml"))
+    except ValueError:
+        return None
+    return q if copy_name(q) == name else None
+
+
+def latest_close(directory: Path, contract_id: str) -> tuple[Quarter, str, dict[str, Any]] | None:
+    """The latest closed quarter of a contract: quarter, SHA-256 of its manifest, parsed manifest.
+
+    ``None`` when nothing is closed.  The change guard (SPEC 10.1) and the
+    gap check (10.4) compare a run with this close.
+    """
+    closed = _manifest_paths(_contract_dir(directory, contract_id))
+    if not closed:
+        return None
+    q = max(closed)
+    data, parsed = _read_manifest(closed[q])
+    return q, sha256_bytes(data), parsed
+
+
+def closed_contract_copy(directory: Path, contract_id: str, q: Quarter, parsed: dict[str, Any]) -> Path | None:
+    """The contract copy of a closed quarter, when its manifest names one and it is unchanged.
+
+    ``None`` for a quarter closed before copies existed.  A named copy that is
+    missing or differs from the manifest's contract hash is an InputError:
+    the restatement would compare against the wrong contract.
+    """
+    name = parsed.get("contract_copy")
+    if name is None:
+        return None
+    cdir = _contract_dir(directory, contract_id)
+    path = cdir / copy_name(q)
+    if name != copy_name(q):
+        raise InputError(f"ledger manifest of {q} names contract copy {name!r}; run `sob ledger verify`")
+    try:
+        data = read_regular(path)
+    except FileNotFoundError as exc:
+        raise InputError(f"ledger quarter {q} of {contract_id}: {path} is missing; run `sob ledger verify`") from exc
+    if sha256_bytes(data) != parsed["hashes"].get("contract"):
+        raise InputError(f"ledger quarter {q} of {contract_id}: {path} changed since it was closed; run `sob ledger verify`")
+    return path
+
+
+def closed_entitled(directory: Path, contract_id: str, q: Quarter, parsed: dict[str, Any], minor_units: int) -> pl.DataFrame:
+    """``claim_id`` and ``entitled`` (minor units) of a closed quarter's table, checked against its manifest."""
+    cdir = _contract_dir(directory, contract_id)
+    data = _vouched_table(cdir, q, parsed, f"ledger quarter {q} of {contract_id}")
+    df = pl.read_csv(io.BytesIO(data), infer_schema=False)
+    if "claim_id" not in df.columns or "entitled" not in df.columns:
+        raise InputError(f"ledger quarter {q} of {contract_id}: {q}.csv has no claim_id or entitled column")
+    return _parse_money(df.select("claim_id", "entitled"), "entitled", _minor_units_of(parsed) if "minor_units" in parsed else minor_units, cdir / f"{q}.csv")
 
 
 # --------------------------------------------------------------------------
@@ -555,20 +621,28 @@ def _manifest_bytes(
     totals: dict[str, Any],
     hashes: dict[str, str],
     closed_at: datetime,
+    extra: dict[str, Any] | None = None,
 ) -> bytes:
-    """The manifest TOML; ``hashes`` already holds table and previous_manifest."""
+    """The manifest TOML; ``hashes`` already holds table and previous_manifest.
+
+    ``extra`` adds the keys of SPEC 10 (``contract_copy``, ``period_end``,
+    ``skipped``, ``[contract_change]``); a manifest without them is one an
+    earlier version would have written, so old ledgers keep verifying.
+    """
     from sob import __version__
 
-    manifest = {
+    manifest: dict[str, Any] = {
         "contract": contract_id,
         "quarter": str(q),
         "closed_at": closed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "sob_version": __version__,
         "minor_units": minor_units,
         "payers": list(payer_ids),
-        "totals": totals,
-        "hashes": hashes,
     }
+    manifest.update({k: v for k, v in (extra or {}).items() if not isinstance(v, dict)})
+    manifest["totals"] = totals
+    manifest["hashes"] = hashes
+    manifest.update({k: v for k, v in (extra or {}).items() if isinstance(v, dict)})
     return tomli_w.dumps(manifest).encode("utf-8")
 
 
@@ -616,9 +690,15 @@ def _not_closed(path: Path, exc: BaseException) -> WriteError:
 
 
 def _commit(
-    cdir: Path, csv_path: Path, data: bytes, manifest_path: Path, manifest: bytes, then: Callable[[], None] | None
+    cdir: Path,
+    csv_path: Path,
+    data: bytes,
+    manifest_path: Path,
+    manifest: bytes,
+    then: Callable[[], None] | None,
+    copy: tuple[Path, bytes] | None = None,
 ) -> None:
-    """Write Q.csv, then the manifest (the commit point); on failure remove what was written.
+    """Write Q.csv (and the contract copy), then the manifest (the commit point); on failure remove what was written.
 
     From the manifest on, a signal waits until ``then`` (the caller's own
     commit, e.g. moving the export into place) has run, so the run can say
@@ -626,6 +706,7 @@ def _commit(
     error removes this close's Q.csv: the ledger is exactly as before.
     """
     before = _identity(csv_path)
+    copy_before = None if copy is None else _identity(copy[0])
     committed = False
     try:
         try:
@@ -633,6 +714,12 @@ def _commit(
         except OSError as exc:
             raise _not_closed(csv_path, exc) from exc
         pause_at("table-written")
+        if copy is not None:
+            try:
+                _write_table_file(copy[0], copy[1])
+            except OSError as exc:
+                raise _not_closed(copy[0], exc) from exc
+            pause_at("contract-copied")
         with shielded():
             try:
                 _write_manifest_file(manifest_path, manifest)
@@ -649,10 +736,13 @@ def _commit(
             if then is not None:
                 then()
     finally:
-        if not committed and _identity(csv_path) != before:
-            with shielded(), contextlib.suppress(OSError):
-                os.unlink(csv_path)
-                _sync_dir(cdir)
+        if not committed:
+            written = [(csv_path, before)] + ([] if copy is None else [(copy[0], copy_before)])
+            for path, identity in written:
+                if _identity(path) != identity:
+                    with shielded(), contextlib.suppress(OSError):
+                        os.unlink(path)
+                        _sync_dir(cdir)
 
 
 def close_quarter(
@@ -667,6 +757,9 @@ def close_quarter(
     *,
     closed_at: datetime | None = None,
     then: Callable[[], None] | None = None,
+    contract_bytes: bytes | None = None,
+    extra: dict[str, Any] | None = None,
+    expect_previous: str | None = None,
 ) -> Path:
     """Close ``quarter``: write DIR/C/Q.csv then DIR/C/Q.toml; return the manifest path.
 
@@ -686,6 +779,14 @@ def close_quarter(
     so the ledger is exactly as before.  SIGINT/SIGTERM do the same before
     the commit point; after it, the :class:`sob.interrupts.Interrupted`
     raised carries a note that the quarter was closed.
+
+    ``contract_bytes`` (SPEC 10.1) is the contract file as read: it is
+    written as Q.contract.toml before the manifest, which names it; its
+    SHA-256 must be ``hashes["contract"]``.  ``extra`` adds manifest keys
+    (see :func:`_manifest_bytes`).  ``expect_previous`` is the SHA-256 of the
+    latest manifest (``""``: none) the caller's checks were made against:
+    another close committed in between refuses this one, since its change
+    guard and gap checks looked at another ledger.
     """
     q = _as_quarter(quarter)
     cdir = _contract_dir(directory, contract_id)
@@ -693,6 +794,11 @@ def close_quarter(
     data = csv_bytes(table, minor_units, formula_prefix=False)
     manifest_totals = _totals(table, minor_units, payer_ids, totals)
     evidence = _evidence_hashes(hashes)
+    extra = dict(extra or {})
+    if contract_bytes is not None:
+        if sha256_bytes(contract_bytes) != evidence["contract"]:
+            raise ValueError("contract_bytes do not have the contract hash")
+        extra["contract_copy"] = copy_name(q)
     ensure_can_close(directory, contract_id, q)  # refuse before creating even .lock
     when = closed_at if closed_at is not None else datetime.now(UTC)
     csv_path, manifest_path = cdir / f"{q}.csv", cdir / f"{q}.toml"
@@ -711,11 +817,17 @@ def close_quarter(
             _check_previously_paid(directory, contract_id, q, table, minor_units, payer_ids)
             closed = _manifest_paths(cdir)
             previous = sha256_bytes(read_regular(closed[max(closed)])) if closed else ""
+            if expect_previous is not None and previous != expect_previous:
+                raise InputError(
+                    f"quarter {q} of {contract_id} was computed against another state of the ledger (another "
+                    "close committed meanwhile); nothing was written: run the close again"
+                )
             # Render the manifest before writing anything, so a value TOML cannot
             # hold fails here rather than between the two writes.
             all_hashes = {**evidence, "table": sha256_bytes(data), "previous_manifest": previous}
-            manifest = _manifest_bytes(contract_id, q, minor_units, payer_ids, manifest_totals, all_hashes, when)
-            _commit(cdir, csv_path, data, manifest_path, manifest, then)
+            manifest = _manifest_bytes(contract_id, q, minor_units, payer_ids, manifest_totals, all_hashes, when, extra)
+            copy = None if contract_bytes is None else (cdir / copy_name(q), contract_bytes)
+            _commit(cdir, csv_path, data, manifest_path, manifest, then, copy)
     finally:
         if made_folder and not manifest_path.exists():
             with shielded(), contextlib.suppress(OSError):
@@ -731,8 +843,10 @@ def _finding(code: str, path: Path, message: str, severity: str = "error") -> Fi
     return Finding(code=code, message=message, file=str(path), severity=severity)
 
 
-def _scan_contract_dir(cdir: Path) -> tuple[dict[Quarter, Path], dict[Quarter, Path], list[Finding]]:
-    """Sort a contract folder's entries into CSVs, manifests and unexpected files."""
+def _scan_contract_dir(
+    cdir: Path, copies: dict[Quarter, Path] | None = None
+) -> tuple[dict[Quarter, Path], dict[Quarter, Path], list[Finding]]:
+    """Sort a contract folder's entries into CSVs, manifests, contract copies (into ``copies``) and unexpected files."""
     csvs: dict[Quarter, Path] = {}
     manifests: dict[Quarter, Path] = {}
     findings: list[Finding] = []
@@ -740,6 +854,10 @@ def _scan_contract_dir(cdir: Path) -> tuple[dict[Quarter, Path], dict[Quarter, P
         regular = _is_regular(entry)
         if entry.name == LOCK_NAME and regular:
             continue  # a close is running, or one was killed (a flock dies with its process)
+        q_copy = _quarter_of_copy(entry)
+        if q_copy is not None and regular and copies is not None:
+            copies[q_copy] = entry
+            continue
         if _TEMP_FILE.fullmatch(entry.name) and regular:
             findings.append(_finding(
                 "LEDGER_INCOMPLETE", entry,
@@ -785,6 +903,24 @@ def _check_manifest(cdir: Path, q: Quarter, path: Path, data: bytes, csvs: dict[
     elif problem := _totals_problem(table, parsed, csv_path):
         findings.append(_finding("LEDGER_CHANGED", path, f"manifest of {q} changed since it was closed: {problem}"))
     return parsed, findings
+
+
+def _check_copy(cdir: Path, q: Quarter, parsed: dict[str, Any], copies: dict[Quarter, Path]) -> list[Finding]:
+    """The contract copy a manifest names must be there with the manifest's contract hash (SPEC 10.1).
+
+    A manifest that names no copy was closed by an earlier version: nothing to check.
+    """
+    name = parsed.get("contract_copy")
+    if name is None:
+        return []
+    path = copies.get(q, cdir / copy_name(q))
+    if name != copy_name(q):
+        return [_finding("LEDGER_BAD_MANIFEST", cdir / f"{q}.toml", f"manifest of {q} names contract copy {name!r}, not {copy_name(q)!r}")]
+    if q not in copies:
+        return [_finding("LEDGER_REMOVED", path, f"{path.name}, the contract quarter {q} was closed with, is missing")]
+    if sha256_bytes(read_regular(path)) != parsed["hashes"].get("contract"):
+        return [_finding("LEDGER_CHANGED", path, f"{path.name} changed since quarter {q} was closed")]
+    return []
 
 
 def _check_chain(
@@ -845,7 +981,8 @@ def _check_chain(
 
 def _verify_contract(cdir: Path) -> list[Finding]:
     """All checks for one contract folder."""
-    csvs, manifests, findings = _scan_contract_dir(cdir)
+    copies: dict[Quarter, Path] = {}
+    csvs, manifests, findings = _scan_contract_dir(cdir, copies)
     digests: dict[Quarter, str] = {}
     parsed: dict[Quarter, dict[str, Any]] = {}
     for q, path in manifests.items():
@@ -855,6 +992,14 @@ def _verify_contract(cdir: Path) -> list[Finding]:
         findings += more
         if content is not None:
             parsed[q] = content
+            findings += _check_copy(cdir, q, content, copies)
+    for q, path in copies.items():
+        if q not in manifests:
+            findings.append(_finding(
+                "LEDGER_INCOMPLETE", path,
+                f"contract copy without a manifest: quarter {q} is not closed; closing it again overwrites this file",
+                "warning",
+            ))
     chain, explained = _check_chain(cdir, list(manifests), manifests, digests, parsed, csvs)
     findings += chain
     for q, path in csvs.items():
@@ -1017,8 +1162,12 @@ def _cap_use(
 __all__ = [
     "LOCK_NAME",
     "close_quarter",
+    "closed_contract_copy",
+    "closed_entitled",
     "closed_quarters",
+    "copy_name",
     "ensure_can_close",
+    "latest_close",
     "previously_paid",
     "sha256_bytes",
     "sha256_file",

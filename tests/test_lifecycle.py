@@ -1,0 +1,320 @@
+"""A contract through its life (SPEC 10.1 change guard, 10.4 quarter gaps), through real files and `sob`.
+
+Contract ``t`` (GBP, calendar quarters) has payers LA 0.7 and CF 0.3 and one
+outcome P at 400.00.  Claims c1 and c2 are submitted in 2020-Q1, c3 in
+2020-Q2.  Every figure below is worked out by hand: raising P to 450.00
+after the close of 2020-Q1 restates c1 and c2 by 50.00 each (100.00; LA
+35.00 each, CF 15.00 each).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tomllib
+from datetime import date
+from pathlib import Path
+
+import pytest
+from conftest import make_contract, write_claims
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from sob import ledger as sob_ledger
+from sob.cli import app
+from sob.lifecycle import skipped_quarters
+from sob.quarters import Quarter
+
+ROOT = Path(__file__).parent.parent
+PAYERS = [{"id": "LA", "share": 0.7}, {"id": "CF", "share": 0.3}]
+CLAIMS = [
+    ("c1", "A", "P", date(2020, 1, 5), date(2020, 1, 10)),
+    ("c2", "B", "P", date(2020, 2, 5), date(2020, 2, 10)),
+    ("c3", "C", "P", date(2020, 4, 5), date(2020, 4, 10)),
+]
+
+
+def _case(folder: Path, price: int | str = 400) -> Path:
+    write_claims(folder / "claims.csv", CLAIMS)
+    (folder / "L").mkdir(exist_ok=True)
+    return make_contract(folder, payers=PAYERS, outcomes=[{"id": "P", "price": price}],
+                         evidence={"claims": "claims.csv"})
+
+
+def _sob(*args: object) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _pay(folder: Path, quarter: str, *extra: object) -> tuple[int, str, str]:
+    return _sob("pay", folder / "contract.toml", "--quarter", quarter, "--ledger", folder / "L", *extra)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((folder / "L" / "t").iterdir())}
+
+
+def _manifest(folder: Path, quarter: str) -> dict[str, object]:
+    return tomllib.loads((folder / "L" / "t" / f"{quarter}.toml").read_text(encoding="utf-8"))
+
+
+def _raise_price(folder: Path, price: str = "450") -> None:
+    path = folder / "contract.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("price = 400", f"price = {price}"), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------
+# 10.1: the copy of the contract, and its verification
+
+
+def test_every_close_keeps_a_byte_copy_of_the_contract_that_verify_checks(tmp_path):
+    contract = _case(tmp_path)
+    code, _, err = _pay(tmp_path, "2020-Q1", "--close")
+    assert code == 0, err
+    copy = tmp_path / "L" / "t" / "2020-Q1.contract.toml"
+    assert copy.read_bytes() == contract.read_bytes()
+    manifest = _manifest(tmp_path, "2020-Q1")
+    assert manifest["contract_copy"] == "2020-Q1.contract.toml"
+    assert manifest["hashes"]["contract"] == sob_ledger.sha256_file(contract)  # type: ignore[index]
+    assert manifest["period_end"] == date(2020, 3, 31)
+    assert "contract_change" not in manifest and "skipped" not in manifest
+    assert _sob("ledger", "verify", tmp_path / "L")[0] == 0
+
+    copy.write_bytes(copy.read_bytes() + b"# edited\n")
+    code, _, err = _sob("ledger", "verify", tmp_path / "L")
+    assert code == 1 and "LEDGER_CHANGED" in err and "2020-Q1.contract.toml" in err
+
+    copy.unlink()
+    code, _, err = _sob("ledger", "verify", tmp_path / "L")
+    assert code == 1 and "LEDGER_REMOVED" in err and "2020-Q1.contract.toml" in err
+
+
+def test_a_quarter_closed_before_copies_existed_is_not_reported_for_lacking_one(tmp_path):
+    _case(tmp_path)
+    assert _pay(tmp_path, "2020-Q1", "--close")[0] == 0
+    _drop_copy(tmp_path, "2020-Q1")
+    assert _sob("ledger", "verify", tmp_path / "L")[0] == 0
+
+
+def _drop_copy(folder: Path, quarter: str) -> None:
+    """Make a close look like one written before copies existed (the latest manifest has no successor)."""
+    cdir = folder / "L" / "t"
+    (cdir / f"{quarter}.contract.toml").unlink()
+    manifest = cdir / f"{quarter}.toml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith(("contract_copy", "period_end"))) + "\n",
+        encoding="utf-8",
+    )
+
+
+# --------------------------------------------------------------------------
+# 10.1: the change guard
+
+
+def test_a_price_raised_after_a_close_is_warned_in_a_preview(tmp_path):
+    _case(tmp_path)
+    assert _pay(tmp_path, "2020-Q1", "--close")[0] == 0
+    _raise_price(tmp_path)
+    code, out, err = _pay(tmp_path, "2020-Q2", "--format", "json")
+    assert code == 0, err
+    assert "restates 2 closed row(s), net 100.00" in err and "c1, c2" in err and "--accept-contract-change" in err
+    change = json.loads(out)["contract_change"]
+    assert change == {
+        "since": "2020-Q1",
+        "previous_contract_sha256": sob_ledger.sha256_bytes((tmp_path / "L/t/2020-Q1.contract.toml").read_bytes()),
+        "restated_rows": 2,
+        "restated_amount": "100.00",
+        "by_outcome": [{"outcome_id": "P", "restated_rows": 2, "restated_amount": "100.00"}],
+        "claim_ids": ["c1", "c2"],
+    }
+
+
+def test_the_close_is_refused_and_writes_nothing_until_the_change_is_accepted(tmp_path):
+    _case(tmp_path)
+    assert _pay(tmp_path, "2020-Q1", "--close")[0] == 0
+    before = _files(tmp_path)
+    _raise_price(tmp_path)
+    export = tmp_path / "out.csv"
+    code, _, err = _pay(tmp_path, "2020-Q2", "--close", "--export", export)
+    assert code == 1
+    assert "restates 2 closed row(s)" in err and "--accept-contract-change" in err and "nothing was written" in err
+    assert _files(tmp_path) == before and not export.exists()
+
+    code, out, err = _pay(tmp_path, "2020-Q2", "--close", "--accept-contract-change", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    # c1, c2: 450 - 400 back-pay each; c3: 450 new
+    assert data["totals"]["due"] == "550.00"
+    assert data["contract_change"]["restated_amount"] == "100.00"
+    manifest = _manifest(tmp_path, "2020-Q2")
+    assert manifest["contract_change"] == {
+        "since": "2020-Q1",
+        "previous_contract_sha256": sob_ledger.sha256_bytes(before["2020-Q1.contract.toml"]),
+        "restated_rows": 2,
+        "restated_amount": "100.00",
+    }
+    assert _sob("ledger", "verify", tmp_path / "L")[0] == 0
+
+
+def test_a_payer_split_change_alone_restates_rows(tmp_path):
+    contract = _case(tmp_path)
+    assert _pay(tmp_path, "2020-Q1", "--close")[0] == 0
+    text = contract.read_text(encoding="utf-8")
+    contract.write_text(text.replace("share = 0.7", "share = 0.6").replace("share = 0.3", "share = 0.4"), encoding="utf-8")
+    code, out, _ = _pay(tmp_path, "2020-Q2", "--format", "json")
+    change = json.loads(out)["contract_change"]
+    assert code == 0 and change["restated_rows"] == 2 and change["restated_amount"] == "0.00"
+    assert _pay(tmp_path, "2020-Q2", "--close")[0] == 1
+
+
+def test_a_comment_only_edit_passes_with_a_notice_and_is_recorded(tmp_path):
+    contract = _case(tmp_path)
+    assert _pay(tmp_path, "2020-Q1", "--close")[0] == 0
+    contract.write_text(contract.read_text(encoding="utf-8") + "# a comment\n", encoding="utf-8")
+    code, out, err = _pay(tmp_path, "2020-Q2", "--close", "--format", "json")
+    assert code == 0, err
+    assert "contract changed since 2020-Q1; no closed amount changes" in err
+    assert json.loads(out)["contract_change"] == {
+        "since": "2020-Q1", "previous_contract_sha256": _manifest(tmp_path, "2020-Q1")["hashes"]["contract"],  # type: ignore[index]
+        "restated_rows": 0, "restated_amount": "0.00", "by_outcome": [], "claim_ids": [],
+    }
+    assert _manifest(tmp_path, "2020-Q2")["contract_change"]["restated_rows"] == 0  # type: ignore[index]
+
+
+def test_accepting_a_change_that_is_not_there_is_a_notice(tmp_path):
+    _case(tmp_path)
+    code, out, err = _pay(tmp_path, "2020-Q1", "--close", "--accept-contract-change", "--format", "json")
+    assert code == 0 and "notice" in err and json.loads(out)["contract_change"] is None
+    code, out, err = _pay(tmp_path, "2020-Q2", "--close", "--accept-contract-change", "--format", "json")
+    assert code == 0 and "unchanged since 2020-Q1" in err and json.loads(out)["contract_change"] is None
+    assert "contract_change" not in _manifest(tmp_path, "2020-Q2")
+
+
+def test_contract_change_is_absent_without_a_ledger_and_the_flags_need_one(tmp_path):
+    contract = _case(tmp_path)
+    code, out, _ = _sob("pay", contract, "--quarter", "2020-Q1", "--format", "json")
+    assert code == 0 and "contract_change" not in json.loads(out)
+    for flag in ("--accept-contract-change", "--allow-gap"):
+        code, _, err = _sob("pay", contract, "--quarter", "2020-Q1", flag)
+        assert code == 2 and f"{flag} needs --ledger" in err
+
+
+def test_a_ledger_without_copies_is_compared_with_the_closed_entitled(tmp_path):
+    _case(tmp_path)
+    assert _pay(tmp_path, "2020-Q1", "--close")[0] == 0
+    _drop_copy(tmp_path, "2020-Q1")
+    _raise_price(tmp_path, "380")
+    code, out, _ = _pay(tmp_path, "2020-Q2", "--format", "json")
+    change = json.loads(out)["contract_change"]
+    assert code == 0 and change["restated_rows"] == 2 and change["restated_amount"] == "-40.00"
+
+
+def test_a_removed_outcome_restates_its_rows_under_the_old_outcome(tmp_path):
+    contract = _case(tmp_path)
+    assert _pay(tmp_path, "2020-Q1", "--close")[0] == 0
+    contract.write_text(contract.read_text(encoding="utf-8").replace('id = "P"', 'id = "Q"'), encoding="utf-8")
+    code, out, _ = _pay(tmp_path, "2020-Q2", "--reject-invalid", "--format", "json")
+    change = json.loads(out)["contract_change"]
+    assert code == 0, out
+    assert change["by_outcome"] == [{"outcome_id": "P", "restated_rows": 2, "restated_amount": "-800.00"}]
+
+
+# --------------------------------------------------------------------------
+# 10.4: quarter gaps
+
+
+def test_a_close_that_skips_quarters_is_refused_unless_allowed(tmp_path):
+    _case(tmp_path)
+    assert _pay(tmp_path, "2020-Q1", "--close")[0] == 0
+    before = _files(tmp_path)
+    code, _, err = _pay(tmp_path, "2020-Q4", "--close")
+    assert code == 1 and "2020-Q2, 2020-Q3" in err and "--allow-gap" in err and "nothing was written" in err
+    assert _files(tmp_path) == before
+    assert _pay(tmp_path, "2020-Q4")[0] == 0  # a preview is never refused for a gap
+    code, _, err = _pay(tmp_path, "2020-Q4", "--close", "--allow-gap")
+    assert code == 0, err
+    assert _manifest(tmp_path, "2020-Q4")["skipped"] == ["2020-Q2", "2020-Q3"]
+    assert _sob("ledger", "verify", tmp_path / "L")[0] == 0
+    code, _, err = _pay(tmp_path, "2021-Q1", "--close", "--allow-gap")
+    assert code == 0 and "skipped" not in _manifest(tmp_path, "2021-Q1")
+
+
+def test_refusals_are_reported_together(tmp_path):
+    _case(tmp_path)
+    assert _pay(tmp_path, "2020-Q1", "--close")[0] == 0
+    _raise_price(tmp_path)
+    code, _, err = _pay(tmp_path, "2020-Q3", "--close")
+    assert code == 1 and "--allow-gap" in err and "--accept-contract-change" in err
+
+
+def test_a_first_close_skips_nothing():
+    assert skipped_quarters(None, Quarter(2021, 3)) == []
+    assert skipped_quarters(Quarter(2020, 4), Quarter(2021, 1)) == []
+    assert skipped_quarters(Quarter(2020, 3), Quarter(2021, 2)) == [Quarter(2020, 4), Quarter(2021, 1)]
+
+
+# --------------------------------------------------------------------------
+# properties
+
+
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prices=st.lists(st.integers(min_value=0, max_value=900), min_size=1, max_size=3))
+def test_edits_accepted_with_the_flag_pay_exactly_the_final_entitled(tmp_path_factory, prices):
+    """Under any sequence of price edits accepted at each close, the dues add up to the final entitled."""
+    folder = tmp_path_factory.mktemp("edits")
+    contract = _case(folder)
+    quarters = ["2020-Q1", "2020-Q2", "2020-Q3", "2020-Q4"][: len(prices) + 1]
+    dues = []
+    for i, quarter in enumerate(quarters):
+        if i:
+            text = contract.read_text(encoding="utf-8")
+            contract.write_text(re.sub(r"price = \d+", f"price = {prices[i - 1]}", text), encoding="utf-8")
+        code, out, err = _pay(folder, quarter, "--close", "--accept-contract-change", "--format", "json")
+        assert code == 0, err
+        dues.append(int(json.loads(out)["totals"]["due"].replace(".", "")))
+    assert sum(dues) == 3 * prices[-1] * 100
+
+
+def test_an_unchanged_contract_never_has_a_change(tmp_path):
+    _case(tmp_path)
+    for quarter in ("2020-Q1", "2020-Q2"):
+        code, out, _ = _pay(tmp_path, quarter, "--close", "--format", "json")
+        assert code == 0 and json.loads(out)["contract_change"] is None
+
+
+# --------------------------------------------------------------------------
+# a killed close
+
+
+@pytest.mark.parametrize("stage", ["table-written", "contract-copied", "closed"])
+def test_a_close_killed_while_writing_leaves_the_ledger_before_or_closed(tmp_path, stage):
+    _case(tmp_path)
+    ledger = tmp_path / "L"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sob", "pay", str(tmp_path / "contract.toml"), "--quarter", "2020-Q1",
+         "--ledger", str(ledger), "--close"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), SOB_TEST_PAUSE_AT=stage),
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert f"test pause at {stage}" in line, line
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    proc.stderr.close()
+    closed = sob_ledger.closed_quarters(ledger, "t")
+    assert _sob("ledger", "verify", ledger)[0] == 0  # leftovers of a kill are warnings, never damage
+    if closed:
+        assert stage == "closed" and (ledger / "t" / "2020-Q1.contract.toml").exists()
+    else:
+        assert stage != "closed"
+    code, _, err = _pay(tmp_path, "2020-Q1", "--close")
+    assert (code == 0) == (not closed), err
+    assert sob_ledger.closed_quarters(ledger, "t") == ["2020-Q1"]
+    assert _sob("ledger", "verify", ledger)[0] == 0
