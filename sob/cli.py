@@ -313,6 +313,38 @@ def pay(
             sys.stderr.write(f"wrote {export}\n")
 
 
+@app.command()
+def diff(
+    old: Annotated[Path, typer.Argument(help="The contract as it was (for example from the base branch).")],
+    new: Annotated[Path, typer.Argument(help="The contract as edited.")],
+    quarter: Annotated[str, typer.Option("--quarter", help="Quarter to compare, YYYY-Qn in NEW's fiscal year.")],
+    claims: ClaimsOpt = None,
+    participants: ParticipantsOpt = None,
+    results: ResultsOpt = None,
+    export: Annotated[Path | None, typer.Option("--export", help="Write the differing rows: .csv, .parquet, .json or .xlsx.")] = None,
+    format: Annotated[PayFormat, typer.Option("--format", help="table (terminal) or json (SPEC 10.2).")] = PayFormat.table,
+) -> None:
+    """What a contract edit does to the money of a quarter; exit 1 when money moves."""
+    from sob.diff import DiffRequest, compute_diff, write_export
+
+    with _errors():
+        req = DiffRequest(old, new, quarter, _evidence(claims, participants, results), export)
+        result = _with_progress("comparing", lambda: compute_diff(req))
+        if export is not None:
+            write_export(result, export)
+        if format is PayFormat.json:
+            sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
+        else:
+            from sob.render.diff import render_diff
+
+            out, _ = _consoles()
+            render_diff(result, out)
+        if export is not None:
+            sys.stderr.write(f"wrote {export}\n")
+    if result.money_moves:
+        raise typer.Exit(1)
+
+
 def _with_progress(label: str, work: Callable[[], T]) -> T:
     """Run ``work`` with a spinner on stderr when it is a terminal; silent when piped."""
     from sob.render.console import progress_enabled

@@ -116,7 +116,7 @@ def _side(
 _OUTCOME_ERRORS = ("UNKNOWN_OUTCOME", "WRONG_OUTCOME_KIND")
 
 
-def _outcomes_under(frame: pl.DataFrame | None, contract: Contract, kind: str) -> pl.DataFrame | None:
+def outcomes_under(frame: pl.DataFrame | None, contract: Contract, kind: str) -> pl.DataFrame | None:
     """The evidence frame with its outcome checks (4.4) redone for another contract's rate card.
 
     The files are read once, checked against the current contract; a claim of
@@ -175,8 +175,8 @@ def restatement(
     if isinstance(previous, pl.DataFrame):
         old = previous.select("claim_id", pl.lit(None, pl.String).alias("outcome_id"), "entitled")
     else:
-        old = _side(previous, _outcomes_under(claims, previous, "claim") if previous else None, participants,
-                    _outcomes_under(results, previous, "improvement") if previous else None, as_at, participant_rows)
+        old = _side(previous, outcomes_under(claims, previous, "claim") if previous else None, participants,
+                    outcomes_under(results, previous, "improvement") if previous else None, as_at, participant_rows)
     parts = sorted({c for c in (*new.columns, *old.columns) if c.startswith("_part_")})
     both = new.join(old, on="claim_id", how="full", coalesce=True, suffix="_old")
     amounts = ["entitled", *parts]
