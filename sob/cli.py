@@ -279,6 +279,10 @@ def pay(
     allow_gap: Annotated[bool, typer.Option(
         "--allow-gap", help="Close although quarters since the latest close stay unclosed (needs --ledger).",
     )] = False,
+    opening: Annotated[str | None, typer.Option(
+        "--opening", metavar="FILE|none",
+        help="First close of a contract mid-life: what was paid before (CSV/Parquet: claim_id, paid), or none.",
+    )] = None,
 ) -> None:
     """Close a quarter: entitled, previously paid and due, per claim and per payer."""
     from sob.payrun import summary
@@ -288,7 +292,7 @@ def pay(
     with _errors():
         req = PayRequest(contract, quarter, _evidence(claims, participants, results), ledger, close, reject_invalid, export,
                          summary_only=format is PayFormat.json, accept_contract_change=accept_contract_change,
-                         allow_gap=allow_gap)
+                         allow_gap=allow_gap, opening=opening)
         outcome = _with_progress("assessing", lambda: compute_pay(req))
         close_and_export(req, outcome)
         if outcome.warnings:

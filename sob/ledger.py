@@ -5,6 +5,7 @@ Layout, for contract ``C`` and quarter ``Q`` (``YYYY-Qn``)::
     DIR/C/Q.csv    the claim table of Q exactly as closed
     DIR/C/Q.toml   the manifest: ids, totals, SHA-256 hashes, previous manifest
     DIR/C/Q.contract.toml   the contract file exactly as closed (SPEC 10.1)
+    DIR/C/opening.csv, opening.toml   what was paid before the first close (SPEC 10.3)
     DIR/C/.lock    exists only while a close runs (it is flock-ed, then removed)
 
 A quarter is *closed* when, and only when, its manifest exists: the close
@@ -49,7 +50,15 @@ from typing import Any
 import polars as pl
 import tomli_w
 
-from sob.export import WriteError, atomic_write_bytes, csv_bytes, fsync_dir, is_money_column, write_failure
+from sob.export import (
+    WriteError,
+    atomic_write_bytes,
+    csv_bytes,
+    fsync_dir,
+    is_money_column,
+    money_text_expr,
+    write_failure,
+)
 from sob.findings import Finding, InputError, UsageError, errors_only
 from sob.interrupts import pause_at, set_note, shielded
 from sob.money import format_minor, parse_decimal, to_minor
@@ -310,6 +319,83 @@ def closed_entitled(directory: Path, contract_id: str, q: Quarter, parsed: dict[
     return _parse_money(df.select("claim_id", "entitled"), "entitled", _minor_units_of(parsed) if "minor_units" in parsed else minor_units, cdir / f"{q}.csv")
 
 
+OPENING_CSV = "opening.csv"
+OPENING_TOML = "opening.toml"
+
+
+def opening_files(opening: pl.DataFrame, contract_id: str, q: Quarter, minor_units: int, payer_ids: list[str]) -> tuple[bytes, bytes]:
+    """opening.csv and opening.toml of SPEC 10.3 for ``opening`` (``claim_id``, ``paid``, ``paid_<payer>``)."""
+    amounts = ["paid", *(f"paid_{p}" for p in payer_ids)]
+    table = opening.sort("claim_id").select("claim_id", *amounts)
+    buffer = io.BytesIO()
+    table.with_columns(money_text_expr(c, minor_units) for c in amounts).write_csv(buffer)
+    data = buffer.getvalue()
+    manifest = {
+        "contract": contract_id,
+        "precedes": str(q),
+        "opening_sha256": sha256_bytes(data),
+        "rows": table.height,
+        "paid": format_minor(_total(table, "paid"), minor_units),
+        "paid_by_payer": {p: format_minor(_total(table, f"paid_{p}"), minor_units) for p in payer_ids},
+    }
+    return data, tomli_w.dumps(manifest).encode("utf-8")
+
+
+def _opening_problem(cdir: Path) -> tuple[str | None, dict[str, Any] | None, bytes | None]:
+    """Why the opening files are not what was closed (or ``None``), the parsed opening.toml and opening.csv's bytes."""
+    try:
+        toml_bytes = read_regular(cdir / OPENING_TOML)
+    except FileNotFoundError:
+        return None, None, None
+    try:
+        parsed = tomllib.loads(toml_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return f"{OPENING_TOML} cannot be parsed ({exc})", None, None
+    try:
+        data = read_regular(cdir / OPENING_CSV)
+    except FileNotFoundError:
+        return f"{OPENING_CSV} is missing", parsed, None
+    if sha256_bytes(data) != parsed.get("opening_sha256"):
+        return f"{OPENING_CSV} changed since it was recorded", parsed, data
+    return None, parsed, data
+
+
+def _opening_frame(cdir: Path, minor_units: int, payer_ids: list[str]) -> pl.DataFrame | None:
+    """The recorded opening amounts, checked against opening.toml; ``None`` without an opening.
+
+    An opening counts only once a quarter was closed after it: files left by
+    a first close that never committed pay nothing.
+    """
+    if not _manifest_paths(cdir):
+        return None
+    problem, _, data = _opening_problem(cdir)
+    if problem:
+        raise InputError(f"ledger opening of {cdir.name}: {problem}; run `sob ledger verify`")
+    if data is None:
+        return None
+    df = pl.read_csv(io.BytesIO(data), infer_schema=False)
+    wanted = ["claim_id", "paid", *(f"paid_{p}" for p in payer_ids)]
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        raise InputError(f"ledger opening of {cdir.name}: {OPENING_CSV} has no column(s) {', '.join(missing)}")
+    df = df.select(wanted)
+    for name in wanted[1:]:
+        df = _parse_money(df, name, minor_units, cdir / OPENING_CSV)
+    return df
+
+
+def _opening_as_closed(opening: pl.DataFrame, payer_ids: list[str]) -> pl.DataFrame:
+    """Opening rows shaped like a closed table's (META columns, due, due_<payer>): kind claim, no metadata."""
+    return opening.select(
+        pl.col("claim_id").cast(pl.String),
+        pl.lit("claim", pl.String).alias("kind"),
+        *(pl.lit(None, pl.String).alias(c) for c in ("participant_id", "cohort", "outcome_id")),
+        *(pl.lit(None, pl.Date).alias(c) for c in _DATE_COLUMNS),
+        pl.col("paid").cast(pl.Int64).alias("due"),
+        *(pl.col(f"paid_{p}").cast(pl.Int64).alias(f"due_{p}") for p in payer_ids),
+    )
+
+
 # --------------------------------------------------------------------------
 # reading what was paid
 
@@ -432,19 +518,27 @@ def previously_paid(
     quarter: Quarter | str,
     payer_ids: list[str],
     minor_units: int,
+    opening: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """What the closed quarters before ``quarter`` paid, per claim id (SPEC 6).
+    """What the closed quarters before ``quarter`` paid, per claim id (SPEC 6, 10.3).
 
     One row per claim id that appears in any closed quarter strictly before
     ``quarter``, sorted by claim id: its metadata from its latest closed row
     (latest quarter, last row within it), ``paid`` = the sum of its ``due``
     and ``paid_<payer>`` = the sum of ``due_<payer>`` over those quarters —
     exact integers, parsed from the decimal text without floats.  Rows whose
-    sum is 0 are kept: a claim once in the ledger never disappears.
+    sum is 0 are kept: a claim once in the ledger never disappears.  The
+    ledger's opening (or ``opening``, for a first close that records one)
+    counts as paid before the first closed quarter.
     """
     q = _as_quarter(quarter)
     cdir = _contract_dir(directory, contract_id)
     frames = []
+    if opening is None:
+        opening = _opening_frame(cdir, minor_units, payer_ids)
+    if opening is not None and opening.height:
+        frames.append(_opening_as_closed(opening, payer_ids).with_columns(
+            pl.lit(-1).alias("_q"), pl.int_range(pl.len()).alias("_row")))
     for ordinal, (closed, manifest) in enumerate(_manifest_paths(cdir).items()):
         if closed >= q:
             break
@@ -561,7 +655,8 @@ def _check_table(table: pl.DataFrame, payer_ids: list[str]) -> None:
 
 
 def _check_previously_paid(
-    directory: Path, contract_id: str, q: Quarter, table: pl.DataFrame, minor_units: int, payer_ids: list[str]
+    directory: Path, contract_id: str, q: Quarter, table: pl.DataFrame, minor_units: int, payer_ids: list[str],
+    opening: pl.DataFrame | None = None,
 ) -> None:
     """Refuse a table whose previously_paid is not what the ledger holds now.
 
@@ -570,7 +665,7 @@ def _check_previously_paid(
     time.  Run under the lock, this makes the close all-or-nothing against
     the ledger it commits to (optimistic concurrency).
     """
-    paid = previously_paid(directory, contract_id, q, payer_ids, minor_units).select("claim_id", "paid")
+    paid = previously_paid(directory, contract_id, q, payer_ids, minor_units, opening).select("claim_id", "paid")
     stale = (
         table.select("claim_id", "previously_paid")
         .join(paid, on="claim_id", how="left")
@@ -696,17 +791,17 @@ def _commit(
     manifest_path: Path,
     manifest: bytes,
     then: Callable[[], None] | None,
-    copy: tuple[Path, bytes] | None = None,
+    files: list[tuple[Path, bytes]] | None = None,
 ) -> None:
-    """Write Q.csv (and the contract copy), then the manifest (the commit point); on failure remove what was written.
+    """Write Q.csv and ``files`` (contract copy, opening), then the manifest (the commit point); on failure remove what was written.
 
     From the manifest on, a signal waits until ``then`` (the caller's own
     commit, e.g. moving the export into place) has run, so the run can say
     truthfully that the quarter was closed.  Before it, a signal or a write
     error removes this close's Q.csv: the ledger is exactly as before.
     """
-    before = _identity(csv_path)
-    copy_before = None if copy is None else _identity(copy[0])
+    files = files or []
+    before = {path: _identity(path) for path in [csv_path, *(f[0] for f in files)]}
     committed = False
     try:
         try:
@@ -714,12 +809,12 @@ def _commit(
         except OSError as exc:
             raise _not_closed(csv_path, exc) from exc
         pause_at("table-written")
-        if copy is not None:
+        for path, content in files:
             try:
-                _write_table_file(copy[0], copy[1])
+                _write_table_file(path, content)
             except OSError as exc:
-                raise _not_closed(copy[0], exc) from exc
-            pause_at("contract-copied")
+                raise _not_closed(path, exc) from exc
+            pause_at("contract-copied" if path.name.endswith(".contract.toml") else f"{path.name}-written")
         with shielded():
             try:
                 _write_manifest_file(manifest_path, manifest)
@@ -737,8 +832,7 @@ def _commit(
                 then()
     finally:
         if not committed:
-            written = [(csv_path, before)] + ([] if copy is None else [(copy[0], copy_before)])
-            for path, identity in written:
+            for path, identity in before.items():
                 if _identity(path) != identity:
                     with shielded(), contextlib.suppress(OSError):
                         os.unlink(path)
@@ -760,6 +854,7 @@ def close_quarter(
     contract_bytes: bytes | None = None,
     extra: dict[str, Any] | None = None,
     expect_previous: str | None = None,
+    opening: pl.DataFrame | None = None,
 ) -> Path:
     """Close ``quarter``: write DIR/C/Q.csv then DIR/C/Q.toml; return the manifest path.
 
@@ -786,7 +881,9 @@ def close_quarter(
     (see :func:`_manifest_bytes`).  ``expect_previous`` is the SHA-256 of the
     latest manifest (``""``: none) the caller's checks were made against:
     another close committed in between refuses this one, since its change
-    guard and gap checks looked at another ledger.
+    guard and gap checks looked at another ledger.  ``opening`` (SPEC 10.3,
+    a first close only) is written as opening.csv and opening.toml, and
+    this quarter's manifest chains to opening.toml.
     """
     q = _as_quarter(quarter)
     cdir = _contract_dir(directory, contract_id)
@@ -814,20 +911,30 @@ def close_quarter(
                 raise _not_closed(cdir, exc) from exc
         with _exclusive_lock(cdir):
             ensure_can_close(directory, contract_id, q)
-            _check_previously_paid(directory, contract_id, q, table, minor_units, payer_ids)
             closed = _manifest_paths(cdir)
+            if opening is not None and closed:
+                raise InputError(f"{contract_id} already has a closed quarter: an opening balance is only for the "
+                                 "first close; nothing was written")
+            _check_previously_paid(directory, contract_id, q, table, minor_units, payer_ids, opening)
             previous = sha256_bytes(read_regular(closed[max(closed)])) if closed else ""
-            if expect_previous is not None and previous != expect_previous:
+            files = [] if contract_bytes is None else [(cdir / copy_name(q), contract_bytes)]
+            chain_to = None
+            if opening is not None:
+                opening_csv, opening_toml = opening_files(opening, contract_id, q, minor_units, payer_ids)
+                files += [(cdir / OPENING_CSV, opening_csv), (cdir / OPENING_TOML, opening_toml)]
+                chain_to = sha256_bytes(opening_toml)
+            if expect_previous is not None and previous != expect_previous:  # checked before the opening chains in
                 raise InputError(
                     f"quarter {q} of {contract_id} was computed against another state of the ledger (another "
                     "close committed meanwhile); nothing was written: run the close again"
                 )
+            if chain_to is not None:
+                previous = chain_to
             # Render the manifest before writing anything, so a value TOML cannot
             # hold fails here rather than between the two writes.
             all_hashes = {**evidence, "table": sha256_bytes(data), "previous_manifest": previous}
             manifest = _manifest_bytes(contract_id, q, minor_units, payer_ids, manifest_totals, all_hashes, when, extra)
-            copy = None if contract_bytes is None else (cdir / copy_name(q), contract_bytes)
-            _commit(cdir, csv_path, data, manifest_path, manifest, then, copy)
+            _commit(cdir, csv_path, data, manifest_path, manifest, then, files)
     finally:
         if made_folder and not manifest_path.exists():
             with shielded(), contextlib.suppress(OSError):
@@ -858,6 +965,8 @@ def _scan_contract_dir(
         if q_copy is not None and regular and copies is not None:
             copies[q_copy] = entry
             continue
+        if entry.name in (OPENING_CSV, OPENING_TOML) and regular:
+            continue  # checked by _check_opening
         if _TEMP_FILE.fullmatch(entry.name) and regular:
             findings.append(_finding(
                 "LEDGER_INCOMPLETE", entry,
@@ -923,6 +1032,27 @@ def _check_copy(cdir: Path, q: Quarter, parsed: dict[str, Any], copies: dict[Qua
     return []
 
 
+def _check_opening(cdir: Path, closed: bool) -> tuple[str, list[Finding]]:
+    """opening.toml's SHA-256 (``""`` without one) and what is wrong with the opening files (SPEC 10.3)."""
+    toml_path, csv_path = cdir / OPENING_TOML, cdir / OPENING_CSV
+    if not toml_path.exists():
+        if csv_path.exists():
+            kind = "LEDGER_REMOVED" if closed else "LEDGER_INCOMPLETE"
+            return "", [_finding(kind, toml_path, f"{OPENING_CSV} has no {OPENING_TOML}",
+                                 "error" if closed else "warning")]
+        return "", []
+    digest = sha256_bytes(read_regular(toml_path))
+    if not closed:
+        return digest, [_finding("LEDGER_INCOMPLETE", toml_path,
+                                 "opening balance without a closed quarter: an interrupted first close", "warning")]
+    problem, _, _ = _opening_problem(cdir)
+    if problem is None:
+        return digest, []
+    code = "LEDGER_REMOVED" if "missing" in problem else "LEDGER_CHANGED"
+    where = csv_path if OPENING_CSV in problem else toml_path
+    return digest, [_finding(code, where, f"opening balance: {problem}")]
+
+
 def _check_chain(
     cdir: Path,
     order: list[Quarter],
@@ -930,8 +1060,9 @@ def _check_chain(
     digests: dict[Quarter, str],
     parsed: dict[Quarter, dict[str, Any]],
     csvs: dict[Quarter, Path],
+    opening_digest: str = "",
 ) -> tuple[list[Finding], set[Quarter]]:
-    """Each manifest must point at the manifest of the closed quarter before it.
+    """Each manifest must point at the manifest of the closed quarter before it (the first: at opening.toml, if any).
 
     Returns the findings and the orphan CSV quarters explained as removed
     manifests (so they are not also reported as incomplete closes).
@@ -944,7 +1075,7 @@ def _check_chain(
             continue  # unparseable: already reported as LEDGER_BAD_MANIFEST
         recorded = parsed[q]["hashes"]["previous_manifest"]
         before = order[i - 1] if i else None
-        expected = digests[before] if before is not None else ""
+        expected = digests[before] if before is not None else opening_digest
         if recorded == expected:
             continue
         orphans = [c for c in csvs if c not in manifests and (before is None or c > before) and c < q]
@@ -1000,7 +1131,9 @@ def _verify_contract(cdir: Path) -> list[Finding]:
                 f"contract copy without a manifest: quarter {q} is not closed; closing it again overwrites this file",
                 "warning",
             ))
-    chain, explained = _check_chain(cdir, list(manifests), manifests, digests, parsed, csvs)
+    opening_digest, more = _check_opening(cdir, bool(manifests))
+    findings += more
+    chain, explained = _check_chain(cdir, list(manifests), manifests, digests, parsed, csvs, opening_digest)
     findings += chain
     for q, path in csvs.items():
         if q not in manifests and q not in explained:
@@ -1161,6 +1294,8 @@ def _cap_use(
 
 __all__ = [
     "LOCK_NAME",
+    "OPENING_CSV",
+    "OPENING_TOML",
     "close_quarter",
     "closed_contract_copy",
     "closed_entitled",

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
+
 from sob import ledger, lifecycle
 from sob.assessment import RULE_COLUMNS, assess
 from sob.contract import Contract, load_contract
@@ -139,6 +141,8 @@ class PayRequest:
     accept_contract_change: bool = False
     #: SPEC 10.4: close although quarters between the latest close and this one stay unclosed
     allow_gap: bool = False
+    #: SPEC 10.3: ``--opening FILE`` or ``"none"`` for the first close of a contract mid-life
+    opening: str | None = None
 
 
 @dataclass
@@ -158,6 +162,8 @@ class PayOutcome:
     change: ContractChange | None = None
     #: plain-language notices and warnings for the terminal (never on standard output)
     messages: list[str] = field(default_factory=list)
+    #: the opening balance read for a first close (SPEC 10.3)
+    opening: pl.DataFrame | None = None
 
 
 _EXPORT_SUFFIXES = (".csv", ".parquet", ".json", ".xlsx")
@@ -168,7 +174,8 @@ def compute_pay(req: PayRequest) -> PayOutcome:
     quarter = parse_quarter(req.quarter)
     if req.close and req.ledger is None:
         raise UsageError("--close needs --ledger DIR")
-    for flag, given in (("--accept-contract-change", req.accept_contract_change), ("--allow-gap", req.allow_gap)):
+    for flag, given in (("--accept-contract-change", req.accept_contract_change), ("--allow-gap", req.allow_gap),
+                        ("--opening", req.opening is not None)):
         if given and req.ledger is None:
             raise UsageError(f"{flag} needs --ledger DIR")
     if req.export is not None and req.export.suffix.lower() not in _EXPORT_SUFFIXES:
@@ -188,6 +195,7 @@ def compute_pay(req: PayRequest) -> PayOutcome:
     # a close and an export write the whole table; the JSON summary needs only what the rules read
     full_table = not req.summary_only or req.close or req.export is not None
     evidence = read_files(contract, paths, claim_columns=None if full_table else RULE_COLUMNS)
+    opening, opening_findings = _read_opening(req, contract, evidence)
     errors = errors_only(evidence.findings)
     if errors and req.close:
         raise InputError(
@@ -204,7 +212,8 @@ def compute_pay(req: PayRequest) -> PayOutcome:
         evidence.claims = evidence.claims.drop("line")
     paid = None
     if req.ledger is not None:
-        paid = ledger.previously_paid(req.ledger, contract.id, quarter, contract.payer_ids, contract.minor_units)
+        paid = ledger.previously_paid(req.ledger, contract.id, quarter, contract.payer_ids, contract.minor_units,
+                                      opening)
     run = pay_quarter(
         contract,
         evidence.claims,
@@ -219,10 +228,50 @@ def compute_pay(req: PayRequest) -> PayOutcome:
         participant_rows=evidence.participant_rows,
     )
     outcome = PayOutcome(run, evidence, paths, warnings=[f for f in evidence.findings if f.severity != "error"],
-                         contract_bytes=contract_bytes)
+                         contract_bytes=contract_bytes, opening=opening)
+    if opening is not None and opening_findings:
+        outcome.warnings += opening_findings
     if req.ledger is not None:
         _guard_contract(req, outcome)
     return outcome
+
+
+def _read_opening(req: PayRequest, contract: Contract, evidence: Evidence) -> tuple[pl.DataFrame | None, list[Finding]]:
+    """``--opening`` (SPEC 10.3): only for a ledger that holds no close of the contract; its errors stop the run."""
+    if req.opening is None or req.ledger is None:
+        return None, []
+    from sob import opening
+
+    closed = ledger.closed_quarters(req.ledger, contract.id)
+    if closed:
+        raise UsageError(
+            f"--opening: {req.ledger} already holds closed quarters of {contract.id} (the latest {closed[-1]}); "
+            "an opening balance is only for the first close: run without --opening"
+        )
+    if req.opening == opening.NONE:
+        return opening.empty_opening(contract), []
+    return opening.read_opening(Path(req.opening), contract, _outcome_of(evidence))
+
+
+def _outcome_of(evidence: Evidence) -> pl.DataFrame:
+    """claim_id → outcome_id of the valid rows of the run's files: the shares an opening amount is split with."""
+    frames = []
+    for frame, key in ((evidence.claims, "claim_id"), (evidence.results, "result_id")):
+        if frame is None or key not in frame.columns:
+            continue
+        valid = frame.filter(pl.col("error").is_null()) if "error" in frame.columns else frame
+        frames.append(valid.select(pl.col(key).cast(pl.String).alias("claim_id"),
+                                   pl.col("outcome_id").cast(pl.String)))
+    if not frames:
+        return pl.DataFrame(schema={"claim_id": pl.String, "outcome_id": pl.String})
+    return pl.concat(frames).unique("claim_id", keep="first")
+
+
+def _first_close_needs_opening(req: PayRequest, outcome: PayOutcome) -> bool:
+    """A first close into this ledger of a quarter after the contract's first needs ``--opening`` (SPEC 10.3)."""
+    contract = outcome.run.contract
+    first = Quarter.containing(contract.start, contract.fiscal_year_start_month)
+    return req.opening is None and outcome.latest is None and outcome.run.quarter > first
 
 
 def _guard_contract(req: PayRequest, outcome: PayOutcome) -> None:
@@ -236,6 +285,11 @@ def _guard_contract(req: PayRequest, outcome: PayOutcome) -> None:
     contract = run.contract
     latest = ledger.latest_close(req.ledger, contract.id)
     if latest is None:
+        if _first_close_needs_opening(req, outcome) and not req.close:
+            outcome.messages.append(
+                f"warning: no quarter of {contract.id} is closed in {req.ledger} and {run.quarter} is not its first "
+                "quarter: its close will need --opening FILE (what was paid before) or --opening none"
+            )
         if req.accept_contract_change:
             outcome.messages.append(f"notice: no quarter of {contract.id} is closed yet; --accept-contract-change changes nothing")
         return
@@ -298,6 +352,12 @@ def close_refusals(req: PayRequest, outcome: PayOutcome) -> tuple[list[str], dic
                 f"(`sob diff`), then run `{command} --accept-contract-change`"
             )
         extra["contract_change"] = change.manifest_table(contract.minor_units)
+    if _first_close_needs_opening(req, outcome):
+        reasons.append(
+            f"no quarter of {contract.id} is closed in {req.ledger} and {run.quarter} is not the contract's first "
+            f"quarter, so something may have been paid before: run `{command} --opening FILE` (columns claim_id, "
+            f"paid: what was paid per claim before {run.quarter}), or `{command} --opening none` if nothing was paid"
+        )
     skipped = lifecycle.skipped_quarters(outcome.latest[0] if outcome.latest else None, run.quarter)
     if skipped and not req.allow_gap:
         names = ", ".join(str(q) for q in skipped)
@@ -338,6 +398,8 @@ def close_and_export(req: PayRequest, outcome: PayOutcome) -> None:
         if req.export is not None:
             write_table(run.table, req.export, contract.minor_units)
         return
+    if req.export is not None:
+        check_target(req.export)  # an export that cannot be written is a usage error (2), before any refusal (1)
     reasons, extra = close_refusals(req, outcome)
     if reasons:
         raise InputError(
@@ -346,7 +408,6 @@ def close_and_export(req: PayRequest, outcome: PayOutcome) -> None:
     closed_at = datetime.now(UTC).replace(microsecond=0)
     staged = None
     if req.export is not None:
-        check_target(req.export)
         # the workbook records the close time (a naive UTC time, as XLSX stores it)
         staged = stage_table(run.table, req.export, contract.minor_units, created=closed_at.replace(tzinfo=None))
     hashes = {"contract": ledger.sha256_bytes(outcome.contract_bytes)}
@@ -358,7 +419,7 @@ def close_and_export(req: PayRequest, outcome: PayOutcome) -> None:
             totals=cap_limits(contract), closed_at=closed_at,
             then=None if staged is None else lambda: _move_export(req, run.quarter, staged),
             contract_bytes=outcome.contract_bytes, extra=extra,
-            expect_previous=outcome.latest[1] if outcome.latest else "",
+            expect_previous=outcome.latest[1] if outcome.latest else "", opening=outcome.opening,
         )
     except BaseException:
         if staged is not None:

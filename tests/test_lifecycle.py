@@ -9,6 +9,7 @@ after the close of 2020-Q1 restates c1 and c2 by 50.00 each (100.00; LA
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tomllib
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -318,3 +320,122 @@ def test_a_close_killed_while_writing_leaves_the_ledger_before_or_closed(tmp_pat
     assert (code == 0) == (not closed), err
     assert sob_ledger.closed_quarters(ledger, "t") == ["2020-Q1"]
     assert _sob("ledger", "verify", ledger)[0] == 0
+
+
+# --------------------------------------------------------------------------
+# 10.3: the opening balance (contract ``t`` starts 2020-01-01, so 2020-Q2 is a first close mid-life)
+
+
+def _opening(folder: Path, text: str) -> Path:
+    path = folder / "opening.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_first_close_mid_life_needs_an_opening(tmp_path):
+    _case(tmp_path)
+    code, _, err = _pay(tmp_path, "2020-Q2")
+    assert code == 0 and "will need --opening FILE" in err
+    code, _, err = _pay(tmp_path, "2020-Q2", "--close")
+    assert code == 1 and "--opening FILE" in err and "--opening none" in err and "nothing was written" in err
+    assert not (tmp_path / "L" / "t").exists()
+    assert _pay(tmp_path, "2020-Q1", "--close")[0] == 0  # the contract's first quarter needs none
+
+
+def test_opening_none_is_recorded_and_chained(tmp_path):
+    _case(tmp_path)
+    code, _, err = _pay(tmp_path, "2020-Q2", "--close", "--opening", "none")
+    assert code == 0, err
+    cdir = tmp_path / "L" / "t"
+    assert (cdir / "opening.csv").read_text(encoding="utf-8") == "claim_id,paid,paid_LA,paid_CF\n"
+    opening = tomllib.loads((cdir / "opening.toml").read_text(encoding="utf-8"))
+    assert opening == {"contract": "t", "precedes": "2020-Q2", "rows": 0, "paid": "0.00",
+                       "opening_sha256": sob_ledger.sha256_bytes((cdir / "opening.csv").read_bytes()),
+                       "paid_by_payer": {"LA": "0.00", "CF": "0.00"}}
+    manifest = _manifest(tmp_path, "2020-Q2")
+    assert manifest["hashes"]["previous_manifest"] == sob_ledger.sha256_bytes((cdir / "opening.toml").read_bytes())  # type: ignore[index]
+    assert _sob("ledger", "verify", tmp_path / "L")[0] == 0
+    (cdir / "opening.csv").write_text("claim_id,paid,paid_LA,paid_CF\nc1,1.00,0.70,0.30\n", encoding="utf-8")
+    code, _, err = _sob("ledger", "verify", tmp_path / "L")
+    assert code == 1 and "LEDGER_CHANGED" in err and "opening.csv" in err
+    (cdir / "opening.toml").unlink()
+    assert _sob("ledger", "verify", tmp_path / "L")[0] == 1
+
+
+def test_what_was_paid_before_is_never_paid_again(tmp_path):
+    _case(tmp_path)
+    opening = _opening(tmp_path, "claim_id,paid\nc1,400.00\nc2,100.00\nold-9,50.00\n")
+    export = tmp_path / "q2.csv"
+    code, out, err = _pay(tmp_path, "2020-Q2", "--close", "--opening", opening, "--export", export, "--format", "json")
+    assert code == 0, err
+    # entitled 1200.00 (c1, c2, c3 at 400); paid before 550.00; old-9 is missing from the evidence: due -50.00
+    assert json.loads(out)["totals"]["previously_paid"] == "550.00"
+    assert json.loads(out)["totals"]["due"] == "650.00"
+    with export.open(encoding="utf-8") as fh:
+        rows = {r["claim_id"]: r for r in csv.DictReader(fh)}
+    assert (rows["c1"]["due"], rows["c2"]["due"], rows["c3"]["due"]) == ("0.00", "300.00", "400.00")
+    # 100.00 split 0.7 / 0.3 as c2's outcome's shares: LA 70.00, CF 30.00
+    assert (rows["c2"]["due_LA"], rows["c2"]["due_CF"]) == ("210.00", "90.00")
+    assert (rows["old-9"]["reason"], rows["old-9"]["due"], rows["old-9"]["kind"]) == ("MISSING_FROM_EVIDENCE", "-50.00", "claim")
+    assert (tmp_path / "L/t/opening.csv").read_text(encoding="utf-8").splitlines() == [
+        "claim_id,paid,paid_LA,paid_CF", "c1,400.00,280.00,120.00", "c2,100.00,70.00,30.00", "old-9,50.00,35.00,15.00",
+    ]
+    # a later run still counts the opening: nothing more is due
+    code, out, _ = _pay(tmp_path, "2020-Q3", "--format", "json")
+    assert code == 0 and json.loads(out)["totals"]["due"] == "0.00"
+    assert _sob("ledger", "verify", tmp_path / "L")[0] == 0
+
+
+@pytest.mark.parametrize(("text", "code", "where"), [
+    ("claim_id,paid,paid_LA,paid_CF\nc1,400.00,300.00,120.00\n", "BAD_NUMBER", ":2:"),
+    ("claim_id,paid\nc1,400.00\nc1,300.00\n", "DUPLICATE_ID", ":3:"),
+    ("claim_id,paid,paid_LA\nc1,400.00,400.00\n", "MISSING_COLUMN", ":1"),
+    ("claim_id,paid\nc1,4OO\n", "BAD_NUMBER", ":2:4"),
+    ("claim_id,paid\nc1,400.001\n", "BAD_NUMBER", ":2:"),
+    ("claim_id,paid\n,400.00\n", "MISSING_VALUE", ":2:1"),
+    ("claim_id,paid\nc1\n", "BAD_ROW_LENGTH", ":2"),
+    ("claim_id,claim_id,paid\nc1,c1,1\n", "DUPLICATE_COLUMN", ":1"),
+    ("id,paid\nc1,1\n", "MISSING_COLUMN", ":1"),
+])
+def test_a_bad_opening_file_stops_the_run_and_writes_nothing(tmp_path, text, code, where):
+    _case(tmp_path)
+    opening = _opening(tmp_path, text)
+    for extra in ([], ["--close"]):
+        status, _, err = _pay(tmp_path, "2020-Q2", *extra, "--opening", opening)
+        assert status == 1 and code in err and f"opening.csv{where}" in err, err
+    assert not (tmp_path / "L" / "t").exists()
+
+
+def test_identical_opening_rows_are_one_row_with_a_warning(tmp_path):
+    _case(tmp_path)
+    opening = _opening(tmp_path, "claim_id,paid\nc1,400.00\nc1,400.00\n")
+    code, out, err = _pay(tmp_path, "2020-Q2", "--opening", opening, "--format", "json")
+    assert code == 0 and "DUPLICATE_ROW" in err and json.loads(out)["totals"]["previously_paid"] == "400.00"
+
+
+def test_opening_usage_errors(tmp_path):
+    contract = _case(tmp_path)
+    assert _sob("pay", contract, "--quarter", "2020-Q2", "--opening", "none")[0] == 2  # no ledger
+    assert _pay(tmp_path, "2020-Q2", "--opening", tmp_path / "absent.csv")[0] == 2
+    assert _pay(tmp_path, "2020-Q1", "--close", "--opening", "none")[0] == 0  # accepted on the first quarter too
+    code, _, err = _pay(tmp_path, "2020-Q2", "--close", "--opening", "none")
+    assert code == 2 and "only for the first close" in err
+
+
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(paid=st.lists(st.sampled_from(["c1", "c2", "c3"]), unique=True, max_size=3),
+       cents=st.integers(min_value=-50_000, max_value=50_000))
+def test_an_opening_is_never_paid_again(tmp_path_factory, paid, cents):
+    """Whatever the opening says was paid for a claim, previously_paid + due is the claim's entitled."""
+    folder = tmp_path_factory.mktemp("opening")
+    _case(folder)
+    amount = f"{cents / 100:.2f}"
+    opening = _opening(folder, "claim_id,paid\n" + "".join(f"{c},{amount}\n" for c in paid))
+    export = folder / "q.csv"
+    code, _, err = _pay(folder, "2020-Q2", "--close", "--opening", opening, "--export", export)
+    assert code == 0, err
+    with export.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            before = Decimal(amount) if row["claim_id"] in paid else Decimal(0)
+            assert Decimal(row["previously_paid"]) == before
+            assert Decimal(row["previously_paid"]) + Decimal(row["due"]) == Decimal(row["entitled"]) == Decimal(400)
