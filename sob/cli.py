@@ -337,7 +337,7 @@ def diff(
         if export is not None:
             write_export(result, export)
         if format is PayFormat.json:
-            sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
+            sys.stdout.write(result.json_text())
         else:
             from sob.render.diff import render_diff
 

@@ -10,6 +10,7 @@ when money moves, so CI can ask for a review of a contract edit.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,6 +20,7 @@ import polars as pl
 
 from sob.assessment import assess
 from sob.contract import Contract
+from sob.export import money_text_expr
 from sob.findings import UsageError
 from sob.lifecycle import outcomes_under
 from sob.money import format_minor
@@ -67,12 +69,54 @@ class ContractDiff:
 
     def as_json(self) -> dict[str, Any]:
         """The JSON object of SPEC 10.2."""
+        data = self._head()
+        data["rows"] = [json.loads(line) for line in self.row_json_lines()]
+        return data
+
+    def json_text(self) -> str:
+        """:meth:`as_json` as text, each row on one line: a rate-card edit can list a million rows,
+        and encoding them in polars keeps ``sob diff`` within two ``sob pay`` runs."""
+        text = json.dumps(self._head(), indent=2)
+        lines = self.row_json_lines()
+        if lines:
+            text = text.replace('"rows": []', '"rows": [\n    ' + ",\n    ".join(lines) + "\n  ]", 1)
+        return text + "\n"
+
+    def row_json_lines(self) -> list[str]:
+        """One compact JSON object per listed row, encoded by polars."""
+        units = self.new.minor_units
+
+        def money(column: str) -> pl.Expr:
+            return money_text_expr(column, units)
+
+        def side(name: str, contract: Contract) -> pl.Expr:
+            payers = pl.struct(
+                *(money(f"{name}_entitled_{p}").fill_null("0").alias(p) for p in contract.payer_ids)
+            ).alias("payers") if contract.payer_ids else pl.lit(None).alias("payers")
+            body = pl.struct(
+                pl.col(f"{name}_status").alias("status"),
+                pl.col(f"{name}_reason").fill_null("").alias("reason"),
+                money(f"{name}_price").alias("price"),
+                money(f"{name}_entitled").alias("entitled"),
+                payers,
+            )
+            return pl.when(pl.col(f"_in_{name}")).then(body).otherwise(None).alias(name)
+
+        if self.rows.height == 0:
+            return []
+        row = pl.struct(
+            "claim_id", "kind", "participant_id", "outcome_id", side("old", self.old), side("new", self.new),
+            money("difference").alias("difference"),
+        )
+        return self.rows.select(row.struct.json_encode()).to_series().to_list()
+
+    def _head(self) -> dict[str, Any]:
         fy = self.new.fiscal_year_start_month
         return {
             "contract": self.new.id,
             "quarter": str(self.quarter),
             "period": {"start": self.quarter.start(fy).isoformat(), "end": self.quarter.end(fy).isoformat()},
-            "rows": [self._row_json(r) for r in self.rows.iter_rows(named=True)],
+            "rows": [],
             "by_outcome": [self._pair("outcome_id", *t) for t in self.by_outcome],
             "by_payer": [self._pair("payer_id", *t) for t in self.by_payer],
             "totals": {"rows": self.rows.height, **self._pair(None, "", self.old_total, self.new_total)},
@@ -81,25 +125,6 @@ class ContractDiff:
     def _pair(self, key: str | None, name: str, old: int, new: int) -> dict[str, Any]:
         head = {} if key is None else {key: name}
         return head | {"old_entitled": self.money(old), "new_entitled": self.money(new), "difference": self.money(new - old)}
-
-    def _side_json(self, row: dict[str, Any], side: str, contract: Contract) -> dict[str, Any] | None:
-        if not row[f"_in_{side}"]:
-            return None
-        return {
-            "status": row[f"{side}_status"],
-            "reason": row[f"{side}_reason"] or "",
-            "price": self.money(row[f"{side}_price"]),
-            "entitled": self.money(row[f"{side}_entitled"]),
-            "payers": {p: self.money(row[f"{side}_entitled_{p}"] or 0) for p in contract.payer_ids},
-        }
-
-    def _row_json(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "claim_id": row["claim_id"], "kind": row["kind"], "participant_id": row["participant_id"],
-            "outcome_id": row["outcome_id"],
-            "old": self._side_json(row, "old", self.old), "new": self._side_json(row, "new", self.new),
-            "difference": self.money(row["difference"]),
-        }
 
     def export_table(self) -> pl.DataFrame:
         """The ``--export`` table: the listed rows, without the presence markers."""
