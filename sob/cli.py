@@ -445,6 +445,25 @@ def ledger_show(
             return
         out, _ = _consoles()
         render_ledger(rows, out)
+        for line in _life_notes(rows):
+            out.print(line, markup=False, highlight=False)
+
+
+def _life_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per opening balance, contract change and skipped quarter in the ledger (SPEC 10)."""
+    notes = []
+    for row in rows:
+        where = f"{row['contract']} {row['quarter']}"
+        if row.get("opening"):
+            o = row["opening"]
+            notes.append(f"{where}: opening balance {o['paid']} over {o['rows']} id(s), paid before sob")
+        if row.get("contract_change"):
+            c = row["contract_change"]
+            notes.append(f"{where}: contract changed since {c.get('since')}: {c.get('restated_rows')} restated "
+                         f"row(s), {c.get('restated_amount')}")
+        if row.get("skipped"):
+            notes.append(f"{where}: skipped {', '.join(row['skipped'])} (never closed)")
+    return notes
 
 
 @app.command()

@@ -1223,8 +1223,10 @@ def show(directory: Path) -> list[dict[str, Any]]:
 
     Keys: contract, quarter, closed_at, claims, entitled, previously_paid, due,
     due_by_payer {payer: due}, paid_to_date (cumulative due up to and
-    including that quarter) and paid_to_date_by_payer; amounts are decimal
-    strings.  A damaged manifest, or one whose totals are not those of its
+    including that quarter, the opening balance included) and
+    paid_to_date_by_payer; ``opening`` (on the first quarter: the opening
+    balance, or ``None``), ``contract_change`` (the manifest's table, or
+    ``None``) and ``skipped`` (SPEC 10); amounts are decimal strings.  A damaged manifest, or one whose totals are not those of its
     unchanged Q.csv, is an InputError naming it: paid to date is only ever
     reported from figures the recorded tables vouch for.
     """
@@ -1233,6 +1235,8 @@ def show(directory: Path) -> list[dict[str, Any]]:
     for cdir in sorted(p for p in root.iterdir() if p.is_dir()):
         running: dict[str, int] = {}
         outcome_running: dict[str, int] = {}
+        opening = _opening_summary(cdir)
+        first_row = len(rows)
         for q, path in _manifest_paths(cdir).items():
             _, parsed = _read_manifest(path)
             data = _check_recorded_totals(cdir, q, path, parsed)
@@ -1241,6 +1245,11 @@ def show(directory: Path) -> list[dict[str, Any]]:
             payers = _manifest_payers(parsed)
             dues = {"": _amount(totals.get("due"), units, path, "due")}
             dues.update({p: _amount(totals.get(f"due_{p}"), units, path, f"due_{p}") for p in payers})
+            if opening is not None and not running:  # what was paid before sob counts in paid to date
+                dues[""] += _amount(opening.get("paid"), units, cdir / OPENING_TOML, "paid")
+                by_payer = opening.get("paid_by_payer", {})
+                for p in payers:
+                    dues[p] += _amount(by_payer.get(p, "0"), units, cdir / OPENING_TOML, f"paid_by_payer.{p}")
             for key, value in dues.items():
                 running[key] = running.get(key, 0) + value
             caps = _cap_use(cdir, q, data, parsed, units, running, outcome_running)
@@ -1256,8 +1265,25 @@ def show(directory: Path) -> list[dict[str, Any]]:
                 "paid_to_date": format_minor(running[""], units),
                 "paid_to_date_by_payer": {p: format_minor(running[p], units) for p in payers},
                 "caps": caps,
+                # SPEC 10: what a reviewer of the ledger must see next to the money
+                "opening": opening if opening is not None and len(rows) == first_row else None,
+                "contract_change": parsed.get("contract_change"),
+                "skipped": list(parsed.get("skipped", [])),
             })
     return rows
+
+
+def _opening_summary(cdir: Path) -> dict[str, Any] | None:
+    """The opening balance of a contract folder as opening.toml records it (rows, paid, paid_by_payer), or ``None``."""
+    if not _manifest_paths(cdir):
+        return None
+    problem, parsed, _ = _opening_problem(cdir)
+    if problem:
+        raise InputError(f"ledger opening of {cdir.name}: {problem}; run `sob ledger verify`")
+    if parsed is None:
+        return None
+    return {"precedes": parsed.get("precedes"), "rows": parsed.get("rows"), "paid": parsed.get("paid"),
+            "paid_by_payer": dict(parsed.get("paid_by_payer", {}))}
 
 
 def _cap_use(

@@ -439,3 +439,23 @@ def test_an_opening_is_never_paid_again(tmp_path_factory, paid, cents):
             before = Decimal(amount) if row["claim_id"] in paid else Decimal(0)
             assert Decimal(row["previously_paid"]) == before
             assert Decimal(row["previously_paid"]) + Decimal(row["due"]) == Decimal(row["entitled"]) == Decimal(400)
+
+
+def test_ledger_show_lists_openings_contract_changes_and_skipped_quarters(tmp_path):
+    _case(tmp_path)
+    opening = _opening(tmp_path, "claim_id,paid\nc1,400.00\n")
+    assert _pay(tmp_path, "2020-Q2", "--close", "--opening", opening)[0] == 0
+    _raise_price(tmp_path)
+    assert _pay(tmp_path, "2020-Q4", "--close", "--allow-gap", "--accept-contract-change")[0] == 0
+    code, out, _ = _sob("ledger", "show", tmp_path / "L", "--format", "json")
+    q2, q4 = json.loads(out)
+    assert q2["opening"] == {"precedes": "2020-Q2", "rows": 1, "paid": "400.00",
+                             "paid_by_payer": {"LA": "280.00", "CF": "120.00"}}
+    # paid to date counts what was paid before sob: 400.00 + due 800.00 (c2, c3 at 400.00)
+    assert q2["paid_to_date"] == "1200.00" and q2["contract_change"] is None and q2["skipped"] == []
+    # 450.00 for c1, c2, c3 restates them by 50.00 each as at the end of 2020-Q2
+    assert q4["opening"] is None and q4["skipped"] == ["2020-Q3"]
+    assert q4["contract_change"]["restated_rows"] == 3 and q4["contract_change"]["restated_amount"] == "150.00"
+    assert q4["paid_to_date"] == "1350.00"
+    code, out, _ = _sob("ledger", "show", tmp_path / "L")
+    assert code == 0 and "opening balance 400.00" in out and "skipped 2020-Q3" in out and "150.00" in out
