@@ -294,13 +294,16 @@ def test_an_unchanged_contract_never_has_a_change(tmp_path):
 # a killed close
 
 
-@pytest.mark.parametrize("stage", ["table-written", "contract-copied", "closed"])
+@pytest.mark.parametrize(
+    "stage", ["table-written", "contract-copied", "opening.csv-written", "opening.toml-written", "closed"]
+)
 def test_a_close_killed_while_writing_leaves_the_ledger_before_or_closed(tmp_path, stage):
+    """SIGKILL at every step of a first close with an opening: the ledger is as before, or fully closed."""
     _case(tmp_path)
     ledger = tmp_path / "L"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sob", "pay", str(tmp_path / "contract.toml"), "--quarter", "2020-Q1",
-         "--ledger", str(ledger), "--close"],
+        [sys.executable, "-m", "sob", "pay", str(tmp_path / "contract.toml"), "--quarter", "2020-Q2",
+         "--ledger", str(ledger), "--close", "--opening", "none"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         env=dict(os.environ, PYTHONPATH=str(ROOT), SOB_TEST_PAUSE_AT=stage),
     )
@@ -313,12 +316,13 @@ def test_a_close_killed_while_writing_leaves_the_ledger_before_or_closed(tmp_pat
     closed = sob_ledger.closed_quarters(ledger, "t")
     assert _sob("ledger", "verify", ledger)[0] == 0  # leftovers of a kill are warnings, never damage
     if closed:
-        assert stage == "closed" and (ledger / "t" / "2020-Q1.contract.toml").exists()
+        assert stage == "closed" and (ledger / "t" / "2020-Q2.contract.toml").exists()
+        assert (ledger / "t" / "opening.toml").exists()
     else:
         assert stage != "closed"
-    code, _, err = _pay(tmp_path, "2020-Q1", "--close")
-    assert (code == 0) == (not closed), err
-    assert sob_ledger.closed_quarters(ledger, "t") == ["2020-Q1"]
+    code, _, err = _pay(tmp_path, "2020-Q2", "--close", "--opening", "none")
+    assert code == (2 if closed else 0), err  # closed: --opening on a ledger with a close is a usage error
+    assert sob_ledger.closed_quarters(ledger, "t") == ["2020-Q2"]
     assert _sob("ledger", "verify", ledger)[0] == 0
 
 
