@@ -307,6 +307,17 @@ def pay(
     export: Annotated[Path | None, typer.Option("--export", help="Write the claim table: .csv, .parquet, .json or .xlsx.")] = None,
     format: Annotated[PayFormat, typer.Option("--format", help="table (terminal) or json (SPEC 9).")] = PayFormat.table,
     wide: Annotated[bool, typer.Option("--wide", help="Do not shrink tables to the terminal's width.")] = False,
+    accept_contract_change: Annotated[bool, typer.Option(
+        "--accept-contract-change",
+        help="Close although the contract changed since the latest close and restates closed amounts (needs --ledger).",
+    )] = False,
+    allow_gap: Annotated[bool, typer.Option(
+        "--allow-gap", help="Close although quarters since the latest close stay unclosed (needs --ledger).",
+    )] = False,
+    opening: Annotated[str | None, typer.Option(
+        "--opening", metavar="FILE|none",
+        help="First close of a contract mid-life: what was paid before (CSV/Parquet: claim_id, paid), or none.",
+    )] = None,
 ) -> None:
     """Preview a quarter's payments, or close it in the ledger.
 
@@ -319,13 +330,20 @@ def pay(
     _STATE["closing"] = close
     with _errors():
         req = PayRequest(contract, quarter, _evidence(claims, participants, results), ledger, close, reject_invalid, export,
-                         summary_only=format is PayFormat.json)
+                         summary_only=format is PayFormat.json, accept_contract_change=accept_contract_change,
+                         allow_gap=allow_gap, opening=opening)
         outcome = _with_progress("assessing", lambda: compute_pay(req))
         close_and_export(req, outcome)
         if outcome.warnings:
             _print_findings(outcome.warnings)
+        for message in outcome.messages:
+            sys.stderr.write(f"sob: {message}\n")
         if format is PayFormat.json:
-            sys.stdout.write(json.dumps(summary(outcome.run), indent=2) + "\n")
+            data = summary(outcome.run)
+            if ledger is not None:
+                change = outcome.change
+                data["contract_change"] = None if change is None else change.as_json(outcome.run.contract.minor_units)
+            sys.stdout.write(json.dumps(data, indent=2) + "\n")
         else:
             from sob.render.pay import render_pay
 
@@ -336,6 +354,46 @@ def pay(
             sys.stderr.write(f"closed {outcome.run.quarter}: {outcome.closed_manifest}\n")
         if export is not None:
             sys.stderr.write(f"wrote {export}\n")
+
+
+@app.command(epilog=_example(
+    "git show origin/main:contract.toml > old.toml",
+    "sob diff old.toml contract.toml --quarter 2021-Q2",
+    "sob diff old.toml contract.toml --quarter 2021-Q2 --format json",
+))
+def diff(
+    old: Annotated[Path, typer.Argument(help="The contract as it was (for example from the base branch).")],
+    new: Annotated[Path, typer.Argument(help="The contract as edited.")],
+    quarter: Annotated[str, typer.Option("--quarter", help="Quarter to compare, YYYY-Qn in NEW's fiscal year.")],
+    claims: ClaimsOpt = None,
+    participants: ParticipantsOpt = None,
+    results: ResultsOpt = None,
+    export: Annotated[Path | None, typer.Option("--export", help="Write the differing rows: .csv, .parquet, .json or .xlsx.")] = None,
+    format: Annotated[PayFormat, typer.Option("--format", help="table (terminal) or json (SPEC 10.2).")] = PayFormat.table,
+) -> None:
+    """What a contract edit does to the money of a quarter.
+
+    Compares the quarter's payments under OLD and NEW on the same evidence:
+    rows, outcomes, payers and totals; exit 1 when money moves.
+    """
+    from sob.diff import DiffRequest, compute_diff, write_export
+
+    with _errors():
+        req = DiffRequest(old, new, quarter, _evidence(claims, participants, results), export)
+        result = _with_progress("comparing", lambda: compute_diff(req))
+        if export is not None:
+            write_export(result, export)
+        if format is PayFormat.json:
+            sys.stdout.write(result.json_text())
+        else:
+            from sob.render.diff import render_diff
+
+            out, _ = _consoles()
+            render_diff(result, out)
+        if export is not None:
+            sys.stderr.write(f"wrote {export}\n")
+    if result.money_moves:
+        raise typer.Exit(1)
 
 
 def _with_progress(label: str, work: Callable[[], T]) -> T:
@@ -455,6 +513,25 @@ def ledger_show(
             return
         out, _ = _consoles(wide)
         render_ledger(rows, out)
+        for line in _life_notes(rows):
+            out.print(line, markup=False, highlight=False)
+
+
+def _life_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per opening balance, contract change and skipped quarter in the ledger (SPEC 10)."""
+    notes = []
+    for row in rows:
+        where = f"{row['contract']} {row['quarter']}"
+        if row.get("opening"):
+            o = row["opening"]
+            notes.append(f"{where}: opening balance {o['paid']} over {o['rows']} id(s), paid before sob")
+        if row.get("contract_change"):
+            c = row["contract_change"]
+            notes.append(f"{where}: contract changed since {c.get('since')}: {c.get('restated_rows')} restated "
+                         f"row(s), {c.get('restated_amount')}")
+        if row.get("skipped"):
+            notes.append(f"{where}: skipped {', '.join(row['skipped'])} (never closed)")
+    return notes
 
 
 @app.command(epilog=_example("sob init", "sob init contracts/new.toml"))

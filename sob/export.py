@@ -63,7 +63,8 @@ def is_money_column(name: str, dtype: pl.DataType) -> bool:
     Checking the type as well keeps a carried-through text column that happens
     to be called ``due_date`` from being treated as an amount.
     """
-    return (name in MONEY_NAMES or name.startswith("due_")) and dtype.is_integer()
+    diff = name == "difference" or name.startswith(("old_price", "new_price", "old_entitled", "new_entitled"))
+    return (name in MONEY_NAMES or name.startswith("due_") or diff) and dtype.is_integer()  # diff: SPEC 10.2
 
 
 def money_columns(table: pl.DataFrame) -> list[str]:

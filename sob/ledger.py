@@ -4,10 +4,13 @@ Layout, for contract ``C`` and quarter ``Q`` (``YYYY-Qn``)::
 
     DIR/C/Q.csv    the claim table of Q exactly as closed
     DIR/C/Q.toml   the manifest: ids, totals, SHA-256 hashes, previous manifest
+    DIR/C/Q.contract.toml   the contract file exactly as closed (SPEC 10.1)
+    DIR/C/opening.csv, opening.toml   what was paid before the first close (SPEC 10.3)
     DIR/C/.lock    exists only while a close runs (it is flock-ed, then removed)
 
 A quarter is *closed* when, and only when, its manifest exists: the close
-writes Q.csv first and the manifest (which holds Q.csv's hash) last, each by
+writes Q.csv and Q.contract.toml first and the manifest (which holds their
+hashes) last, each by
 temporary file + fsync + rename, so a crash leaves either the old ledger or
 the new one.  A Q.csv without a manifest is an incomplete close: it does not
 count, the next close of Q overwrites it, and :func:`verify` reports it.
@@ -47,7 +50,15 @@ from typing import Any
 import polars as pl
 import tomli_w
 
-from sob.export import WriteError, atomic_write_bytes, csv_bytes, fsync_dir, is_money_column, write_failure
+from sob.export import (
+    WriteError,
+    atomic_write_bytes,
+    csv_bytes,
+    fsync_dir,
+    is_money_column,
+    money_text_expr,
+    write_failure,
+)
 from sob.findings import Finding, InputError, UsageError, errors_only
 from sob.interrupts import pause_at, set_note, shielded
 from sob.money import format_minor, parse_decimal, to_minor
@@ -244,6 +255,147 @@ def _manifest_problem(parsed: dict[str, Any]) -> str | None:
     return None
 
 
+def copy_name(q: Quarter) -> str:
+    """File name of the contract copy a close of ``q`` writes (SPEC 10.1)."""
+    return f"{q}.contract.toml"
+
+
+def _quarter_of_copy(path: Path) -> Quarter | None:
+    """The quarter a ``Q.contract.toml`` name stands for, if any."""
+    name = path.name
+    if not name.endswith(".contract.toml"):
+        return None
+    try:
+        q = Quarter.parse(name.removesuffix(".contract.toml"))
+    except ValueError:
+        return None
+    return q if copy_name(q) == name else None
+
+
+def latest_close(directory: Path, contract_id: str) -> tuple[Quarter, str, dict[str, Any]] | None:
+    """The latest closed quarter of a contract: quarter, SHA-256 of its manifest, parsed manifest.
+
+    ``None`` when nothing is closed.  The change guard (SPEC 10.1) and the
+    gap check (10.4) compare a run with this close.
+    """
+    closed = _manifest_paths(_contract_dir(directory, contract_id))
+    if not closed:
+        return None
+    q = max(closed)
+    data, parsed = _read_manifest(closed[q])
+    return q, sha256_bytes(data), parsed
+
+
+def closed_contract_copy(directory: Path, contract_id: str, q: Quarter, parsed: dict[str, Any]) -> Path | None:
+    """The contract copy of a closed quarter, when its manifest names one and it is unchanged.
+
+    ``None`` for a quarter closed before copies existed.  A named copy that is
+    missing or differs from the manifest's contract hash is an InputError:
+    the restatement would compare against the wrong contract.
+    """
+    name = parsed.get("contract_copy")
+    if name is None:
+        return None
+    cdir = _contract_dir(directory, contract_id)
+    path = cdir / copy_name(q)
+    if name != copy_name(q):
+        raise InputError(f"ledger manifest of {q} names contract copy {name!r}; run `sob ledger verify`")
+    try:
+        data = read_regular(path)
+    except FileNotFoundError as exc:
+        raise InputError(f"ledger quarter {q} of {contract_id}: {path} is missing; run `sob ledger verify`") from exc
+    if sha256_bytes(data) != parsed["hashes"].get("contract"):
+        raise InputError(f"ledger quarter {q} of {contract_id}: {path} changed since it was closed; run `sob ledger verify`")
+    return path
+
+
+def closed_entitled(directory: Path, contract_id: str, q: Quarter, parsed: dict[str, Any], minor_units: int) -> pl.DataFrame:
+    """``claim_id`` and ``entitled`` (minor units) of a closed quarter's table, checked against its manifest."""
+    cdir = _contract_dir(directory, contract_id)
+    data = _vouched_table(cdir, q, parsed, f"ledger quarter {q} of {contract_id}")
+    df = pl.read_csv(io.BytesIO(data), infer_schema=False)
+    if "claim_id" not in df.columns or "entitled" not in df.columns:
+        raise InputError(f"ledger quarter {q} of {contract_id}: {q}.csv has no claim_id or entitled column")
+    return _parse_money(df.select("claim_id", "entitled"), "entitled", _minor_units_of(parsed) if "minor_units" in parsed else minor_units, cdir / f"{q}.csv")
+
+
+OPENING_CSV = "opening.csv"
+OPENING_TOML = "opening.toml"
+
+
+def opening_files(opening: pl.DataFrame, contract_id: str, q: Quarter, minor_units: int, payer_ids: list[str]) -> tuple[bytes, bytes]:
+    """opening.csv and opening.toml of SPEC 10.3 for ``opening`` (``claim_id``, ``paid``, ``paid_<payer>``)."""
+    amounts = ["paid", *(f"paid_{p}" for p in payer_ids)]
+    table = opening.sort("claim_id").select("claim_id", *amounts)
+    buffer = io.BytesIO()
+    table.with_columns(money_text_expr(c, minor_units) for c in amounts).write_csv(buffer)
+    data = buffer.getvalue()
+    manifest = {
+        "contract": contract_id,
+        "precedes": str(q),
+        "opening_sha256": sha256_bytes(data),
+        "rows": table.height,
+        "paid": format_minor(_total(table, "paid"), minor_units),
+        "paid_by_payer": {p: format_minor(_total(table, f"paid_{p}"), minor_units) for p in payer_ids},
+    }
+    return data, tomli_w.dumps(manifest).encode("utf-8")
+
+
+def _opening_problem(cdir: Path) -> tuple[str | None, dict[str, Any] | None, bytes | None]:
+    """Why the opening files are not what was closed (or ``None``), the parsed opening.toml and opening.csv's bytes."""
+    try:
+        toml_bytes = read_regular(cdir / OPENING_TOML)
+    except FileNotFoundError:
+        return None, None, None
+    try:
+        parsed = tomllib.loads(toml_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return f"{OPENING_TOML} cannot be parsed ({exc})", None, None
+    try:
+        data = read_regular(cdir / OPENING_CSV)
+    except FileNotFoundError:
+        return f"{OPENING_CSV} is missing", parsed, None
+    if sha256_bytes(data) != parsed.get("opening_sha256"):
+        return f"{OPENING_CSV} changed since it was recorded", parsed, data
+    return None, parsed, data
+
+
+def _opening_frame(cdir: Path, minor_units: int, payer_ids: list[str]) -> pl.DataFrame | None:
+    """The recorded opening amounts, checked against opening.toml; ``None`` without an opening.
+
+    An opening counts only once a quarter was closed after it: files left by
+    a first close that never committed pay nothing.
+    """
+    if not _manifest_paths(cdir):
+        return None
+    problem, _, data = _opening_problem(cdir)
+    if problem:
+        raise InputError(f"ledger opening of {cdir.name}: {problem}; run `sob ledger verify`")
+    if data is None:
+        return None
+    df = pl.read_csv(io.BytesIO(data), infer_schema=False)
+    wanted = ["claim_id", "paid", *(f"paid_{p}" for p in payer_ids)]
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        raise InputError(f"ledger opening of {cdir.name}: {OPENING_CSV} has no column(s) {', '.join(missing)}")
+    df = df.select(wanted)
+    for name in wanted[1:]:
+        df = _parse_money(df, name, minor_units, cdir / OPENING_CSV)
+    return df
+
+
+def _opening_as_closed(opening: pl.DataFrame, payer_ids: list[str]) -> pl.DataFrame:
+    """Opening rows shaped like a closed table's (META columns, due, due_<payer>): kind claim, no metadata."""
+    return opening.select(
+        pl.col("claim_id").cast(pl.String),
+        pl.lit("claim", pl.String).alias("kind"),
+        *(pl.lit(None, pl.String).alias(c) for c in ("participant_id", "cohort", "outcome_id")),
+        *(pl.lit(None, pl.Date).alias(c) for c in _DATE_COLUMNS),
+        pl.col("paid").cast(pl.Int64).alias("due"),
+        *(pl.col(f"paid_{p}").cast(pl.Int64).alias(f"due_{p}") for p in payer_ids),
+    )
+
+
 # --------------------------------------------------------------------------
 # reading what was paid
 
@@ -366,19 +518,27 @@ def previously_paid(
     quarter: Quarter | str,
     payer_ids: list[str],
     minor_units: int,
+    opening: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """What the closed quarters before ``quarter`` paid, per claim id (SPEC 6).
+    """What the closed quarters before ``quarter`` paid, per claim id (SPEC 6, 10.3).
 
     One row per claim id that appears in any closed quarter strictly before
     ``quarter``, sorted by claim id: its metadata from its latest closed row
     (latest quarter, last row within it), ``paid`` = the sum of its ``due``
     and ``paid_<payer>`` = the sum of ``due_<payer>`` over those quarters —
     exact integers, parsed from the decimal text without floats.  Rows whose
-    sum is 0 are kept: a claim once in the ledger never disappears.
+    sum is 0 are kept: a claim once in the ledger never disappears.  The
+    ledger's opening (or ``opening``, for a first close that records one)
+    counts as paid before the first closed quarter.
     """
     q = _as_quarter(quarter)
     cdir = _contract_dir(directory, contract_id)
     frames = []
+    if opening is None:
+        opening = _opening_frame(cdir, minor_units, payer_ids)
+    if opening is not None and opening.height:
+        frames.append(_opening_as_closed(opening, payer_ids).with_columns(
+            pl.lit(-1).alias("_q"), pl.int_range(pl.len()).alias("_row")))
     for ordinal, (closed, manifest) in enumerate(_manifest_paths(cdir).items()):
         if closed >= q:
             break
@@ -495,7 +655,8 @@ def _check_table(table: pl.DataFrame, payer_ids: list[str]) -> None:
 
 
 def _check_previously_paid(
-    directory: Path, contract_id: str, q: Quarter, table: pl.DataFrame, minor_units: int, payer_ids: list[str]
+    directory: Path, contract_id: str, q: Quarter, table: pl.DataFrame, minor_units: int, payer_ids: list[str],
+    opening: pl.DataFrame | None = None,
 ) -> None:
     """Refuse a table whose previously_paid is not what the ledger holds now.
 
@@ -504,7 +665,7 @@ def _check_previously_paid(
     time.  Run under the lock, this makes the close all-or-nothing against
     the ledger it commits to (optimistic concurrency).
     """
-    paid = previously_paid(directory, contract_id, q, payer_ids, minor_units).select("claim_id", "paid")
+    paid = previously_paid(directory, contract_id, q, payer_ids, minor_units, opening).select("claim_id", "paid")
     stale = (
         table.select("claim_id", "previously_paid")
         .join(paid, on="claim_id", how="left")
@@ -555,20 +716,28 @@ def _manifest_bytes(
     totals: dict[str, Any],
     hashes: dict[str, str],
     closed_at: datetime,
+    extra: dict[str, Any] | None = None,
 ) -> bytes:
-    """The manifest TOML; ``hashes`` already holds table and previous_manifest."""
+    """The manifest TOML; ``hashes`` already holds table and previous_manifest.
+
+    ``extra`` adds the keys of SPEC 10 (``contract_copy``, ``period_end``,
+    ``skipped``, ``[contract_change]``); a manifest without them is one an
+    earlier version would have written, so old ledgers keep verifying.
+    """
     from sob import __version__
 
-    manifest = {
+    manifest: dict[str, Any] = {
         "contract": contract_id,
         "quarter": str(q),
         "closed_at": closed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "sob_version": __version__,
         "minor_units": minor_units,
         "payers": list(payer_ids),
-        "totals": totals,
-        "hashes": hashes,
     }
+    manifest.update({k: v for k, v in (extra or {}).items() if not isinstance(v, dict)})
+    manifest["totals"] = totals
+    manifest["hashes"] = hashes
+    manifest.update({k: v for k, v in (extra or {}).items() if isinstance(v, dict)})
     return tomli_w.dumps(manifest).encode("utf-8")
 
 
@@ -616,16 +785,23 @@ def _not_closed(path: Path, exc: BaseException) -> WriteError:
 
 
 def _commit(
-    cdir: Path, csv_path: Path, data: bytes, manifest_path: Path, manifest: bytes, then: Callable[[], None] | None
+    cdir: Path,
+    csv_path: Path,
+    data: bytes,
+    manifest_path: Path,
+    manifest: bytes,
+    then: Callable[[], None] | None,
+    files: list[tuple[Path, bytes]] | None = None,
 ) -> None:
-    """Write Q.csv, then the manifest (the commit point); on failure remove what was written.
+    """Write Q.csv and ``files`` (contract copy, opening), then the manifest (the commit point); on failure remove what was written.
 
     From the manifest on, a signal waits until ``then`` (the caller's own
     commit, e.g. moving the export into place) has run, so the run can say
     truthfully that the quarter was closed.  Before it, a signal or a write
     error removes this close's Q.csv: the ledger is exactly as before.
     """
-    before = _identity(csv_path)
+    files = files or []
+    before = {path: _identity(path) for path in [csv_path, *(f[0] for f in files)]}
     committed = False
     try:
         try:
@@ -633,6 +809,12 @@ def _commit(
         except OSError as exc:
             raise _not_closed(csv_path, exc) from exc
         pause_at("table-written")
+        for path, content in files:
+            try:
+                _write_table_file(path, content)
+            except OSError as exc:
+                raise _not_closed(path, exc) from exc
+            pause_at("contract-copied" if path.name.endswith(".contract.toml") else f"{path.name}-written")
         with shielded():
             try:
                 _write_manifest_file(manifest_path, manifest)
@@ -649,10 +831,12 @@ def _commit(
             if then is not None:
                 then()
     finally:
-        if not committed and _identity(csv_path) != before:
-            with shielded(), contextlib.suppress(OSError):
-                os.unlink(csv_path)
-                _sync_dir(cdir)
+        if not committed:
+            for path, identity in before.items():
+                if _identity(path) != identity:
+                    with shielded(), contextlib.suppress(OSError):
+                        os.unlink(path)
+                        _sync_dir(cdir)
 
 
 def close_quarter(
@@ -667,6 +851,10 @@ def close_quarter(
     *,
     closed_at: datetime | None = None,
     then: Callable[[], None] | None = None,
+    contract_bytes: bytes | None = None,
+    extra: dict[str, Any] | None = None,
+    expect_previous: str | None = None,
+    opening: pl.DataFrame | None = None,
 ) -> Path:
     """Close ``quarter``: write DIR/C/Q.csv then DIR/C/Q.toml; return the manifest path.
 
@@ -686,6 +874,16 @@ def close_quarter(
     so the ledger is exactly as before.  SIGINT/SIGTERM do the same before
     the commit point; after it, the :class:`sob.interrupts.Interrupted`
     raised carries a note that the quarter was closed.
+
+    ``contract_bytes`` (SPEC 10.1) is the contract file as read: it is
+    written as Q.contract.toml before the manifest, which names it; its
+    SHA-256 must be ``hashes["contract"]``.  ``extra`` adds manifest keys
+    (see :func:`_manifest_bytes`).  ``expect_previous`` is the SHA-256 of the
+    latest manifest (``""``: none) the caller's checks were made against:
+    another close committed in between refuses this one, since its change
+    guard and gap checks looked at another ledger.  ``opening`` (SPEC 10.3,
+    a first close only) is written as opening.csv and opening.toml, and
+    this quarter's manifest chains to opening.toml.
     """
     q = _as_quarter(quarter)
     cdir = _contract_dir(directory, contract_id)
@@ -693,6 +891,11 @@ def close_quarter(
     data = csv_bytes(table, minor_units, formula_prefix=False)
     manifest_totals = _totals(table, minor_units, payer_ids, totals)
     evidence = _evidence_hashes(hashes)
+    extra = dict(extra or {})
+    if contract_bytes is not None:
+        if sha256_bytes(contract_bytes) != evidence["contract"]:
+            raise ValueError("contract_bytes do not have the contract hash")
+        extra["contract_copy"] = copy_name(q)
     ensure_can_close(directory, contract_id, q)  # refuse before creating even .lock
     when = closed_at if closed_at is not None else datetime.now(UTC)
     csv_path, manifest_path = cdir / f"{q}.csv", cdir / f"{q}.toml"
@@ -708,14 +911,30 @@ def close_quarter(
                 raise _not_closed(cdir, exc) from exc
         with _exclusive_lock(cdir):
             ensure_can_close(directory, contract_id, q)
-            _check_previously_paid(directory, contract_id, q, table, minor_units, payer_ids)
             closed = _manifest_paths(cdir)
+            if opening is not None and closed:
+                raise InputError(f"{contract_id} already has a closed quarter: an opening balance is only for the "
+                                 "first close; nothing was written")
+            _check_previously_paid(directory, contract_id, q, table, minor_units, payer_ids, opening)
             previous = sha256_bytes(read_regular(closed[max(closed)])) if closed else ""
+            files = [] if contract_bytes is None else [(cdir / copy_name(q), contract_bytes)]
+            chain_to = None
+            if opening is not None:
+                opening_csv, opening_toml = opening_files(opening, contract_id, q, minor_units, payer_ids)
+                files += [(cdir / OPENING_CSV, opening_csv), (cdir / OPENING_TOML, opening_toml)]
+                chain_to = sha256_bytes(opening_toml)
+            if expect_previous is not None and previous != expect_previous:  # checked before the opening chains in
+                raise InputError(
+                    f"quarter {q} of {contract_id} was computed against another state of the ledger (another "
+                    "close committed meanwhile); nothing was written: run the close again"
+                )
+            if chain_to is not None:
+                previous = chain_to
             # Render the manifest before writing anything, so a value TOML cannot
             # hold fails here rather than between the two writes.
             all_hashes = {**evidence, "table": sha256_bytes(data), "previous_manifest": previous}
-            manifest = _manifest_bytes(contract_id, q, minor_units, payer_ids, manifest_totals, all_hashes, when)
-            _commit(cdir, csv_path, data, manifest_path, manifest, then)
+            manifest = _manifest_bytes(contract_id, q, minor_units, payer_ids, manifest_totals, all_hashes, when, extra)
+            _commit(cdir, csv_path, data, manifest_path, manifest, then, files)
     finally:
         if made_folder and not manifest_path.exists():
             with shielded(), contextlib.suppress(OSError):
@@ -731,8 +950,10 @@ def _finding(code: str, path: Path, message: str, severity: str = "error") -> Fi
     return Finding(code=code, message=message, file=str(path), severity=severity)
 
 
-def _scan_contract_dir(cdir: Path) -> tuple[dict[Quarter, Path], dict[Quarter, Path], list[Finding]]:
-    """Sort a contract folder's entries into CSVs, manifests and unexpected files."""
+def _scan_contract_dir(
+    cdir: Path, copies: dict[Quarter, Path] | None = None
+) -> tuple[dict[Quarter, Path], dict[Quarter, Path], list[Finding]]:
+    """Sort a contract folder's entries into CSVs, manifests, contract copies (into ``copies``) and unexpected files."""
     csvs: dict[Quarter, Path] = {}
     manifests: dict[Quarter, Path] = {}
     findings: list[Finding] = []
@@ -740,6 +961,12 @@ def _scan_contract_dir(cdir: Path) -> tuple[dict[Quarter, Path], dict[Quarter, P
         regular = _is_regular(entry)
         if entry.name == LOCK_NAME and regular:
             continue  # a close is running, or one was killed (a flock dies with its process)
+        q_copy = _quarter_of_copy(entry)
+        if q_copy is not None and regular and copies is not None:
+            copies[q_copy] = entry
+            continue
+        if entry.name in (OPENING_CSV, OPENING_TOML) and regular:
+            continue  # checked by _check_opening
         if _TEMP_FILE.fullmatch(entry.name) and regular:
             findings.append(_finding(
                 "LEDGER_INCOMPLETE", entry,
@@ -787,6 +1014,45 @@ def _check_manifest(cdir: Path, q: Quarter, path: Path, data: bytes, csvs: dict[
     return parsed, findings
 
 
+def _check_copy(cdir: Path, q: Quarter, parsed: dict[str, Any], copies: dict[Quarter, Path]) -> list[Finding]:
+    """The contract copy a manifest names must be there with the manifest's contract hash (SPEC 10.1).
+
+    A manifest that names no copy was closed by an earlier version: nothing to check.
+    """
+    name = parsed.get("contract_copy")
+    if name is None:
+        return []
+    path = copies.get(q, cdir / copy_name(q))
+    if name != copy_name(q):
+        return [_finding("LEDGER_BAD_MANIFEST", cdir / f"{q}.toml", f"manifest of {q} names contract copy {name!r}, not {copy_name(q)!r}")]
+    if q not in copies:
+        return [_finding("LEDGER_REMOVED", path, f"{path.name}, the contract quarter {q} was closed with, is missing")]
+    if sha256_bytes(read_regular(path)) != parsed["hashes"].get("contract"):
+        return [_finding("LEDGER_CHANGED", path, f"{path.name} changed since quarter {q} was closed")]
+    return []
+
+
+def _check_opening(cdir: Path, closed: bool) -> tuple[str, list[Finding]]:
+    """opening.toml's SHA-256 (``""`` without one) and what is wrong with the opening files (SPEC 10.3)."""
+    toml_path, csv_path = cdir / OPENING_TOML, cdir / OPENING_CSV
+    if not toml_path.exists():
+        if csv_path.exists():
+            kind = "LEDGER_REMOVED" if closed else "LEDGER_INCOMPLETE"
+            return "", [_finding(kind, toml_path, f"{OPENING_CSV} has no {OPENING_TOML}",
+                                 "error" if closed else "warning")]
+        return "", []
+    digest = sha256_bytes(read_regular(toml_path))
+    if not closed:
+        return digest, [_finding("LEDGER_INCOMPLETE", toml_path,
+                                 "opening balance without a closed quarter: an interrupted first close", "warning")]
+    problem, _, _ = _opening_problem(cdir)
+    if problem is None:
+        return digest, []
+    code = "LEDGER_REMOVED" if "missing" in problem else "LEDGER_CHANGED"
+    where = csv_path if OPENING_CSV in problem else toml_path
+    return digest, [_finding(code, where, f"opening balance: {problem}")]
+
+
 def _check_chain(
     cdir: Path,
     order: list[Quarter],
@@ -794,8 +1060,9 @@ def _check_chain(
     digests: dict[Quarter, str],
     parsed: dict[Quarter, dict[str, Any]],
     csvs: dict[Quarter, Path],
+    opening_digest: str = "",
 ) -> tuple[list[Finding], set[Quarter]]:
-    """Each manifest must point at the manifest of the closed quarter before it.
+    """Each manifest must point at the manifest of the closed quarter before it (the first: at opening.toml, if any).
 
     Returns the findings and the orphan CSV quarters explained as removed
     manifests (so they are not also reported as incomplete closes).
@@ -808,7 +1075,7 @@ def _check_chain(
             continue  # unparseable: already reported as LEDGER_BAD_MANIFEST
         recorded = parsed[q]["hashes"]["previous_manifest"]
         before = order[i - 1] if i else None
-        expected = digests[before] if before is not None else ""
+        expected = digests[before] if before is not None else opening_digest
         if recorded == expected:
             continue
         orphans = [c for c in csvs if c not in manifests and (before is None or c > before) and c < q]
@@ -845,7 +1112,8 @@ def _check_chain(
 
 def _verify_contract(cdir: Path) -> list[Finding]:
     """All checks for one contract folder."""
-    csvs, manifests, findings = _scan_contract_dir(cdir)
+    copies: dict[Quarter, Path] = {}
+    csvs, manifests, findings = _scan_contract_dir(cdir, copies)
     digests: dict[Quarter, str] = {}
     parsed: dict[Quarter, dict[str, Any]] = {}
     for q, path in manifests.items():
@@ -855,7 +1123,17 @@ def _verify_contract(cdir: Path) -> list[Finding]:
         findings += more
         if content is not None:
             parsed[q] = content
-    chain, explained = _check_chain(cdir, list(manifests), manifests, digests, parsed, csvs)
+            findings += _check_copy(cdir, q, content, copies)
+    for q, path in copies.items():
+        if q not in manifests:
+            findings.append(_finding(
+                "LEDGER_INCOMPLETE", path,
+                f"contract copy without a manifest: quarter {q} is not closed; closing it again overwrites this file",
+                "warning",
+            ))
+    opening_digest, more = _check_opening(cdir, bool(manifests))
+    findings += more
+    chain, explained = _check_chain(cdir, list(manifests), manifests, digests, parsed, csvs, opening_digest)
     findings += chain
     for q, path in csvs.items():
         if q not in manifests and q not in explained:
@@ -945,8 +1223,10 @@ def show(directory: Path) -> list[dict[str, Any]]:
 
     Keys: contract, quarter, closed_at, claims, entitled, previously_paid, due,
     due_by_payer {payer: due}, paid_to_date (cumulative due up to and
-    including that quarter) and paid_to_date_by_payer; amounts are decimal
-    strings.  A damaged manifest, or one whose totals are not those of its
+    including that quarter, the opening balance included) and
+    paid_to_date_by_payer; ``opening`` (on the first quarter: the opening
+    balance, or ``None``), ``contract_change`` (the manifest's table, or
+    ``None``) and ``skipped`` (SPEC 10); amounts are decimal strings.  A damaged manifest, or one whose totals are not those of its
     unchanged Q.csv, is an InputError naming it: paid to date is only ever
     reported from figures the recorded tables vouch for.
     """
@@ -955,6 +1235,8 @@ def show(directory: Path) -> list[dict[str, Any]]:
     for cdir in sorted(p for p in root.iterdir() if p.is_dir()):
         running: dict[str, int] = {}
         outcome_running: dict[str, int] = {}
+        opening = _opening_summary(cdir)
+        first_row = len(rows)
         for q, path in _manifest_paths(cdir).items():
             _, parsed = _read_manifest(path)
             data = _check_recorded_totals(cdir, q, path, parsed)
@@ -963,6 +1245,11 @@ def show(directory: Path) -> list[dict[str, Any]]:
             payers = _manifest_payers(parsed)
             dues = {"": _amount(totals.get("due"), units, path, "due")}
             dues.update({p: _amount(totals.get(f"due_{p}"), units, path, f"due_{p}") for p in payers})
+            if opening is not None and not running:  # what was paid before sob counts in paid to date
+                dues[""] += _amount(opening.get("paid"), units, cdir / OPENING_TOML, "paid")
+                by_payer = opening.get("paid_by_payer", {})
+                for p in payers:
+                    dues[p] += _amount(by_payer.get(p, "0"), units, cdir / OPENING_TOML, f"paid_by_payer.{p}")
             for key, value in dues.items():
                 running[key] = running.get(key, 0) + value
             caps = _cap_use(cdir, q, data, parsed, units, running, outcome_running)
@@ -978,8 +1265,25 @@ def show(directory: Path) -> list[dict[str, Any]]:
                 "paid_to_date": format_minor(running[""], units),
                 "paid_to_date_by_payer": {p: format_minor(running[p], units) for p in payers},
                 "caps": caps,
+                # SPEC 10: what a reviewer of the ledger must see next to the money
+                "opening": opening if opening is not None and len(rows) == first_row else None,
+                "contract_change": parsed.get("contract_change"),
+                "skipped": list(parsed.get("skipped", [])),
             })
     return rows
+
+
+def _opening_summary(cdir: Path) -> dict[str, Any] | None:
+    """The opening balance of a contract folder as opening.toml records it (rows, paid, paid_by_payer), or ``None``."""
+    if not _manifest_paths(cdir):
+        return None
+    problem, parsed, _ = _opening_problem(cdir)
+    if problem:
+        raise InputError(f"ledger opening of {cdir.name}: {problem}; run `sob ledger verify`")
+    if parsed is None:
+        return None
+    return {"precedes": parsed.get("precedes"), "rows": parsed.get("rows"), "paid": parsed.get("paid"),
+            "paid_by_payer": dict(parsed.get("paid_by_payer", {}))}
 
 
 def _cap_use(
@@ -1016,9 +1320,15 @@ def _cap_use(
 
 __all__ = [
     "LOCK_NAME",
+    "OPENING_CSV",
+    "OPENING_TOML",
     "close_quarter",
+    "closed_contract_copy",
+    "closed_entitled",
     "closed_quarters",
+    "copy_name",
     "ensure_can_close",
+    "latest_close",
     "previously_paid",
     "sha256_bytes",
     "sha256_file",

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sob import ledger
+import polars as pl
+
+from sob import ledger, lifecycle
 from sob.assessment import RULE_COLUMNS, assess
 from sob.contract import Contract, load_contract
 from sob.contract.examples import ExampleResult, run_examples
@@ -25,6 +27,7 @@ from sob.quarters import Quarter
 
 if TYPE_CHECKING:
     from sob.export import StagedFile
+    from sob.lifecycle import ContractChange
 
 
 @dataclass
@@ -48,9 +51,15 @@ def parse_quarter(label: str, fy_start_month: int | None = None) -> Quarter:
         raise UsageError(str(exc)) from None
 
 
-def load_valid_contract(path: Path, *, run_examples_too: bool = True) -> tuple[Contract, list[ExampleResult]]:
-    """The contract, or InputError carrying every finding (worked examples included)."""
-    contract, findings = load_contract(path)
+def load_valid_contract(
+    path: Path, *, run_examples_too: bool = True, data: bytes | None = None
+) -> tuple[Contract, list[ExampleResult]]:
+    """The contract, or InputError carrying every finding (worked examples included).
+
+    ``data``: the file's bytes, already read, so that the contract checked is
+    byte for byte the one a close copies and hashes (SPEC 10.1).
+    """
+    contract, findings = load_contract(path) if data is None else _contract_from_bytes(path, data)
     if contract is None:
         raise InputError(f"{path}: the contract has errors; run `sob validate {path}`", findings)
     results = run_examples(contract) if run_examples_too else []
@@ -58,6 +67,17 @@ def load_valid_contract(path: Path, *, run_examples_too: bool = True) -> tuple[C
     if failed:
         raise InputError(f"{path}: worked examples fail; run `sob test {path}`", failed)
     return contract, results
+
+
+def _contract_from_bytes(path: Path, data: bytes) -> tuple[Contract | None, list[Finding]]:
+    """:func:`load_contract` on bytes already read."""
+    from sob.contract.load import check_contract_text, decode_contract_bytes
+    from sob.contract.paths import contract_folder
+
+    text, problem = decode_contract_bytes(data, path)
+    if problem is not None:
+        return None, [problem]
+    return check_contract_text(text, path, folder=contract_folder(path))
 
 
 def example_findings(contract: Contract, results: list[ExampleResult]) -> list[Finding]:
@@ -117,6 +137,12 @@ class PayRequest:
     export: Path | None = None
     #: only the JSON summary is wanted: the claim table leaves out carried columns
     summary_only: bool = False
+    #: SPEC 10.1: close although the contract edit restates closed quarters
+    accept_contract_change: bool = False
+    #: SPEC 10.4: close although quarters between the latest close and this one stay unclosed
+    allow_gap: bool = False
+    #: SPEC 10.3: ``--opening FILE`` or ``"none"`` for the first close of a contract mid-life
+    opening: str | None = None
 
 
 @dataclass
@@ -128,6 +154,16 @@ class PayOutcome:
     paths: EvidencePaths
     closed_manifest: Path | None = None
     warnings: list[Finding] = field(default_factory=list)
+    #: the contract file's bytes as checked: a close copies exactly these (SPEC 10.1)
+    contract_bytes: bytes = b""
+    #: the latest closed quarter of the ledger and its manifest's SHA-256, when there is one
+    latest: tuple[Quarter, str] | None = None
+    #: the contract changed since the latest close (SPEC 10.1); ``None``: unchanged or no close
+    change: ContractChange | None = None
+    #: plain-language notices and warnings for the terminal (never on standard output)
+    messages: list[str] = field(default_factory=list)
+    #: the opening balance read for a first close (SPEC 10.3)
+    opening: pl.DataFrame | None = None
 
 
 _EXPORT_SUFFIXES = (".csv", ".parquet", ".json", ".xlsx")
@@ -138,9 +174,16 @@ def compute_pay(req: PayRequest) -> PayOutcome:
     quarter = parse_quarter(req.quarter)
     if req.close and req.ledger is None:
         raise UsageError("--close needs --ledger DIR")
+    for flag, given in (("--accept-contract-change", req.accept_contract_change), ("--allow-gap", req.allow_gap),
+                        ("--opening", req.opening is not None)):
+        if given and req.ledger is None:
+            raise UsageError(f"{flag} needs --ledger DIR")
     if req.export is not None and req.export.suffix.lower() not in _EXPORT_SUFFIXES:
         raise UsageError(f"--export {req.export}: use one of {', '.join(_EXPORT_SUFFIXES)}")
-    contract, _ = load_valid_contract(req.contract)
+    from sob.contract.load import read_contract_bytes
+
+    contract_bytes = read_contract_bytes(req.contract)
+    contract, _ = load_valid_contract(req.contract, data=contract_bytes)
     fy = contract.fiscal_year_start_month
     quarter = parse_quarter(req.quarter, fy)
     if quarter.end(fy) < contract.start:
@@ -153,6 +196,7 @@ def compute_pay(req: PayRequest) -> PayOutcome:
     # a close and an export write the whole table; the JSON summary needs only what the rules read
     full_table = not req.summary_only or req.close or req.export is not None
     evidence = read_files(contract, paths, claim_columns=None if full_table else RULE_COLUMNS)
+    opening, opening_findings = _read_opening(req, contract, evidence)
     errors = errors_only(evidence.findings)
     if errors and req.close:
         raise InputError(
@@ -169,7 +213,8 @@ def compute_pay(req: PayRequest) -> PayOutcome:
         evidence.claims = evidence.claims.drop("line")
     paid = None
     if req.ledger is not None:
-        paid = ledger.previously_paid(req.ledger, contract.id, quarter, contract.payer_ids, contract.minor_units)
+        paid = ledger.previously_paid(req.ledger, contract.id, quarter, contract.payer_ids, contract.minor_units,
+                                      opening)
     run = pay_quarter(
         contract,
         evidence.claims,
@@ -183,7 +228,147 @@ def compute_pay(req: PayRequest) -> PayOutcome:
         full_table=full_table,
         participant_rows=evidence.participant_rows,
     )
-    return PayOutcome(run, evidence, paths, warnings=[f for f in evidence.findings if f.severity != "error"])
+    outcome = PayOutcome(run, evidence, paths, warnings=[f for f in evidence.findings if f.severity != "error"],
+                         contract_bytes=contract_bytes, opening=opening)
+    if opening is not None and opening_findings:
+        outcome.warnings += opening_findings
+    if req.ledger is not None:
+        _guard_contract(req, outcome)
+    return outcome
+
+
+def _read_opening(req: PayRequest, contract: Contract, evidence: Evidence) -> tuple[pl.DataFrame | None, list[Finding]]:
+    """``--opening`` (SPEC 10.3): only for a ledger that holds no close of the contract; its errors stop the run."""
+    if req.opening is None or req.ledger is None:
+        return None, []
+    from sob import opening
+
+    closed = ledger.closed_quarters(req.ledger, contract.id)
+    if closed:
+        raise UsageError(
+            f"--opening: {req.ledger} already holds closed quarters of {contract.id} (the latest {closed[-1]}); "
+            "an opening balance is only for the first close: run without --opening"
+        )
+    if req.opening == opening.NONE:
+        return opening.empty_opening(contract), []
+    return opening.read_opening(Path(req.opening), contract, _outcome_of(evidence))
+
+
+def _outcome_of(evidence: Evidence) -> pl.DataFrame:
+    """claim_id → outcome_id of the valid rows of the run's files: the shares an opening amount is split with."""
+    frames = []
+    for frame, key in ((evidence.claims, "claim_id"), (evidence.results, "result_id")):
+        if frame is None or key not in frame.columns:
+            continue
+        valid = frame.filter(pl.col("error").is_null()) if "error" in frame.columns else frame
+        frames.append(valid.select(pl.col(key).cast(pl.String).alias("claim_id"),
+                                   pl.col("outcome_id").cast(pl.String)))
+    if not frames:
+        return pl.DataFrame(schema={"claim_id": pl.String, "outcome_id": pl.String})
+    return pl.concat(frames).unique("claim_id", keep="first")
+
+
+def _first_close_needs_opening(req: PayRequest, outcome: PayOutcome) -> bool:
+    """A first close into this ledger of a quarter after the contract's first needs ``--opening`` (SPEC 10.3)."""
+    contract = outcome.run.contract
+    first = Quarter.containing(contract.start, contract.fiscal_year_start_month)
+    return req.opening is None and outcome.latest is None and outcome.run.quarter > first
+
+
+def _guard_contract(req: PayRequest, outcome: PayOutcome) -> None:
+    """Compare the contract with the latest close's (SPEC 10.1) and say what the edit restates.
+
+    Only a close is refused (in :func:`close_refusals`); here a preview gets
+    its warning or notice, and the outcome its ``change`` for the JSON.
+    """
+    assert req.ledger is not None
+    run, evidence = outcome.run, outcome.evidence
+    contract = run.contract
+    latest = ledger.latest_close(req.ledger, contract.id)
+    if latest is None:
+        if _first_close_needs_opening(req, outcome) and not req.close:
+            outcome.messages.append(
+                f"warning: no quarter of {contract.id} is closed in {req.ledger} and {run.quarter} is not its first "
+                "quarter: its close will need --opening FILE (what was paid before) or --opening none"
+            )
+        if req.accept_contract_change:
+            outcome.messages.append(f"notice: no quarter of {contract.id} is closed yet; --accept-contract-change changes nothing")
+        return
+    since, digest, parsed = latest
+    outcome.latest = (since, digest)
+    previous_sha = str(parsed["hashes"].get("contract", ""))
+    if previous_sha == ledger.sha256_bytes(outcome.contract_bytes):
+        if req.accept_contract_change:
+            outcome.messages.append(
+                f"notice: the contract is unchanged since {since} was closed; --accept-contract-change changes nothing"
+            )
+        return
+    previous = lifecycle.previous_side(req.ledger, contract, since, parsed)
+    change = lifecycle.restatement(
+        contract, previous, evidence.claims, evidence.participants, evidence.results, since,
+        lifecycle.period_end(since, parsed, previous, contract), previous_sha, evidence.participant_rows,
+    )
+    outcome.change = change
+    mu = contract.minor_units
+    if change.restated_rows == 0:
+        outcome.messages.append(f"notice: contract changed since {since}; no closed amount changes")
+        if req.accept_contract_change:
+            outcome.messages.append("notice: no closed row is restated; --accept-contract-change changes nothing")
+    elif req.accept_contract_change:
+        outcome.messages.append(f"notice: accepted: {change.describe(mu)}")
+    elif not req.close:
+        outcome.messages.append(
+            f"warning: {change.describe(mu)}; a close will need --accept-contract-change"
+        )
+
+
+def close_refusals(req: PayRequest, outcome: PayOutcome) -> tuple[list[str], dict[str, Any]]:
+    """Why the close may not go ahead (SPEC 7, 10.1, 10.4), all at once, and the manifest's extra keys.
+
+    Each reason names the option or command that would let the close proceed.
+    """
+    assert req.ledger is not None
+    run = outcome.run
+    contract = run.contract
+    latest = ledger.latest_close(req.ledger, contract.id)
+    if (None if latest is None else latest[:2]) != outcome.latest:
+        raise InputError(
+            f"quarter {run.quarter} of {contract.id} was computed against another state of the ledger (another "
+            "close committed meanwhile); nothing was written: run the close again"
+        )
+    reasons: list[str] = []
+    try:
+        ledger.ensure_can_close(req.ledger, contract.id, run.quarter)
+    except InputError as exc:
+        if exc.findings:
+            raise
+        reasons.append(exc.message)
+    command = f"sob pay {req.contract} --quarter {run.quarter} --ledger {req.ledger} --close"
+    extra: dict[str, Any] = {"period_end": run.quarter.end(contract.fiscal_year_start_month)}
+    change = outcome.change
+    if change is not None:
+        if change.restated_rows and not req.accept_contract_change:
+            reasons.append(
+                f"{change.describe(contract.minor_units)}; the close is refused: check the edit "
+                f"(`sob diff`), then run `{command} --accept-contract-change`"
+            )
+        extra["contract_change"] = change.manifest_table(contract.minor_units)
+    if _first_close_needs_opening(req, outcome):
+        reasons.append(
+            f"no quarter of {contract.id} is closed in {req.ledger} and {run.quarter} is not the contract's first "
+            f"quarter, so something may have been paid before: run `{command} --opening FILE` (columns claim_id, "
+            f"paid: what was paid per claim before {run.quarter}), or `{command} --opening none` if nothing was paid"
+        )
+    skipped = lifecycle.skipped_quarters(outcome.latest[0] if outcome.latest else None, run.quarter)
+    if skipped and not req.allow_gap:
+        names = ", ".join(str(q) for q in skipped)
+        reasons.append(
+            f"closing {run.quarter} would leave {names} unclosed for ever (the latest closed quarter is "
+            f"{outcome.latest[0] if outcome.latest else ''}): close {skipped[0]} first, or run `{command} --allow-gap`"
+        )
+    if skipped:
+        extra["skipped"] = [str(q) for q in skipped]
+    return reasons, extra
 
 
 def _check_export_is_not_an_input(req: PayRequest, paths: EvidencePaths) -> None:
@@ -214,14 +399,19 @@ def close_and_export(req: PayRequest, outcome: PayOutcome) -> None:
         if req.export is not None:
             write_table(run.table, req.export, contract.minor_units)
         return
-    ledger.ensure_can_close(req.ledger, contract.id, run.quarter)
+    if req.export is not None:
+        check_target(req.export)  # an export that cannot be written is a usage error (2), before any refusal (1)
+    reasons, extra = close_refusals(req, outcome)
+    if reasons:
+        raise InputError(
+            f"quarter {run.quarter} of {contract.id} is not closed; nothing was written:\n  " + "\n  ".join(reasons)
+        )
     closed_at = datetime.now(UTC).replace(microsecond=0)
     staged = None
     if req.export is not None:
-        check_target(req.export)
         # the workbook records the close time (a naive UTC time, as XLSX stores it)
         staged = stage_table(run.table, req.export, contract.minor_units, created=closed_at.replace(tzinfo=None))
-    hashes = {"contract": ledger.sha256_file(req.contract)}
+    hashes = {"contract": ledger.sha256_bytes(outcome.contract_bytes)}
     for f in outcome.evidence.files:
         hashes[f.kind] = f.sha256
     try:
@@ -229,6 +419,8 @@ def close_and_export(req: PayRequest, outcome: PayOutcome) -> None:
             req.ledger, contract.id, run.quarter, run.table, contract.minor_units, contract.payer_ids, hashes,
             totals=cap_limits(contract), closed_at=closed_at,
             then=None if staged is None else lambda: _move_export(req, run.quarter, staged),
+            contract_bytes=outcome.contract_bytes, extra=extra,
+            expect_previous=outcome.latest[1] if outcome.latest else "", opening=outcome.opening,
         )
     except BaseException:
         if staged is not None:

@@ -427,7 +427,7 @@ def test_close_with_unwritable_export_closes_nothing(tmp_path):
     assert bad.exit_code == 2
     assert list(ledger.rglob("*.csv")) == [] and list(ledger.rglob("*.toml")) == []
     out = tmp_path / "t.csv"
-    good = sob("pay", MHEP, "--quarter", "2020-Q1", "--ledger", ledger, "--close", "--export", out)
+    good = sob("pay", MHEP, "--quarter", "2020-Q1", "--ledger", ledger, "--close", "--opening", "none", "--export", out)
     assert good.exit_code == 0, good.output
     assert out.exists() and (ledger / "mhep-employment" / "2020-Q1.toml").exists()
     again = sob("pay", MHEP, "--quarter", "2020-Q1", "--ledger", ledger, "--close", "--export", tmp_path / "again.csv")
@@ -716,7 +716,8 @@ def test_ledger_close_then_verify_then_tamper(tmp_path):
     ledger = tmp_path / "ledger"
     ledger.mkdir()
     for q in ("2020-Q3", "2020-Q4"):
-        result = sob("pay", MHEP, "--quarter", q, "--ledger", ledger, "--close", "--format", "json")
+        first = ["--opening", "none"] if q == "2020-Q3" else []  # SPEC 10.3: a first close mid-life
+        result = sob("pay", MHEP, "--quarter", q, "--ledger", ledger, "--close", *first, "--format", "json")
         assert result.exit_code == 0, result.output
     assert sob("ledger", "verify", ledger).exit_code == 0
     closed = ledger / "mhep-employment" / "2020-Q3.csv"
@@ -730,7 +731,7 @@ def test_ledger_previously_paid_matches_recomputation(tmp_path):
     """With files that only grew, the ledger and the recomputation agree (SPEC 6)."""
     ledger = tmp_path / "ledger"
     ledger.mkdir()
-    assert sob("pay", MHEP, "--quarter", "2020-Q3", "--ledger", ledger, "--close").exit_code == 0
+    assert sob("pay", MHEP, "--quarter", "2020-Q3", "--ledger", ledger, "--close", "--opening", "none").exit_code == 0
     with_ledger = pay_json(MHEP, "2020-Q4", "--ledger", ledger)
     without = pay_json(MHEP, "2020-Q4")
     # Without a ledger previously_paid is entitled as at 2020-Q3; with one it is what was due
@@ -846,7 +847,7 @@ def test_export_never_overwrites_an_input(tmp_path, which):
 def test_export_never_writes_into_the_ledger(tmp_path):
     ledger = tmp_path / "ledger"
     ledger.mkdir()
-    assert sob("pay", MHEP, "--quarter", "2020-Q3", "--ledger", ledger, "--close").exit_code == 0
+    assert sob("pay", MHEP, "--quarter", "2020-Q3", "--ledger", ledger, "--close", "--opening", "none").exit_code == 0
     closed = ledger / "mhep-employment" / "2020-Q3.csv"
     before = closed.read_bytes()
     result = sob("pay", MHEP, "--quarter", "2020-Q4", "--ledger", ledger, "--export", closed)

@@ -58,7 +58,7 @@ def test_a_close_stamps_its_workbook_with_the_close_time(tmp_path: Path) -> None
     ledger = tmp_path / "ledger"
     ledger.mkdir()
     export = tmp_path / "q.xlsx"
-    _export(export, "--ledger", str(ledger), "--close", epoch=EPOCH)  # the close time wins over the epoch
-    manifest = tomllib.loads(next(ledger.rglob("*.toml")).read_text())
+    _export(export, "--ledger", str(ledger), "--close", "--opening", "none", epoch=EPOCH)  # the close time wins over the epoch
+    manifest = tomllib.loads(next(ledger.rglob("????-Q?.toml")).read_text())
     assert _core_times(export) == (manifest["closed_at"], manifest["closed_at"])
     assert manifest["closed_at"] != "2023-11-14T22:13:20Z"

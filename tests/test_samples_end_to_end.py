@@ -451,8 +451,9 @@ def test_the_json_summary_is_the_same_with_or_without_the_whole_claim_table(name
 def test_a_close_with_json_output_still_records_the_whole_table(tmp_path):
     ledger = tmp_path / "ledger"
     ledger.mkdir()
-    args = ["pay", str(contract("dwp-innovation-fund")), "--quarter", "2014-Q1", "--ledger", str(ledger), "--close"]
+    args = ["pay", str(contract("dwp-innovation-fund")), "--quarter", "2014-Q1", "--ledger", str(ledger), "--close",
+            "--opening", "none"]
     result = CliRunner().invoke(app, [*args, "--format", "json"])
     assert result.exit_code == 0, result.output
-    (closed,) = (ledger / "dwp-innovation-fund").glob("*.csv")
+    (closed,) = (ledger / "dwp-innovation-fund").glob("????-Q?.csv")  # not opening.csv
     assert "evidence_ref" in closed.read_text(encoding="utf-8").splitlines()[0].split(",")

@@ -78,16 +78,16 @@ def test_a_close_that_cannot_write_names_the_file_and_closes_nothing(
 ) -> None:
     before = _snapshot(work)
     monkeypatch.setattr(sob_ledger, step, _failing(code))
-    result = _pay("--ledger", work / "ledger", "--close", "--export", work / "out.csv")
+    result = _pay("--ledger", work / "ledger", "--close", "--opening", "none", "--export", work / "out.csv")
     _assert_nothing_closed(result, work, before, names, code)
     monkeypatch.undo()
-    again = _pay("--ledger", work / "ledger", "--close", "--export", work / "out.csv")
+    again = _pay("--ledger", work / "ledger", "--close", "--opening", "none", "--export", work / "out.csv")
     assert again.exit_code == 0, again.stderr  # the retry is not told "already closed"
     assert (work / "out.csv").exists()
 
 
 def test_a_failed_second_close_leaves_the_first_untouched(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _pay("--ledger", work / "ledger", "--close").exit_code == 0
+    assert _pay("--ledger", work / "ledger", "--close", "--opening", "none").exit_code == 0
     before = _snapshot(work)
     monkeypatch.setattr(sob_ledger, "_write_manifest_file", _failing(errno.ENOSPC))
     result = CliRunner().invoke(app, ["pay", str(MHEP), "--quarter", "2021-Q2", "--ledger", str(work / "ledger"), "--close"])
@@ -109,7 +109,7 @@ def test_close_with_an_export_that_cannot_be_written_closes_nothing(
 
     monkeypatch.setattr(sob_export.os, "replace", full_disk_for_the_export)
     monkeypatch.setattr(sob_export, "stage_write", _failing(errno.ENOSPC))
-    result = _pay("--ledger", work / "ledger", "--close", "--export", work / f"out{suffix}")
+    result = _pay("--ledger", work / "ledger", "--close", "--opening", "none", "--export", work / f"out{suffix}")
     assert result.exit_code == 2, result.stderr
     assert f"cannot write {work / f'out{suffix}'}: No space left on device" in result.stderr
     assert "nothing was" in result.stderr
@@ -127,7 +127,7 @@ def test_an_export_rename_that_fails_after_the_commit_says_the_quarter_is_closed
         real_replace(src, dst)
 
     monkeypatch.setattr(sob_export.os, "replace", no_rename_for_the_export)
-    result = _pay("--ledger", work / "ledger", "--close", "--export", work / "out.csv")
+    result = _pay("--ledger", work / "ledger", "--close", "--opening", "none", "--export", work / "out.csv")
     assert result.exit_code == 2
     assert f"quarter {QUARTER} was closed" in result.stderr and "--export" in result.stderr, result.stderr
     assert "without --close" in result.stderr
@@ -169,7 +169,7 @@ def test_an_export_on_a_full_disk_is_a_clean_message(tmp_path: Path, suffix: str
     target = tmp_path / f"out{suffix}"
     args = ["pay", str(MHEP), "--quarter", QUARTER, "--export", str(target)]
     if close:
-        args += ["--ledger", str(tmp_path / "ledger"), "--close"]
+        args += ["--ledger", str(tmp_path / "ledger"), "--close", "--opening", "none"]
     before = _snapshot(tmp_path)
     proc = subprocess.run(
         [sys.executable, "-c", DRIVER, *args], capture_output=True, text=True, timeout=120, check=False,
