@@ -29,9 +29,9 @@ FLOORS: dict[str, int] = {
     "sob.rules": 4, "sob.pricing": 4, "sob.caps": 4, "sob.payers": 4, "sob.assessment": 4, "sob.payrun": 4,
     # what is made of a pay run: worked examples, explain, exports, the ledger, the schema
     "sob.contract.examples": 5, "sob.contract.starter": 5, "sob.explain": 5, "sob.export": 5, "sob.ledger": 5,
-    "sob.schema": 5,
+    "sob.schema": 5, "sob.opening": 5, "sob.lifecycle": 5,
     # each command as a plain function over files
-    "sob.workflows": 6,
+    "sob.workflows": 6, "sob.diff": 6,
     # the user interface: Rich views and the command line
     "sob.render": 7,
     "sob.cli": 8, "sob.__main__": 9,

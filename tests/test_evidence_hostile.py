@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sob.contract import load_contract
 from typer.testing import CliRunner
 
 from sob.cli import app
 from sob.columns import MAX_DECIMAL_FRACTION_DIGITS, MAX_DECIMAL_WHOLE_DIGITS
+from sob.contract import load_contract
 from sob.evidence import read_evidence, source
 from sob.evidence.duplicates import LISTED
 from sob.findings import UsageError

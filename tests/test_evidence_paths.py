@@ -16,8 +16,8 @@ import pytest
 from evidence_paths import detailed_only, read_evidence, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sob.contract import load_contract
 
+from sob.contract import load_contract
 from sob.evidence import assemble
 from sob.findings import UsageError
 from sob.workflows import EvidencePaths, resolve_evidence
