@@ -109,8 +109,8 @@ def test_wide_does_not_shrink_tables():
 def test_ledger_show_fits_80_columns_with_whole_timestamps(tmp_path):
     shutil.copytree(KBOP, tmp_path / "kbop")
     (tmp_path / "ledger").mkdir()
-    for q in ("2021-Q1", "2021-Q2"):
-        result = piped(["pay", "kbop/contract.toml", "--quarter", q, "--ledger", "ledger", "--close"], cwd=tmp_path)
+    for q, first in (("2021-Q1", ["--opening", "none"]), ("2021-Q2", [])):  # the first close mid-life: SPEC 10.3
+        result = piped(["pay", "kbop/contract.toml", "--quarter", q, "--ledger", "ledger", "--close", *first], cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith(f"Quarter close: kirklees-bop {q} — closed in the ledger")
     code, out = on_terminal(["ledger", "show", "ledger"], 80, cwd=tmp_path)
