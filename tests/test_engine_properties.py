@@ -28,6 +28,14 @@ from sob.quarters import Quarter
 START = date(2020, 1, 1)
 
 
+def share_of(text: str) -> Decimal | Fraction:
+    """A share as the contract reader gives it: a Fraction for ``"p/q"``, else the Decimal written."""
+    if "/" in text:
+        p, q = text.split("/")
+        return Fraction(int(p), int(q))
+    return Decimal(text)
+
+
 def _day(r: random.Random, span: int = 500) -> date:
     return START + timedelta(days=r.randrange(-20, span))
 
@@ -85,11 +93,14 @@ def random_case(seed: int, max_claims: int = 30):
             )
         )
     n_pay = r.randint(1, 3)
-    shares = {1: ["1"], 2: ["0.7", "0.3"], 3: ["0.333", "0.333", "0.334"]}[n_pay]
-    payers = [Payer(f"P{i}", f"Payer {i}", Decimal(s)) for i, s in enumerate(shares)]
+    # decimal shares, and exact fractions (SPEC 11.2) that no decimal can write
+    shares = r.choice({1: [["1"]], 2: [["0.7", "0.3"], ["2/3", "1/3"]],
+                       3: [["0.333", "0.333", "0.334"], ["1/3", "1/3", "1/3"], ["1/2", "0.3", "1/5"]]}[n_pay])
+    payers = [Payer(f"P{i}", f"Payer {i}", share_of(s)) for i, s in enumerate(shares)]
     if n_pay > 1 and r.random() < 0.3:
         o = r.choice(outcomes)
-        outcomes[outcomes.index(o)] = Outcome(**{**o.__dict__, "payers": (("P1", Decimal("1")),)})
+        split = r.choice([(("P1", Decimal("1")),), (("P0", Fraction(1, 3)), ("P1", Fraction(2, 3)))])
+        outcomes[outcomes.index(o)] = Outcome(**{**o.__dict__, "payers": split})
     caps = Caps(
         per_participant=r.choice([None, 5000, 160000, 300000]),
         total=r.choice([None, None, 10000, 400000, 1000000]),

@@ -116,6 +116,8 @@ CONTRACT_ID_PATTERN = r"[a-z0-9][a-z0-9._-]*"
 OUTCOME_ID_PATTERN = r"[A-Za-z0-9_.-]+"
 QUARTER_PATTERN = r"\d{4}-Q[1-4]"
 DECIMAL_STRING_PATTERN = r"\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*"
+#: a share written as a fraction (SPEC 11.2): digits, a slash, digits, spaces allowed around them
+SHARE_FRACTION_PATTERN = r"\s*([0-9]+)\s*/\s*([0-9]+)\s*"
 
 # Limits that keep later arithmetic (dates, Int64 columns) from overflowing.
 MAX_DAYS = 100_000

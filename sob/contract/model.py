@@ -1,7 +1,8 @@
 """The contract: typed, immutable objects read from a TOML file (SPEC 3).
 
 Money is held as ``int`` minor units of the contract's currency and shares as
-exact ``Decimal`` values, so nothing downstream ever meets a binary float.
+exact ``Decimal`` values (or ``Fraction`` values when written as ``"p/q"``),
+so nothing downstream ever meets a binary float.
 ``load_contract`` (in :mod:`sob.contract.load`) builds these objects and
 collects every problem in one pass; this module only defines the shapes.
 """
@@ -19,6 +20,9 @@ from sob.money import format_minor
 
 OutcomeKind = Literal["claim", "improvement"]
 
+#: a payer's share: the Decimal a decimal share writes, or the Fraction of a ``"p/q"`` share (SPEC 11.2)
+Share = Decimal | Fraction
+
 
 @dataclass(frozen=True)
 class Payer:
@@ -26,7 +30,7 @@ class Payer:
 
     id: str
     name: str
-    share: Decimal
+    share: Share
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class Outcome:
     cohorts: tuple[str, ...] | None = None
     volume_cap: int | None = None
     amount_cap: int | None = None
-    payers: tuple[tuple[str, Decimal], ...] | None = None
+    payers: tuple[tuple[str, Share], ...] | None = None
     profile: tuple[tuple[str, int], ...] = ()
     requires: tuple[Requirement, ...] = ()
     direction: Literal["decrease", "increase"] | None = None
