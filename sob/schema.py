@@ -87,6 +87,7 @@ def _definitions() -> dict[str, Any]:
         "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 code"},
         "kind": {"enum": list(cc.OUTCOME_KINDS)},
         "direction": {"enum": list(cc.DIRECTIONS)},
+        "on_cap": {"enum": list(cc.ON_CAP)},
         "path": {
             "type": "string",
             "description": "relative to the contract file; no absolute paths, no '..'",

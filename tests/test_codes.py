@@ -381,6 +381,7 @@ REASON_CASES = [
     _case("PARTICIPANT_CAP", run="pay", set={"caps.per_participant": 50}, claims=_TWO[:1], row="c1"),
     _case("OUTCOME_CAP", run="pay", set={"outcomes.0.amount_cap": 50}, claims=_TWO[:1], row="c1"),
     _case("CONTRACT_CAP", run="pay", set={"caps.total": 50}, claims=_TWO[:1], row="c1"),
+    _case("PAYER_CAP", run="pay", set={"payers.0.cap": 50}, claims=_TWO[:1], row="c1"),
     _case("MISSING_FROM_EVIDENCE", run="pay", claims=_TWO[:1], row="c1", then_claims=[], quarters=("2020-Q1", "2020-Q2")),
 ]
 

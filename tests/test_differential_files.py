@@ -107,7 +107,8 @@ def contract_doc(c: Contract) -> dict[str, Any]:
     return {
         "schema": "sob/1",
         "contract": head,
-        "payers": [{"id": p.id, "name": p.name, "share": _share(p.share)} for p in c.payers],
+        "payers": [{"id": p.id, "name": p.name, "share": _share(p.share), "on_cap": p.on_cap}
+                   | ({} if p.cap is None else {"cap": _money(p.cap)}) for p in c.payers],
         "caps": caps,
         "outcomes": [_outcome_doc(o) for o in c.outcomes],
     }

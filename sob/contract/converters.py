@@ -356,6 +356,10 @@ def as_direction(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str
     return choice(r, value, path, fmt.DIRECTIONS)
 
 
+def as_on_cap(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    return choice(r, value, path, fmt.ON_CAP)
+
+
 def unsafe_path_reason(text: str) -> str | None:
     """Why an evidence path could read outside the contract's folder, judged from its text alone."""
     if "\x00" in text:
@@ -724,6 +728,7 @@ CONVERTERS: dict[str, Converter] = {
     "currency": as_currency,
     "kind": as_kind,
     "direction": as_direction,
+    "on_cap": as_on_cap,
     "path": as_path,
     "date_format": as_date_format,
     "delimiter": as_delimiter,

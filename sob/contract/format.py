@@ -45,7 +45,10 @@ CONTRACT_FIELDS: dict[str, str] = {
 }
 CONTRACT_REQUIRED: tuple[str, ...] = ("id", "currency", "start", "outcomes_end")
 
-PAYER_FIELDS: dict[str, str] = {"id": "payer_id", "name": "text", "share": "share"}
+PAYER_FIELDS: dict[str, str] = {"id": "payer_id", "name": "text", "share": "share", "cap": "money",
+                                "on_cap": "on_cap"}
+#: what happens to a payer's part beyond its cap (SPEC 11.1): nobody pays it, or the other payers do
+ON_CAP: tuple[str, ...] = ("cut", "shift")
 PAYER_REQUIRED: tuple[str, ...] = ("id",)  # share too when there are several payers
 
 CAPS_FIELDS: dict[str, str] = {"per_participant": "money", "total": "money", "partial": "bool"}

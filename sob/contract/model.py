@@ -26,11 +26,18 @@ Share = Decimal | Fraction
 
 @dataclass(frozen=True)
 class Payer:
-    """An outcome payer and its share of every payment (unless overridden)."""
+    """An outcome payer, its share of every payment (unless overridden) and its own cap (SPEC 11.1).
+
+    ``cap`` is what the payer pays at most, contract-wide, in minor units;
+    ``on_cap`` says who pays its part beyond the cap: nobody (``"cut"``) or
+    the claim's other payers (``"shift"``).
+    """
 
     id: str
     name: str
     share: Share
+    cap: int | None = None
+    on_cap: str = "cut"
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,11 @@ class Contract:
     @property
     def payer_ids(self) -> list[str]:
         return [p.id for p in self.payers]
+
+    @property
+    def has_payer_caps(self) -> bool:
+        """Some payer has a cap: the split then happens inside the cap walk (SPEC 11.1)."""
+        return any(p.cap is not None for p in self.payers)
 
     def shares_for(self, outcome: Outcome) -> list[Fraction]:
         """Shares of every contract payer (in ``[[payers]]`` order) for ``outcome``.
