@@ -14,14 +14,26 @@ Python would be slow, so the walk is confined to the rows that can be cut:
   paid so far in the same scope;
 * once the contract-wide headroom can fit no remaining price, every later row
   pays nothing; the walk stops and the rest is filled in vectorised.
+
+Payer caps (SPEC 11.1) cut each payer's *part* of a row, so with them the
+caps also give every row's parts (``_part_<payer>`` columns).  Until the
+first row at which some payer's parts could pass its cap, no payer cap
+binds and the parts are the plain split; from that row on everything is
+walked, every cap together, in processing order.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from sob.contract import Contract
+from sob.payers import part_bounds, share_table, split_amounts, split_integers
 from sob.rules import CAP_REASONS, REASON, keyed_like
+
+#: the prefix of the parts columns ``apply_caps`` adds when a payer has a cap
+PART = "_part_"
 
 
 def _outcome_caps(contract: Contract) -> dict[str, int]:
@@ -34,8 +46,17 @@ def apply_caps(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     Accepted rows are those with a null ``reason``; the others pay 0.  ``rows``
     needs ``kind``, ``participant_id``, ``outcome_id``, ``price`` and ``_p``
     (the participant key of claims).  Cohort results (``kind == "improvement"``)
-    have no participant cap.
+    have no participant cap.  When a payer has a cap, every row also gets
+    its parts, ``_part_<payer id>`` (SPEC 11.1).
     """
+    capped = _money_caps(rows, contract)
+    if not contract.has_payer_caps:
+        return capped
+    return _with_payer_caps(capped, contract)
+
+
+def _money_caps(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
+    """Participant, outcome and contract caps (SPEC 5.5): ``payable`` and ``cap_reason``."""
     caps = contract.caps
     ocaps = _outcome_caps(contract)
     scopes = (caps.per_participant is not None) + bool(ocaps) + (caps.total is not None)
@@ -335,3 +356,160 @@ def _fill_dead(
     tail = tail.select(reason.alias("r"))
     n = tail.height
     return [0] * n, tail["r"].to_list()
+
+
+# --- payer caps (SPEC 11.1) ------------------------------------------------------------------
+
+
+def _with_payer_caps(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
+    """Add the parts per payer, and redo the walk from the first row where a payer cap may bind.
+
+    ``rows`` already has ``payable`` and ``cap_reason`` under the other caps.
+    A row's result depends only on the rows before it, so the rows before
+    the first one whose payer could pass its cap (counting each earlier part
+    at its largest possible value) keep them, with the plain split as parts;
+    the walk starts there, from the amounts those rows used.
+    """
+    names = [f"{PART}{pid}" for pid in contract.payer_ids]
+    rows = split_amounts(rows, contract, "payable", PART)
+    start = _first_binding_row(rows, contract)
+    if start is None:
+        return rows
+    head, tail = rows.slice(0, start), rows.slice(start)
+    payable, reasons, parts = _payer_walk(tail, contract, _used_before(head, contract, names))
+    walked = pl.DataFrame(
+        {"payable": payable, "cap_reason": reasons} | {n: [p[i] for p in parts] for i, n in enumerate(names)},
+        schema={"payable": pl.Int64, "cap_reason": REASON, **dict.fromkeys(names, pl.Int64)},
+    )
+    tail = tail.with_columns(walked.get_columns())
+    return pl.concat([head, tail], how="vertical")
+
+
+def _first_binding_row(rows: pl.DataFrame, contract: Contract) -> int | None:
+    """The first row at which some capped payer's parts, each at its largest possible, pass its cap.
+
+    A part of a row is at most ceil(price × share) while no payer shifts
+    anything (a shift needs a payer cap to bind first), so before this row
+    no payer cap can bind.  ``None`` when none can bind at all.
+    """
+    price = rows.select(pl.when(pl.col("reason").is_null()).then(pl.col("price")).otherwise(0).alias("_price"))
+    price = price.with_columns(rows["outcome_id"])
+    first: int | None = None
+    for i, payer in enumerate(contract.payers):
+        if payer.cap is None:
+            continue
+        bound = part_bounds(price, contract, "_price", i)
+        if bound is None:  # products too large for 64 bits: walk every row
+            return 0
+        over = (bound.cum_sum() > payer.cap).arg_true()
+        if over.len() and (first is None or over[0] < first):
+            first = int(over[0])
+    return first
+
+
+@dataclass
+class _Used:
+    """What has been paid so far within each cap's scope (minor units)."""
+
+    participant: dict[str, int]
+    outcome: dict[str, int]
+    total: int
+    payers: list[int]
+
+
+def _used_before(head: pl.DataFrame, contract: Contract, names: list[str]) -> _Used:
+    """What the rows before the walk used of every cap: per participant, per outcome, in all, per payer."""
+    claims = head.filter(pl.col("kind") == "claim")
+    per_participant = claims.group_by("participant_id").agg(pl.col("payable").sum()).rows()
+    per_outcome = head.group_by(pl.col("outcome_id").cast(pl.String)).agg(pl.col("payable").sum()).rows()
+    sums = head.select(pl.col("payable").sum(), *[pl.col(n).sum() for n in names]).row(0)
+    return _Used({k: int(v) for k, v in per_participant}, {k: int(v) for k, v in per_outcome},
+                 int(sums[0] or 0), [int(v or 0) for v in sums[1:]])
+
+
+def _payer_walk(
+    tail: pl.DataFrame, contract: Contract, used: _Used
+) -> tuple[list[int], list[str | None], list[list[int]]]:
+    """SPEC 5.5 with 11.1, row by row: the amount A under the other caps, then each payer's part.
+
+    A is cut to every headroom as in 5.5; its split is then cut payer by
+    payer (:func:`payer_parts`), and the other headrooms fall by what was
+    actually paid, so the contract cap counts only money paid.
+    """
+    caps = contract.caps
+    ocaps = _outcome_caps(contract)
+    denominator, numerators, default = share_table(contract)
+    limits = [p.cap for p in contract.payers]
+    shifts = [p.on_cap == "shift" for p in contract.payers]
+    used_p, used_o, used_t, used_pay = used.participant, used.outcome, used.total, used.payers
+    payable: list[int] = []
+    reasons: list[str | None] = []
+    parts_out: list[list[int]] = []
+    zero = [0] * len(limits)
+    columns = ("kind", "participant_id", "outcome_id", "price", "reason")
+    for kind, person, outcome, price, rejected in tail.select(columns).iter_rows():
+        if rejected is not None:
+            payable.append(0)
+            reasons.append(None)
+            parts_out.append(zero)
+            continue
+        outcome = str(outcome)
+        rooms: list[tuple[int, int]] = []
+        if caps.per_participant is not None and kind == "claim":
+            rooms.append((caps.per_participant - used_p.get(person, 0), 0))
+        if outcome in ocaps:
+            rooms.append((ocaps[outcome] - used_o.get(outcome, 0), 1))
+        if caps.total is not None:
+            rooms.append((caps.total - used_t, 2))
+        room = min((r for r, _ in rooms), default=price)
+        amount = max(min(price, room) if caps.partial else (price if price <= room else 0), 0)
+        reason = CAP_REASONS[min(rooms)[1]] if amount < price else None
+        heads = [None if c is None else c - u for c, u in zip(limits, used_pay)]
+        parts = payer_parts(amount, numerators.get(outcome, default), denominator, heads, shifts)
+        paid = sum(parts)
+        if paid < amount:
+            reason = reason or "PAYER_CAP"
+            if not caps.partial:  # all or nothing: the claim is paid nothing and uses no headroom
+                paid, parts = 0, zero
+        payable.append(paid)
+        reasons.append(reason)
+        parts_out.append(parts)
+        if paid:
+            if kind == "claim":
+                used_p[person] = used_p.get(person, 0) + paid
+            used_o[outcome] = used_o.get(outcome, 0) + paid
+            used_t += paid
+            used_pay = [u + x for u, x in zip(used_pay, parts)]
+    return payable, reasons, parts_out
+
+
+def payer_parts(amount: int, numerators: list[int], denominator: int, headrooms: list[int | None],
+                shifts: list[bool]) -> list[int]:
+    """Steps 1 and 2 of SPEC 11.1: split ``amount``, then cut the parts to the payers' headrooms.
+
+    Round after round, every payer whose part exceeds its headroom is set to
+    it (0 when below zero) and fixed; the excesses of the ``shift`` payers
+    fixed in the round are split once, in proportion to the shares of the
+    payers of the claim not yet fixed, and added to their parts.  A ``cut``
+    payer's excess, and any excess with nobody left to take it, is dropped.
+    ``headrooms[i]`` is None for a payer without a cap.
+    """
+    parts = split_integers(amount, numerators, denominator)
+    ours = [i for i, n in enumerate(numerators) if n > 0]
+    fixed: set[int] = set()
+    while True:
+        over = [i for i in ours if i not in fixed and (room := headrooms[i]) is not None and parts[i] > room]
+        if not over:
+            return parts
+        excess = 0
+        for i in over:
+            room = max(headrooms[i] or 0, 0)
+            if shifts[i]:
+                excess += parts[i] - room
+            parts[i] = room
+            fixed.add(i)
+        free = [i for i in ours if i not in fixed]
+        if excess and free:
+            added = split_integers(excess, [numerators[i] for i in free], sum(numerators[i] for i in free))
+            for i, extra in zip(free, added):
+                parts[i] += extra

@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from sob import codes, ledger
+from sob.caps import PART
 from sob.contract import Contract
 from sob.findings import InputError
 from sob.payrun import PayRun
@@ -336,4 +337,10 @@ def _cap_story(contract: Contract, assessed: pl.DataFrame, info: Row) -> list[Ca
     for code, limit, rows in scopes:
         used = int(rows["payable"].sum() or 0)
         story.append(CapStory(code, limit, limit - used, limit - used - payable))
+    # SPEC 11.1: each capped payer of the claim, by its own part (a shift shows as a part above its share)
+    for payer, share in zip(contract.payers, contract.shares_for(o), strict=True):
+        column = f"{PART}{payer.id}"
+        if payer.cap is not None and share > 0 and column in assessed.columns:
+            used = int(before[column].sum() or 0)
+            story.append(CapStory(f"PAYER_CAP {payer.id}", payer.cap, payer.cap - used, payer.cap - used - info[column]))
     return story

@@ -24,8 +24,12 @@ from sob.rules import keyed_like
 _SAFE = 2**62
 
 
-def _share_table(contract: Contract) -> tuple[int, dict[str, list[int]], list[int]]:
-    """Common denominator D and each outcome's numerators (contract order of payers)."""
+def share_table(contract: Contract) -> tuple[int, dict[str, list[int]], list[int]]:
+    """Common denominator D and each outcome's numerators (contract order of payers), and the contract's own.
+
+    Every share, decimal or ``"p/q"`` (SPEC 11.2), is an exact fraction, so
+    over one common denominator each is an integer numerator.
+    """
     shares = {o.id: contract.shares_for(o) for o in contract.outcomes}
     default = [Fraction(p.share) for p in contract.payers]
     denominator = lcm(*(s.denominator for row in [*shares.values(), default] for s in row))
@@ -39,7 +43,7 @@ def one_payer_takes_all(contract: Contract) -> bool:
     Many contracts have a single commissioner; for them the split is the
     amount itself, and no column of millions of rows needs computing.
     """
-    denominator, numerators, default = _share_table(contract)
+    denominator, numerators, default = share_table(contract)
     return len(contract.payers) == 1 and default == [denominator] and all(
         n == [denominator] for n in numerators.values())
 
@@ -51,7 +55,7 @@ def split_amounts(frame: pl.DataFrame, contract: Contract, amount: str, prefix: 
     """
     if one_payer_takes_all(contract):
         return frame.with_columns(pl.col(amount).fill_null(0).alias(f"{prefix}{contract.payer_ids[0]}"))
-    denominator, numerators, default = _share_table(contract)
+    denominator, numerators, default = share_table(contract)
     largest = frame.select(pl.col(amount).abs().max()).item() or 0
     biggest_n = max([max(v) for v in numerators.values()] + [max(default)])
     if largest * max(biggest_n, 1) >= _SAFE or denominator >= _SAFE:
@@ -101,3 +105,34 @@ def _split_by_pairs(frame: pl.DataFrame, contract: Contract, amount: str, prefix
         .join(table, on=["outcome_id", "_amount"], how="left", maintain_order="left", nulls_equal=True)
         .drop("_amount")
     )
+
+
+def split_integers(amount: int, numerators: list[int], denominator: int) -> list[int]:
+    """SPEC 5.6 on integers: ``amount`` split by shares ``numerators[i] / denominator`` (summing to 1).
+
+    The same largest remainder as :func:`sob.money.split_largest_remainder`,
+    without Fractions, for the payer-cap walk that splits one row at a time.
+    """
+    parts = [amount * n // denominator for n in numerators]
+    left = amount - sum(parts)
+    if left:
+        rems = [amount * n % denominator for n in numerators]
+        for i in sorted(range(len(numerators)), key=lambda i: (-rems[i], i))[:left]:
+            parts[i] += 1
+    return parts
+
+
+def part_bounds(frame: pl.DataFrame, contract: Contract, amount: str, payer: int) -> pl.Series | None:
+    """ceil(amount × share) of payer number ``payer``, per row: no split of ``amount`` or less gives it more.
+
+    A largest-remainder part can grow when the amount shrinks (the Alabama
+    paradox), so the bound is the ceiling of the exact product, not the part
+    of the full amount.  ``None`` when the products could overflow 64 bits.
+    """
+    denominator, numerators, default = share_table(contract)
+    mapping = {oid: n[payer] for oid, n in numerators.items()}
+    largest = frame.select(pl.col(amount).abs().max()).item() or 0
+    if largest * max([*mapping.values(), default[payer], 1]) >= _SAFE or denominator >= _SAFE:
+        return None
+    share = pl.col("outcome_id").replace_strict(mapping, default=default[payer], return_dtype=pl.Int64)
+    return frame.select((pl.col(amount).fill_null(0) * share + (denominator - 1)) // denominator).to_series()

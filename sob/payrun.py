@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from sob.assessment import assess
+from sob.caps import PART
 from sob.contract import Contract
 from sob.payers import one_payer_takes_all, split_amounts
 from sob.quarters import Quarter
@@ -131,13 +132,14 @@ def pay_quarter(
     current = assess(contract, claims, participants, results, quarter.end(fy), carry=full_table,
                      participant_rows=participant_rows)
     rows = current.rename({"payable": "entitled"})
-    rows = split_amounts(rows, contract, "entitled", "_ent_")
+    rows = _parts(rows, contract, "entitled", "_ent_")
     prev_cols = ["previously_paid"] + [f"_prev_{p}" for p in payers]
     missing = pl.DataFrame()
     if ledger is None:
         rows = _recomputed_previous(contract, rows, claims, participants, results, quarter.previous().end(fy),
                                     participant_rows)
-        rows = split_amounts(rows, contract, "previously_paid", "_prev_")
+        if not contract.has_payer_caps:  # with payer caps the recomputed parts came with it
+            rows = split_amounts(rows, contract, "previously_paid", "_prev_")
     else:
         paid = ledger.rename({"paid": "previously_paid"} | {f"paid_{p}": f"_prev_{p}" for p in payers})
         rows = rows.join(keyed_like(paid.select("claim_id", *prev_cols), rows, ["claim_id"]), on="claim_id",
@@ -203,6 +205,18 @@ def _rename_clashing_columns(
     return apply(claims), apply(results), [renames.get(c, c) for c in carried]
 
 
+def _parts(rows: pl.DataFrame, contract: Contract, amount: str, prefix: str) -> pl.DataFrame:
+    """``<prefix><payer>``: each row's parts of ``amount``.
+
+    Without payer caps they are the split of 5.6; with them they are the
+    parts the cap walk gave (SPEC 11.1: a row's amounts per payer are its
+    parts, not a new split of its payable amount).
+    """
+    if not contract.has_payer_caps:
+        return split_amounts(rows, contract, amount, prefix)
+    return rows.rename({f"{PART}{p}": f"{prefix}{p}" for p in contract.payer_ids})
+
+
 def _recomputed_previous(
     contract: Contract,
     rows: pl.DataFrame,
@@ -221,14 +235,19 @@ def _recomputed_previous(
     verdicts and their entitlement — unless a newly submitted claim is the
     prerequisite of an earlier one (rule 8 looks at every in-scope claim,
     whatever its order).  Only then is the evidence assessed a second time.
+    With payer caps the recomputed parts (``_prev_<payer>``) come along the
+    same way (SPEC 11.1).
     """
+    parts = list(contract.payer_ids) if contract.has_payer_caps else []
     if _new_rows_meet_old_prerequisites(contract, rows, previous_end):
         before = assess(contract, claims, participants, results, previous_end, carry=False,
                         participant_rows=participant_rows)
-        before = before.select("claim_id", pl.col("payable").alias("previously_paid"))
+        before = before.select("claim_id", pl.col("payable").alias("previously_paid"),
+                               *[pl.col(f"{PART}{p}").alias(f"_prev_{p}") for p in parts])
         return rows.join(before, on="claim_id", how="left", maintain_order="left")
     earlier = pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(previous_end))
-    return rows.with_columns(previously_paid=pl.when(earlier).then(pl.col("entitled")).otherwise(0))
+    return rows.with_columns(previously_paid=pl.when(earlier).then(pl.col("entitled")).otherwise(0),
+                             **{f"_prev_{p}": pl.when(earlier).then(pl.col(f"_ent_{p}")).otherwise(0) for p in parts})
 
 
 def _new_rows_meet_old_prerequisites(contract: Contract, current: pl.DataFrame, previous_end: date) -> bool:
@@ -313,7 +332,8 @@ def _claim_table(rows: pl.DataFrame, contract: Contract, carried: list[str], amo
 def reason_order() -> list[str]:
     """Every reason code in the order rules apply (for stable listings)."""
     seen: list[str] = []
-    for code in (*CLAIM_RULES, *RESULT_RULES, "PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP", "MISSING_FROM_EVIDENCE"):
+    for code in (*CLAIM_RULES, *RESULT_RULES, "PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP", "PAYER_CAP",
+                 "MISSING_FROM_EVIDENCE"):
         if code not in seen:
             seen.append(code)
     return seen
@@ -322,6 +342,19 @@ def reason_order() -> list[str]:
 def accepted(group: RowGroup) -> bool:
     """Passed rules 1–11 (SPEC 9 ``accepted``): paid, partial, or capped by a money cap."""
     return group.status in ("paid", "partial") or (group.status == "capped" and group.reason != "VOLUME_CAP")
+
+
+def _payer_cap(contract: Contract, payer_id: str, entitled: int) -> dict[str, Any]:
+    """``{"cap": {limit, used, headroom}}`` for a payer with a cap (SPEC 11.1), else nothing.
+
+    ``used`` is the payer's entitled in the run, so the headroom is what it
+    can still be asked to pay; it may be negative.
+    """
+    limit = next(p.cap for p in contract.payers if p.id == payer_id)
+    if limit is None:
+        return {}
+    money = contract.money
+    return {"cap": {"limit": money(limit), "used": money(entitled), "headroom": money(limit - entitled)}}
 
 
 def summary(run: PayRun) -> dict[str, Any]:
@@ -371,6 +404,7 @@ def summary(run: PayRun) -> dict[str, Any]:
         "by_outcome": by_outcome,
         "by_payer": [
             {"payer_id": pid, "entitled": money(e), "previously_paid": money(p), "due": money(d)}
+            | _payer_cap(c, pid, e)
             for pid, e, p, d in run.payer_totals.iter_rows()
         ],
         "rejections": rejections,

@@ -29,6 +29,7 @@ SCHEMA_ID = "urn:sob:contract-schema:1"
 
 _DECIMAL_STRING = f"^{cc.DECIMAL_STRING_PATTERN}$"
 _UNSIGNED_DECIMAL_STRING = r"^\s*\+?(\d+(\.\d*)?|\.\d+)\s*$"
+_SHARE_FRACTION_STRING = f"^{cc.SHARE_FRACTION_PATTERN}$"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -60,10 +61,11 @@ def _definitions() -> dict[str, Any]:
         },
         "number": {"anyOf": [{"type": "number"}, {"type": "string", "pattern": _DECIMAL_STRING}]},
         "share": {
-            "description": "a share in (0, 1]",
+            "description": 'a share in (0, 1]: a decimal, or a fraction "p/q" of positive integers',
             "anyOf": [
                 {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
                 {"type": "string", "pattern": _UNSIGNED_DECIMAL_STRING},
+                {"type": "string", "pattern": _SHARE_FRACTION_STRING},
             ],
         },
         "fraction": {
@@ -85,6 +87,7 @@ def _definitions() -> dict[str, Any]:
         "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 code"},
         "kind": {"enum": list(cc.OUTCOME_KINDS)},
         "direction": {"enum": list(cc.DIRECTIONS)},
+        "on_cap": {"enum": list(cc.ON_CAP)},
         "path": {
             "type": "string",
             "description": "relative to the contract file; no absolute paths, no '..'",

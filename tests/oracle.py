@@ -17,10 +17,11 @@ def _key(row):
     return (undated, row["submitted_on"] or date.max, row["achieved_on"] or date.max, row["id"])
 
 
-def assess(contract, claims, participants, results, as_at):
+def assess(contract, claims, participants, results, as_at, parts=None):
     """claims/results: lists of dicts (id, participant_id/cohort, outcome_id, dates, status, error...).
 
     Returns {id: (status, reason, price, payable)} and the processing order.
+    ``parts``, when given, is filled with {id: [each payer's part]} (SPEC 11.1).
     """
     reg = None if participants is None else {p["participant_id"]: p for p in participants}
     outcomes = {o.id: o for o in contract.outcomes}
@@ -156,12 +157,15 @@ def assess(contract, claims, participants, results, as_at):
     used_p: dict = {}
     used_o: dict = {}
     used_t = 0
+    used_payer = {p.id: 0 for p in contract.payers}
     out = {}
+    parts = {} if parts is None else parts
     for r in rows:
         rid = r["id"]
         if reason[rid] is not None:
             st = "capped" if reason[rid] == "VOLUME_CAP" else "rejected"
             out[rid] = (st, reason[rid], None, 0)
+            parts[rid] = [0] * len(contract.payers)
             continue
         p = price[rid]
         o = outcomes[r["outcome_id"]]
@@ -176,6 +180,17 @@ def assess(contract, claims, participants, results, as_at):
             pay = min([p] + [x[0] for x in rooms])
         else:
             pay = p if all(p <= x[0] for x in rooms) else 0
+        why = min(rooms)[2] if pay < p else None
+        # SPEC 11.1: split A, cut each payer's part to its headroom, shift or drop the excess
+        row_parts = payer_caps(contract, o, pay, used_payer)
+        if sum(row_parts) < pay:
+            why = why or "PAYER_CAP"
+            if not contract.caps.partial:
+                row_parts = [0] * len(row_parts)
+            pay = sum(row_parts)
+        parts[rid] = row_parts
+        for payer, part in zip(contract.payers, row_parts):
+            used_payer[payer.id] += part
         if r["kind"] == "claim":
             used_p[r["participant_id"]] = used_p.get(r["participant_id"], 0) + pay
         used_o[o.id] = used_o.get(o.id, 0) + pay
@@ -183,7 +198,6 @@ def assess(contract, claims, participants, results, as_at):
         if pay == p:
             out[rid] = ("paid", None, p, pay)
         else:
-            why = min(rooms)[2]
             out[rid] = ("partial" if pay > 0 else "capped", why, p, pay)
     return out, [r["id"] for r in rows]
 
@@ -196,6 +210,39 @@ def split(amount: int, shares: list[Fraction]) -> list[int]:
     for i in sorted(range(len(shares)), key=lambda i: (-rema[i], i))[:left]:
         parts[i] += 1
     return parts
+
+
+def payer_caps(contract, outcome, amount, used):
+    """SPEC 11.1 steps 1 and 2 for one row: its payers' parts of ``amount`` after their caps.
+
+    ``used``: what each payer (by id) has paid so far.  Payers of the row are
+    those with a share in its split; the others keep 0.
+    """
+    sh = shares(contract, outcome)
+    ids = [p.id for p in contract.payers]
+    room = {p.id: (None if p.cap is None else p.cap - used[p.id]) for p in contract.payers}
+    shift = {p.id: p.on_cap == "shift" for p in contract.payers}
+    parts = dict(zip(ids, split(amount, sh)))
+    share = dict(zip(ids, sh))
+    of_row = [i for i in ids if share[i] > 0]
+    fixed = []
+    while True:
+        exceeding = [i for i in of_row if i not in fixed and room[i] is not None and parts[i] > room[i]]
+        if not exceeding:
+            break
+        moved = 0
+        for i in exceeding:
+            new = room[i] if room[i] > 0 else 0
+            if shift[i]:
+                moved += parts[i] - new
+            parts[i] = new
+            fixed.append(i)
+        rest = [i for i in of_row if i not in fixed]
+        if rest:
+            total = sum(share[i] for i in rest)
+            for i, extra in zip(rest, split(moved, [share[i] / total for i in rest])):
+                parts[i] += extra
+    return [parts[i] for i in ids]
 
 
 def shares(contract, outcome) -> list[Fraction]:
@@ -214,8 +261,9 @@ def pay(contract, claims, participants, results, as_at, previous_end):
     the splits (5.6) of entitled and of previously paid, due their difference.
     Returns ({id: row dict}, processing order, {payer: (entitled, previously_paid, due)}).
     """
-    now, order = assess(contract, claims, participants, results, as_at)
-    before, _ = assess(contract, claims, participants, results, previous_end)
+    now_parts, before_parts = {}, {}
+    now, order = assess(contract, claims, participants, results, as_at, now_parts)
+    before, _ = assess(contract, claims, participants, results, previous_end, before_parts)
     outcome_of = {r["id"]: r["outcome_id"] for r in [*claims, *results]}
     outcomes = {o.id: o for o in contract.outcomes}
     payer_ids = [p.id for p in contract.payers]
@@ -226,6 +274,8 @@ def pay(contract, claims, participants, results, as_at, previous_end):
         previous = before[rid][3] if rid in before else 0
         split_shares = shares(contract, outcomes[outcome_of[rid]])
         ent_parts, prev_parts = split(entitled, split_shares), split(previous, split_shares)
+        if any(p.cap is not None for p in contract.payers):  # SPEC 11.1: a row's amounts per payer are its parts
+            ent_parts, prev_parts = now_parts[rid], before_parts.get(rid, [0] * len(payer_ids))
         due_parts = {p: e - q for p, e, q in zip(payer_ids, ent_parts, prev_parts)}
         rows[rid] = {"status": status, "reason": reason, "price": price, "entitled": entitled,
                      "previously_paid": previous, "due": entitled - previous, "payers": due_parts}

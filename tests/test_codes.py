@@ -301,6 +301,7 @@ CONTRACT_CASES = [
     _case("DATES_OUT_OF_ORDER", set={"contract.claims_end": date(2021, 1, 1)}, at="claims_end"),
     _case("SHARES_NOT_ONE", set={"payers.0.share": 0.5, "payers.1": {"id": "LB", "share": 0.4}}, at="payers"),
     _case("BAD_SHARE", set={"payers.0.share": 2}, at="share"),
+    _case("BAD_SHARE", name="BAD_SHARE-fraction", set={"payers.0.share": "1/0"}, at="share"),
     _case("NEGATIVE_MONEY", set={"outcomes.0.price": -1}, at="price = -1"),
     _case("TOO_MANY_DECIMALS", set={"outcomes.0.price": "1.005"}, at='price = "1.005"'),
     _case("BAD_CURRENCY", set={"contract.currency": "XQZ"}, at="currency"),
@@ -380,6 +381,7 @@ REASON_CASES = [
     _case("PARTICIPANT_CAP", run="pay", set={"caps.per_participant": 50}, claims=_TWO[:1], row="c1"),
     _case("OUTCOME_CAP", run="pay", set={"outcomes.0.amount_cap": 50}, claims=_TWO[:1], row="c1"),
     _case("CONTRACT_CAP", run="pay", set={"caps.total": 50}, claims=_TWO[:1], row="c1"),
+    _case("PAYER_CAP", run="pay", set={"payers.0.cap": 50}, claims=_TWO[:1], row="c1"),
     _case("MISSING_FROM_EVIDENCE", run="pay", claims=_TWO[:1], row="c1", then_claims=[], quarters=("2020-Q1", "2020-Q2")),
 ]
 

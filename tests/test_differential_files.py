@@ -22,6 +22,7 @@ import json
 import random
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,13 @@ def _decimal(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def _share(value: Decimal | Fraction) -> int | float | str:
+    """A share as a contract writes it: a fraction ``"p/q"`` stays one (SPEC 11.2), a decimal a TOML number."""
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator}"
+    return _decimal(value)
+
+
 def _outcome_doc(o: Outcome) -> dict[str, Any]:
     doc: dict[str, Any] = {"id": o.id}
     if o.kind == "improvement":
@@ -80,7 +88,7 @@ def _outcome_doc(o: Outcome) -> dict[str, Any]:
     if o.amount_cap is not None:
         doc["amount_cap"] = _money(o.amount_cap)
     if o.payers is not None:
-        doc["payers"] = {pid: _decimal(share) for pid, share in o.payers}
+        doc["payers"] = {pid: _share(share) for pid, share in o.payers}
     return doc
 
 
@@ -99,7 +107,8 @@ def contract_doc(c: Contract) -> dict[str, Any]:
     return {
         "schema": "sob/1",
         "contract": head,
-        "payers": [{"id": p.id, "name": p.name, "share": _decimal(p.share)} for p in c.payers],
+        "payers": [{"id": p.id, "name": p.name, "share": _share(p.share), "on_cap": p.on_cap}
+                   | ({} if p.cap is None else {"cap": _money(p.cap)}) for p in c.payers],
         "caps": caps,
         "outcomes": [_outcome_doc(o) for o in c.outcomes],
     }

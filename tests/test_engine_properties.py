@@ -28,6 +28,14 @@ from sob.quarters import Quarter
 START = date(2020, 1, 1)
 
 
+def share_of(text: str) -> Decimal | Fraction:
+    """A share as the contract reader gives it: a Fraction for ``"p/q"``, else the Decimal written."""
+    if "/" in text:
+        p, q = text.split("/")
+        return Fraction(int(p), int(q))
+    return Decimal(text)
+
+
 def _day(r: random.Random, span: int = 500) -> date:
     return START + timedelta(days=r.randrange(-20, span))
 
@@ -85,11 +93,17 @@ def random_case(seed: int, max_claims: int = 30):
             )
         )
     n_pay = r.randint(1, 3)
-    shares = {1: ["1"], 2: ["0.7", "0.3"], 3: ["0.333", "0.333", "0.334"]}[n_pay]
-    payers = [Payer(f"P{i}", f"Payer {i}", Decimal(s)) for i, s in enumerate(shares)]
+    # decimal shares, and exact fractions (SPEC 11.2) that no decimal can write
+    shares = r.choice({1: [["1"]], 2: [["0.7", "0.3"], ["2/3", "1/3"]],
+                       3: [["0.333", "0.333", "0.334"], ["1/3", "1/3", "1/3"], ["1/2", "0.3", "1/5"]]}[n_pay])
+    payers = [Payer(f"P{i}", f"Payer {i}", share_of(s)) for i, s in enumerate(shares)]
+    if r.random() < 0.4:  # payer caps (SPEC 11.1): some payers capped, cut or shift, a cap of 0 included
+        payers = [Payer(p.id, p.name, p.share, r.choice([None, 0, 3000, 20000, 150000]), r.choice(["cut", "shift"]))
+                  for p in payers]
     if n_pay > 1 and r.random() < 0.3:
         o = r.choice(outcomes)
-        outcomes[outcomes.index(o)] = Outcome(**{**o.__dict__, "payers": (("P1", Decimal("1")),)})
+        split = r.choice([(("P1", Decimal("1")),), (("P0", Fraction(1, 3)), ("P1", Fraction(2, 3)))])
+        outcomes[outcomes.index(o)] = Outcome(**{**o.__dict__, "payers": split})
     caps = Caps(
         per_participant=r.choice([None, 5000, 160000, 300000]),
         total=r.choice([None, None, 10000, 400000, 1000000]),
@@ -176,12 +190,17 @@ SETTINGS = settings(max_examples=75, deadline=None, derandomize=True, suppress_h
 def _agrees_with_oracle(seed: int, day: int, max_claims: int = 30) -> None:
     contract, claim_rows, reg_rows, result_rows = random_case(seed, max_claims=max_claims)
     as_at = START + timedelta(days=day)
-    expected, order = oracle.assess(contract, claim_rows, reg_rows, result_rows, as_at)
+    expected_parts: dict = {}
+    expected, order = oracle.assess(contract, claim_rows, reg_rows, result_rows, as_at, expected_parts)
     evidence = frames(claim_rows, reg_rows, result_rows)
     got = assess(contract, *evidence, as_at)
     assert got["claim_id"].to_list() == order
     for cid, status, reason, price, payable in got.select("claim_id", "status", "reason", "price", "payable").iter_rows():
         assert (status, reason, price, payable) == expected[cid], cid
+    if contract.has_payer_caps:  # each payer's part, as the walk of SPEC 11.1 gives it
+        names = [f"_part_{p}" for p in contract.payer_ids]
+        for cid, *row_parts in got.select("claim_id", *names).iter_rows():
+            assert row_parts == expected_parts[cid], cid
     if reg_rows is not None:  # the register rows the evidence reader hands over give the same table
         row_of = {p["participant_id"]: i for i, p in enumerate(reg_rows)}
         rows = pl.Series([row_of.get(c["participant_id"]) for c in claim_rows], dtype=pl.UInt32)
@@ -251,6 +270,8 @@ def test_payer_columns_sum_and_caps_hold(seed):
     for o in contract.outcomes:
         if o.amount_cap is not None:
             assert t.filter(pl.col("outcome_id") == o.id)["entitled"].sum() <= o.amount_cap
+    for payer, entitled in zip(contract.payers, run.payer_totals["entitled"], strict=True):
+        assert payer.cap is None or entitled <= payer.cap, payer.id  # no payer is paid beyond its cap
     assert (t["entitled"] >= 0).all()
     priced = t.filter(pl.col("price").is_not_null())
     assert (priced["entitled"] <= priced["price"]).all()
@@ -287,14 +308,20 @@ def test_split_matches_the_oracle_on_awkward_shares():
 @given(st.integers(0, 10**9), st.integers(0, 600))
 def test_previous_quarter_reuse_equals_a_fresh_assessment(seed, day):
     """The shortcut for the previous quarter's entitlement gives the same numbers as assessing again."""
-    from sob.payrun import _recomputed_previous
+    from sob.payrun import _parts, _recomputed_previous
 
     contract, claim_rows, reg_rows, result_rows = random_case(seed)
     evidence = frames(claim_rows, reg_rows, result_rows)
     as_at = START + timedelta(days=day)
     before = as_at - timedelta(days=91)
-    current = assess(contract, *evidence, as_at).rename({"payable": "entitled"})
+    current = _parts(assess(contract, *evidence, as_at).rename({"payable": "entitled"}), contract, "entitled", "_ent_")
     fresh = dict(assess(contract, *evidence, before).select("claim_id", "payable").iter_rows())
     reused = _recomputed_previous(contract, current, *evidence, before)
     for cid, paid in reused.select("claim_id", "previously_paid").iter_rows():
         assert (paid or 0) == fresh.get(cid, 0), cid
+    if contract.has_payer_caps:  # and each payer's part of it (SPEC 11.1)
+        names = [f"_part_{p}" for p in contract.payer_ids]
+        fresh_parts = {cid: parts for cid, *parts in assess(contract, *evidence, before).select("claim_id", *names).iter_rows()}
+        zero = [0] * len(names)
+        for cid, *parts in reused.select("claim_id", *[f"_prev_{p}" for p in contract.payer_ids]).iter_rows():
+            assert [x or 0 for x in parts] == fresh_parts.get(cid, zero), cid

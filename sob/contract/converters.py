@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from sob.contract import format as fmt
-from sob.contract.model import PricePoint, Requirement, Tier
+from sob.contract.model import PricePoint, Requirement, Share, Tier
 from sob.contract.paths import confine
 from sob.contract.report import Reporter, did_you_mean, quoted, show
 from sob.contract.toml_locate import KeyPath
@@ -211,7 +211,34 @@ def as_money(r: Reporter, facts: Facts, value: object, path: KeyPath) -> int | N
     return minor(r, facts, number, value, path)
 
 
-def as_share(r: Reporter, facts: Facts, value: object, path: KeyPath) -> Decimal | None:
+_SHARE_FRACTION = re.compile(fmt.SHARE_FRACTION_PATTERN)
+
+
+def _fraction_share(r: Reporter, value: str, path: KeyPath) -> Fraction | None:
+    """A ``"p/q"`` share (SPEC 11.2): positive integers, at most 1, kept exact.
+
+    Thirds cannot be written as decimals, so a split such as MHCLG 2/3 and
+    GLA 1/3 needs the fraction itself; anything else in the string (a sign,
+    a zero, a decimal point, words) is refused rather than guessed at.
+    """
+    match = _SHARE_FRACTION.fullmatch(value)
+    digits = match is not None and all(len(g) <= fmt.MAX_DIGITS for g in match.groups())
+    if match is None or not digits or int(match[1]) == 0 or int(match[2]) == 0:
+        r.error("BAD_SHARE", path, f"{r.subject(path)} must be a fraction p/q of positive whole numbers, "
+                f"not {show(value)}", value=value, hint='write a fraction as "2/3", or a decimal such as 0.5')
+        return None
+    share = Fraction(int(match[1]), int(match[2]))
+    if share > 1:
+        r.error("BAD_SHARE", path, f"{r.subject(path)} must be in (0, 1], not {show(value)}", value=value,
+                hint="a share is a part of each payment: the fraction must be at most 1")
+        return None
+    return share
+
+
+def as_share(r: Reporter, facts: Facts, value: object, path: KeyPath) -> Share | None:
+    """A share in (0, 1]: a decimal (exactly the fraction it writes) or a ``"p/q"`` string (SPEC 3.1, 11.2)."""
+    if isinstance(value, str) and "/" in value:
+        return _fraction_share(r, value, path)
     number = decimal(r, value, path, "a share (a decimal in (0, 1])")
     if number is None:
         return None
@@ -327,6 +354,10 @@ def as_kind(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | No
 
 def as_direction(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
     return choice(r, value, path, fmt.DIRECTIONS)
+
+
+def as_on_cap(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    return choice(r, value, path, fmt.ON_CAP)
 
 
 def unsafe_path_reason(text: str) -> str | None:
@@ -564,27 +595,33 @@ def as_tiers(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[T
     return tuple(Tier(t.get("up_to"), t["price"]) for t in items) if ok else None
 
 
-def shares_sum_to_one(r: Reporter, pairs: list[tuple[str, Decimal]], path: KeyPath) -> bool:
+def _shown_total(shares: list[Share]) -> object:
+    """The sum to show: a decimal when every share is one (as version 1 showed it), else a fraction."""
+    if all(isinstance(s, Decimal) for s in shares):
+        return sum((s for s in shares if isinstance(s, Decimal)), Decimal(0))
+    return sum((Fraction(s) for s in shares), Fraction(0))  # shown as p/q
+
+
+def shares_sum_to_one(r: Reporter, pairs: list[tuple[str, Share]], path: KeyPath) -> bool:
     """SHARES_NOT_ONE unless the shares add up to exactly 1 (summed as fractions)."""
     total = sum((Fraction(share) for _, share in pairs), Fraction(0))
     if total == 1:
         return True
-    shown = sum((share for _, share in pairs), Decimal(0)) if pairs else Decimal(0)
     r.error(
         "SHARES_NOT_ONE",
         path,
-        f"the shares of {r.subject(path)} sum to {show(shown)}, not exactly 1",
+        f"the shares of {r.subject(path)} sum to {show(_shown_total([s for _, s in pairs]))}, not exactly 1",
         hint="shares are exact decimals; 0.33 + 0.33 + 0.34 sums to 1",
     )
     return False
 
 
-def as_share_table(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[tuple[str, Decimal], ...] | None:
+def as_share_table(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[tuple[str, Share], ...] | None:
     """An outcome's own payer split: known payer ids, shares in (0, 1] summing to 1."""
     shares = table(r, value, path, "payer id = share")
     if shares is None:
         return None
-    pairs: list[tuple[str, Decimal]] = []
+    pairs: list[tuple[str, Share]] = []
     ok = True
     for payer_id, raw in shares.items():
         kpath = (*path, payer_id)
@@ -691,6 +728,7 @@ CONVERTERS: dict[str, Converter] = {
     "currency": as_currency,
     "kind": as_kind,
     "direction": as_direction,
+    "on_cap": as_on_cap,
     "path": as_path,
     "date_format": as_date_format,
     "delimiter": as_delimiter,

@@ -45,7 +45,10 @@ CONTRACT_FIELDS: dict[str, str] = {
 }
 CONTRACT_REQUIRED: tuple[str, ...] = ("id", "currency", "start", "outcomes_end")
 
-PAYER_FIELDS: dict[str, str] = {"id": "payer_id", "name": "text", "share": "share"}
+PAYER_FIELDS: dict[str, str] = {"id": "payer_id", "name": "text", "share": "share", "cap": "money",
+                                "on_cap": "on_cap"}
+#: what happens to a payer's part beyond its cap (SPEC 11.1): nobody pays it, or the other payers do
+ON_CAP: tuple[str, ...] = ("cut", "shift")
 PAYER_REQUIRED: tuple[str, ...] = ("id",)  # share too when there are several payers
 
 CAPS_FIELDS: dict[str, str] = {"per_participant": "money", "total": "money", "partial": "bool"}
@@ -116,6 +119,8 @@ CONTRACT_ID_PATTERN = r"[a-z0-9][a-z0-9._-]*"
 OUTCOME_ID_PATTERN = r"[A-Za-z0-9_.-]+"
 QUARTER_PATTERN = r"\d{4}-Q[1-4]"
 DECIMAL_STRING_PATTERN = r"\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*"
+#: a share written as a fraction (SPEC 11.2): digits, a slash, digits, spaces allowed around them
+SHARE_FRACTION_PATTERN = r"\s*([0-9]+)\s*/\s*([0-9]+)\s*"
 
 # Limits that keep later arithmetic (dates, Int64 columns) from overflowing.
 MAX_DAYS = 100_000

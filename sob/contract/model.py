@@ -1,7 +1,8 @@
 """The contract: typed, immutable objects read from a TOML file (SPEC 3).
 
 Money is held as ``int`` minor units of the contract's currency and shares as
-exact ``Decimal`` values, so nothing downstream ever meets a binary float.
+exact ``Decimal`` values (or ``Fraction`` values when written as ``"p/q"``),
+so nothing downstream ever meets a binary float.
 ``load_contract`` (in :mod:`sob.contract.load`) builds these objects and
 collects every problem in one pass; this module only defines the shapes.
 """
@@ -19,14 +20,24 @@ from sob.money import format_minor
 
 OutcomeKind = Literal["claim", "improvement"]
 
+#: a payer's share: the Decimal a decimal share writes, or the Fraction of a ``"p/q"`` share (SPEC 11.2)
+Share = Decimal | Fraction
+
 
 @dataclass(frozen=True)
 class Payer:
-    """An outcome payer and its share of every payment (unless overridden)."""
+    """An outcome payer, its share of every payment (unless overridden) and its own cap (SPEC 11.1).
+
+    ``cap`` is what the payer pays at most, contract-wide, in minor units;
+    ``on_cap`` says who pays its part beyond the cap: nobody (``"cut"``) or
+    the claim's other payers (``"shift"``).
+    """
 
     id: str
     name: str
-    share: Decimal
+    share: Share
+    cap: int | None = None
+    on_cap: str = "cut"
 
 
 @dataclass(frozen=True)
@@ -69,7 +80,7 @@ class Outcome:
     cohorts: tuple[str, ...] | None = None
     volume_cap: int | None = None
     amount_cap: int | None = None
-    payers: tuple[tuple[str, Decimal], ...] | None = None
+    payers: tuple[tuple[str, Share], ...] | None = None
     profile: tuple[tuple[str, int], ...] = ()
     requires: tuple[Requirement, ...] = ()
     direction: Literal["decrease", "increase"] | None = None
@@ -168,6 +179,11 @@ class Contract:
     @property
     def payer_ids(self) -> list[str]:
         return [p.id for p in self.payers]
+
+    @property
+    def has_payer_caps(self) -> bool:
+        """Some payer has a cap: the split then happens inside the cap walk (SPEC 11.1)."""
+        return any(p.cap is not None for p in self.payers)
 
     def shares_for(self, outcome: Outcome) -> list[Fraction]:
         """Shares of every contract payer (in ``[[payers]]`` order) for ``outcome``.

@@ -155,7 +155,8 @@ def check_payers(r: Reporter, data: dict[str, Any], facts: Facts) -> tuple[tuple
             ok = False
             continue
         assert payer_id is not None  # a missing id was reported, so the payer is not clean
-        payers.append(Payer(payer_id, fields.get("name", ""), fields.get("share", Decimal(1))))
+        payers.append(Payer(payer_id, fields.get("name", ""), fields.get("share", Decimal(1)), fields.get("cap"),
+                            fields.get("on_cap", "cut")))
     if not ok:
         return None, tuple(ids)
     if not shares_sum_to_one(r, [(p.id, p.share) for p in payers], ("payers",)):
