@@ -282,7 +282,8 @@ def test_explain_shows_each_capped_payers_headroom(tmp_path):
     assert result.exit_code == 0, result.output
     # LCF had 500 - 300 = 200 left before claim 2, which took all of it
     row = next(line for line in result.output.splitlines() if "PAYER_CAP LCF" in line)
-    assert [cell.strip() for cell in row.strip("│ ").split("│")] == ["PAYER_CAP LCF", "500.00", "200.00", "0.00"]
+    assert row.split() == ["PAYER_CAP", "LCF", "limit", "£500.00", "−", "used", "before", "£300.00", "=", "headroom",
+                           "£200.00;", "part", "paid", "£200.00;", "headroom", "after", "£0.00"]
     assert "partial (PAYER_CAP)" in result.output
 
 
