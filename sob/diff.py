@@ -24,7 +24,7 @@ from sob.export import money_text_expr
 from sob.findings import UsageError
 from sob.lifecycle import outcomes_under
 from sob.money import format_minor
-from sob.payers import split_amounts
+from sob.payers import payer_parts
 from sob.quarters import Quarter
 from sob.workflows import EvidencePaths, load_valid_contract, parse_quarter, read_files, resolve_evidence
 
@@ -157,7 +157,7 @@ def run_side(
     text = [pl.col(c).cast(pl.String) for c in ("kind", "participant_id", "cohort", "outcome_id", "status", "reason")]
     rows = rows.with_columns(*text, pl.col("payable").fill_null(0).cast(pl.Int64).alias("entitled"),
                              pl.col("price").cast(pl.Int64))
-    rows = split_amounts(rows, contract, "entitled", "_part_")
+    rows = payer_parts(rows, contract, "entitled", "_part_")
     return rows.select("claim_id", *_META, *_SIDE, *(f"_part_{p}" for p in contract.payer_ids))
 
 

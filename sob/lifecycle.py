@@ -27,7 +27,7 @@ from sob.contract.load import check_contract_text, decode_contract_bytes
 from sob.contract.paths import contract_folder
 from sob.findings import SobError
 from sob.money import format_minor
-from sob.payers import split_amounts
+from sob.payers import payer_parts
 from sob.quarters import Quarter
 
 #: how many restated claim ids a message and the JSON name
@@ -107,8 +107,8 @@ def _side(
         rows = assess(contract, claims, participants, results, as_at, carry=False, participant_rows=participant_rows)
     except (SobError, pl.exceptions.PolarsError, KeyError, ValueError):
         return empty
-    rows = rows.select("claim_id", "outcome_id", pl.col("payable").fill_null(0).cast(pl.Int64).alias("entitled"))
-    return split_amounts(rows, contract, "entitled", "_part_").select(
+    rows = rows.with_columns(pl.col("payable").fill_null(0).cast(pl.Int64).alias("entitled"))
+    return payer_parts(rows, contract, "entitled", "_part_").select(
         "claim_id", "outcome_id", "entitled", *(f"_part_{p}" for p in contract.payer_ids)
     )
 

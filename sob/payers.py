@@ -48,6 +48,18 @@ def one_payer_takes_all(contract: Contract) -> bool:
         n == [denominator] for n in numerators.values())
 
 
+def payer_parts(rows: pl.DataFrame, contract: Contract, amount: str, prefix: str) -> pl.DataFrame:
+    """``<prefix><payer>``: each assessed row's parts of ``amount`` (its payable amount).
+
+    Without payer caps they are the split of SPEC 5.6; with them they are the
+    parts the cap walk gave (``_part_<payer>``, the prefix of ``sob.caps.PART``;
+    SPEC 11.1: a row's amounts per payer are its parts, not a new split).
+    """
+    if not contract.has_payer_caps:
+        return split_amounts(rows, contract, amount, prefix)
+    return rows.with_columns(pl.col(f"_part_{p}").fill_null(0).cast(pl.Int64).alias(f"{prefix}{p}") for p in contract.payer_ids)
+
+
 def split_amounts(frame: pl.DataFrame, contract: Contract, amount: str, prefix: str) -> pl.DataFrame:
     """Add ``<prefix><payer id>`` columns splitting ``amount`` per the outcome's shares.
 

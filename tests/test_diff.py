@@ -204,3 +204,21 @@ def test_the_readme_ci_recipe_runs_and_writes_the_step_summary(tmp_path, new_pri
         assert "no row differs" in text
     with (work / "old.toml").open(encoding="utf-8") as fh:
         assert "price = 400" in fh.read()
+
+
+def test_a_shifting_payer_cap_moves_money_between_payers_not_in_total(tmp_path):
+    # SPEC 11.1 in a diff: each payer's amounts are the cap walk's parts, not a fresh 70/30 split.
+    # Three claims of 400 to 2020-Q2: CF's 30% is 120 each (360); with cap 200 and shift, CF pays
+    # 120 + 80 and nothing more; LA takes the 160 shifted (LA 840 -> 1,000, CF 360 -> 200). Total 1,200 both ways.
+    write_claims(tmp_path / "claims.csv", CLAIMS)
+    capped = [{"id": "LA", "share": 0.7}, {"id": "CF", "share": 0.3, "cap": 200, "on_cap": "shift"}]
+    old = make_contract(tmp_path, "old.toml", payers=PAYERS, outcomes=[{"id": "P", "price": 400}],
+                        evidence={"claims": "claims.csv"})
+    new = make_contract(tmp_path, "new.toml", payers=capped, outcomes=[{"id": "P", "price": 400}],
+                        evidence={"claims": "claims.csv"})
+    code, out, err = _sob("diff", old, new, "--quarter", "2020-Q2", "--format", "json")
+    assert code == 1, err
+    data = json.loads(out)
+    assert data["totals"]["old_entitled"] == data["totals"]["new_entitled"] == "1200.00"
+    payers = {p["payer_id"]: (p["old_entitled"], p["new_entitled"]) for p in data["by_payer"]}
+    assert payers == {"LA": ("840.00", "1000.00"), "CF": ("360.00", "200.00")}
