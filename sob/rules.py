@@ -58,7 +58,7 @@ CAP_REASONS: tuple[str, ...] = ("PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP"
 #: ``reason`` and of the register's ``cohort`` on claims.  A string column costs 16
 #: bytes a row whatever it holds; these cost 1 (4 for the open-ended two), on millions
 #: of rows.
-KIND = pl.Enum(["claim", "improvement"])
+KIND = pl.Enum(["claim", "improvement", "adjustment"])
 STATUS = pl.Enum(["paid", "partial", "capped", "rejected"])
 REASON = pl.Categorical()
 COHORT = pl.Categorical()

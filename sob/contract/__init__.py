@@ -23,6 +23,7 @@ from __future__ import annotations
 from sob.contract.format import CONTRACT_CODES
 from sob.contract.load import check_contract_text, decode_contract_bytes, load_contract
 from sob.contract.model import (
+    Adjustment,
     Caps,
     Contract,
     EvidenceConfig,
@@ -37,6 +38,7 @@ from sob.contract.model import (
 
 __all__ = [
     "CONTRACT_CODES",
+    "Adjustment",
     "Caps",
     "Contract",
     "EvidenceConfig",

@@ -129,6 +129,24 @@ class EvidenceConfig:
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """An agreed payment that no claim explains (SPEC 10.6): signed, dated, with a reason.
+
+    It becomes a row of kind ``adjustment`` in every run as at a quarter
+    ending on or after ``on``: never cut by a cap, but counted against the
+    total cap and every payer cap.  ``amount`` is signed minor units, never
+    zero (negative recovers money); ``payers`` overrides the contract's split.
+    """
+
+    id: str
+    on: date
+    amount: int
+    reason: str
+    payers: tuple[tuple[str, Share], ...] | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class Example:
     """A worked example from the contract's payment schedule (SPEC 8).
 
@@ -164,6 +182,8 @@ class Contract:
     caps: Caps = Caps()
     evidence: EvidenceConfig = EvidenceConfig()
     examples: tuple[Example, ...] = ()
+    #: agreed payments that are not outcome claims (SPEC 10.6), in file order
+    adjustments: tuple[Adjustment, ...] = ()
     path: Path | None = None
     schema: str = "sob/1"
     #: the folder evidence paths are relative to, when it is not ``path``'s own (a linked contract)
