@@ -127,7 +127,10 @@ def assess(
     participant in ``participants`` (null when not there), as the evidence
     reader found them (``Evidence.participant_rows``); the register is then
     not searched again.
+
+    Scheduled caps take, for the whole run, the entries in force at ``as_at`` (SPEC 10.5).
     """
+    contract = contract.in_force(as_at)
     if not _rows_still_fit(claims, participants, participant_rows):
         participant_rows = None
     narrow, wide = _split_columns(claims, participant_rows)

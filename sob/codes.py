@@ -120,9 +120,15 @@ _CATALOGUE: tuple[Code, ...] = (
     _contract("BAD_CURRENCY", "not an ISO 4217 code, or an ISO code with no minor unit and no `minor_units`",
               "The currency fixes how amounts are rounded and shown.",
               "use an ISO 4217 code such as GBP, or set `minor_units`"),
-    _contract("PRICES_NOT_SORTED", "`prices` empty, not strictly sorted by `from`, or starting after the contract start",
-              "Each achievement date must have exactly one price in force.",
-              "sort `prices` by `from`, and start the first one on or before the contract start"),
+    _contract("PRICES_NOT_SORTED", "`prices` or a cap schedule empty, not strictly sorted by `from` (two entries "
+              "with one `from`), or starting after the contract start",
+              "Each achievement date must have exactly one price in force, and each run one limit of each cap.",
+              "sort the entries by `from`, one per date, and start the first one on or before the contract start"),
+    Code("CAP_LOWERED", "warning", "contract", "10.5",
+         "a cap schedule entry below the one before it (a variation that lowers a cap)",
+         "A lower limit applies to the whole run from its date, so claims already paid under the higher "
+         "limit may be cut again and their dues turn negative (money clawed back).",
+         "check the variation; if the cap really was lowered, keep the entry and expect negative dues"),
     _contract("BAD_TIERS", "`tiers` empty, `up_to` not increasing or < 1, or no single final open tier",
               "Every rank of claim must fall in exactly one tier.",
               "make `up_to` increase from 1 upwards and end with one tier without `up_to`"),

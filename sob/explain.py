@@ -11,7 +11,7 @@ paid for the claim.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import polars as pl
 from sob import codes, ledger
 from sob.caps import PART
 from sob.contract import Contract
+from sob.contract.model import Outcome, entry_in_force
 from sob.findings import InputError
 from sob.payrun import PayRun
 from sob.pricing import price_result, price_source
@@ -56,6 +57,8 @@ class CapStory:
     limit: int
     headroom_before: int
     headroom_after: int
+    #: for a dated cap (SPEC 10.5): the ``from`` of the schedule entry in force for the run
+    in_force_from: date | None = None
 
     @property
     def used_before(self) -> int:
@@ -143,8 +146,10 @@ def explain_claim(run: PayRun, claim_id: str, ledger_dir: Path | None = None) ->
         if info.get("price") is not None:
             ex.price_source = (f"price × units {info['units']} × improvement × (1 − deadweight {o.deadweight}), rounded once")
     _mark_decisive(ex.steps, t["reason"])
+    _note_volume_schedule(ex.steps, o, run.quarter.end(contract.fiscal_year_start_month))
     if t["status"] != "rejected" and t["reason"] != "VOLUME_CAP":
-        ex.caps = _cap_story(contract, assessed, info)
+        as_at = run.quarter.end(contract.fiscal_year_start_month)
+        ex.caps = _with_schedule_entries(_cap_story(contract, assessed, info), contract, o, as_at)
     return ex
 
 
@@ -344,3 +349,25 @@ def _cap_story(contract: Contract, assessed: pl.DataFrame, info: Row) -> list[Ca
             used = int(before[column].sum() or 0)
             story.append(CapStory(f"PAYER_CAP {payer.id}", payer.cap, payer.cap - used, payer.cap - used - info[column]))
     return story
+
+
+def _note_volume_schedule(steps: list[Step], o: Outcome, as_at: date) -> None:
+    """Say which entry of a dated ``volume_cap`` the run used (SPEC 10.5)."""
+    entry = entry_in_force(o.volume_cap_schedule, as_at)
+    if entry is None:
+        return
+    for step in steps:
+        if step.code == "VOLUME_CAP" and step.verdict != "n/a":
+            step.detail += f" (the schedule's entry from {entry.start}, in force at {as_at})"
+
+
+def _with_schedule_entries(story: list[CapStory], contract: Contract, o: Outcome, as_at: date) -> list[CapStory]:
+    """Mark each dated cap with the ``from`` of its schedule entry in force at ``as_at`` (SPEC 10.5)."""
+    schedules = {"PARTICIPANT_CAP": contract.caps.per_participant_schedule, "OUTCOME_CAP": o.amount_cap_schedule,
+                 "CONTRACT_CAP": contract.caps.total_schedule}
+    schedules |= {f"PAYER_CAP {p.id}": p.cap_schedule for p in contract.payers}
+    out = []
+    for cap in story:
+        entry = entry_in_force(schedules.get(cap.cap, ()), as_at)
+        out.append(cap if entry is None else replace(cap, in_force_from=entry.start))
+    return out

@@ -125,6 +125,7 @@ def pay_quarter(
     see :func:`sob.assessment.assess`.
     """
     fy = contract.fiscal_year_start_month
+    contract = contract.in_force(quarter.end(fy))  # SPEC 10.5: the run, its JSON and its close use the caps of end(Q)
     payers = contract.payer_ids
     claims, results, carried = _rename_clashing_columns(contract, claims, results, carried or [])
     if not full_table:
@@ -239,7 +240,7 @@ def _recomputed_previous(
     same way (SPEC 11.1).
     """
     parts = list(contract.payer_ids) if contract.has_payer_caps else []
-    if _new_rows_meet_old_prerequisites(contract, rows, previous_end):
+    if _new_rows_meet_old_prerequisites(contract, rows, previous_end) or _caps_moved(contract, previous_end):
         before = assess(contract, claims, participants, results, previous_end, carry=False,
                         participant_rows=participant_rows)
         before = before.select("claim_id", pl.col("payable").alias("previously_paid"),
@@ -248,6 +249,16 @@ def _recomputed_previous(
     earlier = pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(previous_end))
     return rows.with_columns(previously_paid=pl.when(earlier).then(pl.col("entitled")).otherwise(0),
                              **{f"_prev_{p}": pl.when(earlier).then(pl.col(f"_ent_{p}")).otherwise(0) for p in parts})
+
+
+def _caps_moved(contract: Contract, previous_end: date) -> bool:
+    """A dated cap has another entry in force at ``previous_end`` than in this run (SPEC 10.5).
+
+    The prefix shortcut assumes both runs use the same limits; when a
+    variation took effect in between, the quarter before is assessed again
+    with the entries in force at its own end.
+    """
+    return contract.has_cap_schedules and contract.in_force(previous_end) != contract
 
 
 def _new_rows_meet_old_prerequisites(contract: Contract, current: pl.DataFrame, previous_end: date) -> bool:

@@ -121,6 +121,16 @@ def _definitions() -> dict[str, Any]:
             "items": {"anyOf": [_ref("outcome_ref"), _ref("requirement")]},
         },
         "requirement": _object(cc.REQUIREMENT_FIELDS, ("outcome",)),
+        "money_schedule": {
+            "description": "a money cap: one amount, or a schedule of dated entries (SPEC 10.5)",
+            "anyOf": [_ref("money"), {"type": "array", "items": _ref("cap_point"), "minItems": 1}],
+        },
+        "cap_point": _object(cc.CAP_POINT_FIELDS, ("from", "amount")),
+        "count_schedule": {
+            "description": "a volume_cap: one count, or a schedule of dated entries (SPEC 10.5)",
+            "anyOf": [_ref("count"), {"type": "array", "items": _ref("count_point"), "minItems": 1}],
+        },
+        "count_point": _object(cc.COUNT_POINT_FIELDS, ("from", "count")),
         "flag": {"type": ["boolean", "string"]},
         "cell_text": {"type": ["string", "integer"]},
     }

@@ -54,7 +54,7 @@ def test_lookups():
     assert codes.get("VOLUME_CAP") is not None and codes.get("VOLUME_CAP").status == "capped"
     assert codes.get("NO_SUCH_CODE") is None
     assert codes.fix_hint("NO_SUCH_CODE") is None and codes.meaning("NO_SUCH_CODE") is None
-    assert {c.code for c in codes.by_level("warning")} == {"DUPLICATE_ROW", "LEDGER_INCOMPLETE"}
+    assert {c.code for c in codes.by_level("warning")} == {"DUPLICATE_ROW", "LEDGER_INCOMPLETE", "CAP_LOWERED"}
     assert sum(len(codes.by_level(level)) for level in codes.LEVELS) == len(codes.all_codes())
     assert {c.code for c in codes.by_area("ledger")} >= {"LEDGER_CHANGED", "LEDGER_CHAIN_BROKEN"}
     with pytest.raises(ValueError, match="unknown level"):
@@ -104,6 +104,7 @@ _CODE_ARGS: dict[str, tuple[int, str | None]] = {
     "reason_code": (0, None),     # assessment reasons
     "_reject": (2, None),         # assessment reasons set by rank
     "Step": (0, None),            # sob explain's rule steps
+    "warn": (0, None),            # contract warnings: r.warn(CODE, path, message)
 }
 # Module-level tables of codes.
 _CODE_TABLES = {"CLAIM_RULES", "RESULT_RULES", "CAP_REASONS", "AFTER_RULE_8", "_PRIORITY", "CONTRACT_CODES"}
@@ -307,6 +308,8 @@ CONTRACT_CASES = [
     _case("BAD_CURRENCY", set={"contract.currency": "XQZ"}, at="currency"),
     _case("PRICES_NOT_SORTED", set={"outcomes.0.price": _DROP, "outcomes.0.prices": [{"from": date(2021, 1, 1), "price": 1}]},
           at="from"),
+    _case("CAP_LOWERED", set={"caps.total": [{"from": date(2020, 1, 1), "amount": 500}, {"from": date(2021, 1, 1), "amount": 400}]},
+          at="amount = 400"),
     _case("BAD_TIERS", set={"outcomes.0.price": _DROP, "outcomes.0.tiers": [{"up_to": 5, "price": 1}]}, at="up_to"),
     _case("WRONG_KIND_KEY", set={"outcomes.0.direction": "decrease"}, at="direction"),
     _case("PRICE_CHOICE", set={"outcomes.0.price": _DROP}, at='{ id = "P" }'),

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from sob.contract import format as fmt
-from sob.contract.model import PricePoint, Requirement, Share, Tier
+from sob.contract.model import CapPoint, PricePoint, Requirement, Share, Tier
 from sob.contract.paths import confine
 from sob.contract.report import Reporter, did_you_mean, quoted, show
 from sob.contract.toml_locate import KeyPath
@@ -565,6 +565,84 @@ def as_prices(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[
     return tuple(PricePoint(p["from"], p["price"]) for p in items) if ok else None
 
 
+def _schedule(
+    r: Reporter, facts: Facts, value: object, path: KeyPath, key: str, plain: Converter, fields: Mapping[str, str]
+) -> int | tuple[CapPoint, ...] | None:
+    """A cap: one value (``plain``), or a schedule ``[{ from = DATE, <key> = ... }, ...]`` (SPEC 10.5).
+
+    The schedule is checked as ``prices`` is (same code, PRICES_NOT_SORTED):
+    strictly sorted by ``from`` (two entries with one ``from`` would leave
+    the limit of that day to file order), the first on or before the
+    contract start (a run before it would have no cap at all).  An entry
+    below the one before it is allowed, with a CAP_LOWERED warning: a
+    lowered cap can claw back what was already paid.
+    """
+    example = "[{ from = DATE, amount = MONEY }, ...]" if key == "amount" else "[{ from = DATE, count = N }, ...]"
+    if isinstance(value, dict):
+        r.wrong_type(value, path, f"{'an amount of money' if key == 'amount' else 'a count'} or a schedule {example}",
+                     hint=f"write a schedule as an array of tables: {example}")
+        return None
+    if not isinstance(value, list):
+        converted: int | None = plain(r, facts, value, path)
+        return converted
+    items = _elements(r, facts, value, path, fields, ("from", key), example)
+    if items is None:
+        return None
+    if not items:
+        r.error("PRICES_NOT_SORTED", path, f"{r.subject(path)} is an empty schedule: it needs an entry in force "
+                "from the contract start", hint="write one value, or a schedule whose first 'from' is the contract start")
+        return None
+    ok = _schedule_order(r, facts, items, path)
+    if ok:
+        _lowered(r, items, value, path, key)
+    return tuple(CapPoint(item["from"], item[key]) for item in items) if ok else None
+
+
+def _schedule_order(r: Reporter, facts: Facts, items: list[dict[str, Any]], path: KeyPath) -> bool:
+    """PRICES_NOT_SORTED unless ``from`` strictly increases and the first is on or before the start."""
+    ok = True
+    for i in range(1, len(items)):
+        day, before = items[i]["from"], items[i - 1]["from"]
+        if day == before:
+            r.error("PRICES_NOT_SORTED", (*path, i, "from"),
+                    f"{r.subject(path)} has two entries from {day}: which limit is in force that day is unclear",
+                    value=day, hint="merge the two entries, or correct one of the dates")
+            ok = False
+        elif day < before:
+            r.error("PRICES_NOT_SORTED", (*path, i, "from"),
+                    f"{r.subject(path)} must be sorted by 'from', each after the one before: {day} follows {before}",
+                    value=day, hint="list the entries oldest first")
+            ok = False
+    first = items[0]["from"]
+    if facts.start is not None and first > facts.start:
+        r.error("PRICES_NOT_SORTED", (*path, 0, "from"),
+                f"{r.subject(path)} starts on {first}, after the contract start {facts.start}: "
+                "runs before it would have no cap", value=first, hint=f"make the first 'from' {facts.start} or earlier")
+        ok = False
+    return ok
+
+
+def _lowered(r: Reporter, items: list[dict[str, Any]], raw: list[Any], path: KeyPath, key: str) -> None:
+    """CAP_LOWERED (a warning) for each entry below the one before it (SPEC 10.5)."""
+    for i in range(1, len(items)):
+        if items[i][key] < items[i - 1][key]:
+            r.warn("CAP_LOWERED", (*path, i, key),
+                   f"{r.subject(path)} is lowered from {items[i]['from']} ({show(raw[i - 1][key])} to "
+                   f"{show(raw[i][key])}): runs from then on may claw back what was paid under the higher limit",
+                   value=raw[i][key],
+                   hint="check the variation: a lower cap gives negative dues on claims already paid over it")
+
+
+def as_money_schedule(r: Reporter, facts: Facts, value: object, path: KeyPath) -> int | tuple[CapPoint, ...] | None:
+    """A money cap: an amount, or a schedule of ``{ from, amount }`` (SPEC 10.5)."""
+    return _schedule(r, facts, value, path, "amount", as_money, fmt.CAP_POINT_FIELDS)
+
+
+def as_count_schedule(r: Reporter, facts: Facts, value: object, path: KeyPath) -> int | tuple[CapPoint, ...] | None:
+    """A ``volume_cap``: a count, or a schedule of ``{ from, count }`` (SPEC 10.5)."""
+    return _schedule(r, facts, value, path, "count", as_count, fmt.COUNT_POINT_FIELDS)
+
+
 def as_tiers(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[Tier, ...] | None:
     """Volume tiers: ``up_to`` increasing, only the last one open."""
     items = _elements(r, facts, value, path, fmt.TIER_FIELDS, ("price",), "{ up_to = N, price = MONEY }")
@@ -739,6 +817,8 @@ CONVERTERS: dict[str, Converter] = {
     "share_table": as_share_table,
     "profile": as_profile,
     "requires": as_requires,
+    "money_schedule": as_money_schedule,
+    "count_schedule": as_count_schedule,
 }
 
 

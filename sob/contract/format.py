@@ -45,13 +45,13 @@ CONTRACT_FIELDS: dict[str, str] = {
 }
 CONTRACT_REQUIRED: tuple[str, ...] = ("id", "currency", "start", "outcomes_end")
 
-PAYER_FIELDS: dict[str, str] = {"id": "payer_id", "name": "text", "share": "share", "cap": "money",
+PAYER_FIELDS: dict[str, str] = {"id": "payer_id", "name": "text", "share": "share", "cap": "money_schedule",
                                 "on_cap": "on_cap"}
 #: what happens to a payer's part beyond its cap (SPEC 11.1): nobody pays it, or the other payers do
 ON_CAP: tuple[str, ...] = ("cut", "shift")
 PAYER_REQUIRED: tuple[str, ...] = ("id",)  # share too when there are several payers
 
-CAPS_FIELDS: dict[str, str] = {"per_participant": "money", "total": "money", "partial": "bool"}
+CAPS_FIELDS: dict[str, str] = {"per_participant": "money_schedule", "total": "money_schedule", "partial": "bool"}
 
 EVIDENCE_FIELDS: dict[str, str] = {
     "claims": "path",
@@ -86,8 +86,8 @@ OUTCOME_FIELDS: dict[str, str] = {
     "window_days": "days",
     "exclusive": "text",
     "cohorts": "cohorts",
-    "volume_cap": "count",
-    "amount_cap": "money",
+    "volume_cap": "count_schedule",
+    "amount_cap": "money_schedule",
     "payers": "share_table",
     "profile": "profile",
     "requires": "requires",
@@ -100,6 +100,9 @@ OUTCOME_REQUIRED: tuple[str, ...] = (
 )  # plus one of PRICE_KEYS, and direction for improvements
 
 PRICE_POINT_FIELDS: dict[str, str] = {"from": "date", "price": "money"}
+#: one entry of a dated cap (SPEC 10.5): money caps use ``amount``, ``volume_cap`` uses ``count``
+CAP_POINT_FIELDS: dict[str, str] = {"from": "date", "amount": "money"}
+COUNT_POINT_FIELDS: dict[str, str] = {"from": "date", "count": "count"}
 TIER_FIELDS: dict[str, str] = {"up_to": "positive", "price": "money"}
 REQUIREMENT_FIELDS: dict[str, str] = {"outcome": "outcome_ref", "min_days": "days"}
 

@@ -9,7 +9,7 @@ collects every problem in one pass; this module only defines the shapes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -38,6 +38,42 @@ class Payer:
     share: Share
     cap: int | None = None
     on_cap: str = "cut"
+    #: ``cap`` written as a schedule (SPEC 10.5); ``cap`` then holds the entry in force (see Contract.in_force)
+    cap_schedule: tuple[CapPoint, ...] = ()
+
+
+@dataclass(frozen=True)
+class CapPoint:
+    """One entry of a dated cap (SPEC 10.5): ``limit`` is in force from ``start`` until the next entry.
+
+    ``limit`` is minor units for a money cap and a number of claims for a
+    ``volume_cap``.  A variation raises or lowers a cap from a date, and the
+    payments already made under the old limit must stay explainable, so the
+    whole schedule is kept rather than only its latest entry.
+    """
+
+    start: date
+    limit: int
+
+
+def entry_in_force(schedule: tuple[CapPoint, ...], day: date) -> CapPoint | None:
+    """The entry with the latest ``start`` on or before ``day`` (SPEC 10.5); None for an empty schedule.
+
+    A day before the first entry gets the first entry: a valid schedule
+    starts on or before the contract start, so this only happens for runs
+    before the contract starts, which count nothing.
+    """
+    chosen = schedule[0] if schedule else None
+    for point in schedule:
+        if point.start <= day:
+            chosen = point
+    return chosen
+
+
+def _limit(plain: int | None, schedule: tuple[CapPoint, ...], day: date) -> int | None:
+    """A cap's limit in force on ``day``: its schedule's entry, else the plain value."""
+    entry = entry_in_force(schedule, day)
+    return plain if entry is None else entry.limit
 
 
 @dataclass(frozen=True)
@@ -86,6 +122,9 @@ class Outcome:
     direction: Literal["decrease", "increase"] | None = None
     min_improvement: Decimal = Decimal(0)
     deadweight: Decimal = Decimal(0)
+    #: ``volume_cap`` / ``amount_cap`` written as schedules (SPEC 10.5); the plain fields hold the entry in force
+    volume_cap_schedule: tuple[CapPoint, ...] = ()
+    amount_cap_schedule: tuple[CapPoint, ...] = ()
 
     def price_on(self, day: date) -> int | None:
         """Flat or dated price for an achievement on ``day`` (not for tiers)."""
@@ -105,6 +144,9 @@ class Caps:
     per_participant: int | None = None
     total: int | None = None
     partial: bool = True
+    #: the caps written as schedules (SPEC 10.5); the plain fields hold the entry in force
+    per_participant_schedule: tuple[CapPoint, ...] = ()
+    total_schedule: tuple[CapPoint, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,6 +230,36 @@ class Contract:
     schema: str = "sob/1"
     #: the folder evidence paths are relative to, when it is not ``path``'s own (a linked contract)
     folder: Path | None = None
+
+    # --- dated caps (SPEC 10.5) -----------------------------------------------------
+    @property
+    def has_cap_schedules(self) -> bool:
+        """Some cap is written as a schedule, so the caps depend on the day a run is assessed as at."""
+        return bool(
+            self.caps.per_participant_schedule or self.caps.total_schedule
+            or any(p.cap_schedule for p in self.payers)
+            or any(o.volume_cap_schedule or o.amount_cap_schedule for o in self.outcomes)
+        )
+
+    def in_force(self, day: date) -> Contract:
+        """This contract with every scheduled cap set to its entry in force on ``day`` (SPEC 10.5).
+
+        The engine reads plain limits; a run as at end(Q) uses, for the whole
+        run, the entries in force at end(Q).  The schedules are kept, so the
+        copy can be put in force at another day again (the previous quarter's
+        recomputation) and explained.
+        """
+        if not self.has_cap_schedules:
+            return self
+        caps = replace(self.caps, per_participant=_limit(self.caps.per_participant, self.caps.per_participant_schedule, day),
+                       total=_limit(self.caps.total, self.caps.total_schedule, day))
+        payers = tuple(replace(p, cap=_limit(p.cap, p.cap_schedule, day)) for p in self.payers)
+        outcomes = tuple(
+            replace(o, volume_cap=_limit(o.volume_cap, o.volume_cap_schedule, day),
+                    amount_cap=_limit(o.amount_cap, o.amount_cap_schedule, day))
+            for o in self.outcomes
+        )
+        return replace(self, caps=caps, payers=payers, outcomes=outcomes)
 
     # --- lookups the engine needs -------------------------------------------------
     def outcome(self, outcome_id: str) -> Outcome:

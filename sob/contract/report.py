@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -144,8 +144,8 @@ class Reporter:
         return len(self._sink.findings)
 
     def clean_since(self, mark: int) -> bool:
-        """Nothing was reported since ``mark``."""
-        return len(self._sink.findings) == mark
+        """No error was reported since ``mark`` (a warning leaves the value usable)."""
+        return all(f.severity != "error" for f in self._sink.findings[mark:])
 
     def error(
         self,
@@ -176,6 +176,12 @@ class Reporter:
                 hint=hint,
             )
         )
+
+    def warn(self, code: str, path: KeyPath, message: str, *, hint: str | None = None, value: object = _MISSING) -> None:
+        """Record a warning at ``path``: the contract stays valid, but a reader should look (``--strict`` fails)."""
+        self.error(code, path, message, hint=hint, value=value)
+        last = self._sink.findings[-1]
+        self._sink.findings[-1] = replace(last, severity="warning")
 
     def subject(self, path: KeyPath) -> str:
         """How a message names a key: ``outcome 'ACC_3M' window_days``.

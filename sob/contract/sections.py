@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from sob.contract import format as fmt
 from sob.contract.converters import Facts, convert_fields, shares_sum_to_one, table
-from sob.contract.model import Caps, EvidenceConfig, Outcome, Payer, Requirement
+from sob.contract.model import CapPoint, Caps, EvidenceConfig, Outcome, Payer, Requirement
 from sob.contract.report import Reporter, did_you_mean, show
 from sob.contract.toml_locate import KeyPath
 from sob.money import iso_minor_units
@@ -30,6 +30,18 @@ class OutcomeFacts(NamedTuple):
     id: str | None
     kind: str | None
     requires: tuple[Requirement, ...] | None
+
+
+def split_cap(value: int | tuple[CapPoint, ...] | None) -> tuple[int | None, tuple[CapPoint, ...]]:
+    """A cap as converted: its plain limit and its schedule (SPEC 10.5; empty for one value).
+
+    For a schedule the plain limit is its first entry, the one in force at
+    the contract start; every run puts the entries in force at its own day
+    (:meth:`~sob.contract.model.Contract.in_force`).
+    """
+    if isinstance(value, tuple):
+        return value[0].limit, value
+    return value, ()
 
 
 def check_schema(r: Reporter, data: dict[str, Any]) -> None:
@@ -155,8 +167,9 @@ def check_payers(r: Reporter, data: dict[str, Any], facts: Facts) -> tuple[tuple
             ok = False
             continue
         assert payer_id is not None  # a missing id was reported, so the payer is not clean
-        payers.append(Payer(payer_id, fields.get("name", ""), fields.get("share", Decimal(1)), fields.get("cap"),
-                            fields.get("on_cap", "cut")))
+        cap, cap_schedule = split_cap(fields.get("cap"))
+        payers.append(Payer(payer_id, fields.get("name", ""), fields.get("share", Decimal(1)), cap,
+                            fields.get("on_cap", "cut"), cap_schedule=cap_schedule))
     if not ok:
         return None, tuple(ids)
     if not shares_sum_to_one(r, [(p.id, p.share) for p in payers], ("payers",)):
@@ -172,7 +185,10 @@ def check_caps(r: Reporter, data: dict[str, Any], facts: Facts) -> Caps | None:
     if caps is None:
         return None
     fields = convert_fields(r, facts, caps, ("caps",), fmt.CAPS_FIELDS)
-    return Caps(fields.get("per_participant"), fields.get("total"), fields.get("partial", True))
+    per_participant, per_participant_schedule = split_cap(fields.get("per_participant"))
+    total, total_schedule = split_cap(fields.get("total"))
+    return Caps(per_participant, total, fields.get("partial", True),
+                per_participant_schedule=per_participant_schedule, total_schedule=total_schedule)
 
 
 def check_evidence(r: Reporter, data: dict[str, Any], facts: Facts) -> EvidenceConfig | None:
@@ -269,12 +285,14 @@ def check_outcome(r: Reporter, facts: Facts, item: object, i: int) -> tuple[Outc
         window_days=fields.get("window_days"),
         exclusive=fields.get("exclusive"),
         cohorts=fields.get("cohorts"),
-        volume_cap=fields.get("volume_cap"),
-        amount_cap=fields.get("amount_cap"),
+        volume_cap=split_cap(fields.get("volume_cap"))[0],
+        amount_cap=split_cap(fields.get("amount_cap"))[0],
         payers=fields.get("payers"),
         profile=fields.get("profile", ()),
         requires=fields.get("requires", ()),
         direction=fields.get("direction"),
         min_improvement=fields.get("min_improvement", Decimal(0)),
         deadweight=fields.get("deadweight", Decimal(0)),
+        volume_cap_schedule=split_cap(fields.get("volume_cap"))[1],
+        amount_cap_schedule=split_cap(fields.get("amount_cap"))[1],
     ), found

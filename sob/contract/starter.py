@@ -42,6 +42,18 @@ _HEADER = """\
 
 """
 
+#: A commented example of a dated cap (SPEC 10.5), written under ``[caps]``: variations move caps,
+#: and a user should find the form next to the one value it replaces.
+CAP_SCHEDULE_EXAMPLE = """\
+# Any cap (total, per_participant, a payer's cap, an outcome's amount_cap or
+# volume_cap) may instead be a dated schedule, e.g. after a variation; a run as
+# at the end of a quarter uses the entry in force on that day:
+# total = [
+#   { from = 2025-04-01, amount = 250000.00 },
+#   { from = 2026-04-01, amount = 300000.00 },   # raised by a variation
+# ]
+"""
+
 
 def starter_contract() -> dict[str, Any]:
     """The starter contract as the data ``tomllib`` would read back (money as Decimal)."""
@@ -134,7 +146,7 @@ def starter_text(name: str = "contract.toml") -> str:
     rest = {
         key: value for key, value in data.items() if key not in ("schema", "contract", "payers")
     }
-    chunks.append(tomli_w.dumps(rest))
+    chunks.append(tomli_w.dumps(rest).replace("\npartial = true\n", "\npartial = true\n" + CAP_SCHEDULE_EXAMPLE, 1))
     return _HEADER.format(name=name) + "\n".join(chunks)
 
 
@@ -161,4 +173,4 @@ def write_starter(path: Path) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-__all__ = ["starter_contract", "starter_text", "write_starter"]
+__all__ = ["CAP_SCHEDULE_EXAMPLE", "starter_contract", "starter_text", "write_starter"]

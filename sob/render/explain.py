@@ -79,6 +79,9 @@ def _arithmetic(story: Explanation, console: Console, m: Money) -> None:
     grid.add_row("  price", m(story.price) + (f" ({printable(story.price_source)})" if story.price_source else ""))
     amount = story.price
     for cap in story.caps:
+        if cap.in_force_from is not None:  # SPEC 10.5: which entry of a dated cap the run used
+            grid.add_row(f"  {cap.cap}", f"dated cap: the entry from {cap.in_force_from} is in force at the end of "
+                         f"{printable(story.quarter)}")
         if cap.cap.startswith("PAYER_CAP"):  # SPEC 11.1: a payer's cap bounds its own part, not the whole amount
             grid.add_row(f"  {cap.cap}", f"limit {m(cap.limit)} − used before {m(cap.used_before)} = headroom "
                          f"{m(cap.headroom_before)}; part paid {m(cap.headroom_before - cap.headroom_after)}; "
