@@ -17,12 +17,40 @@ def _key(row):
     return (undated, row["submitted_on"] or date.max, row["achieved_on"] or date.max, row["id"])
 
 
+def cap_at(plain, schedule, day):
+    """SPEC 10.5: a run as at ``day`` uses the schedule entry with the latest ``from`` on or before it.
+
+    A cap written as one value (no schedule) is that value.
+    """
+    if not schedule:
+        return plain
+    in_force = [point for point in schedule if point.start <= day]
+    return max(in_force, key=lambda point: point.start).limit if in_force else schedule[0].limit
+
+
+def as_at_caps(contract, day):
+    """The contract with every cap replaced by its value in force on ``day`` (plain values, no schedules)."""
+    from dataclasses import replace
+
+    caps = replace(contract.caps, per_participant=cap_at(contract.caps.per_participant,
+                                                          contract.caps.per_participant_schedule, day),
+                   total=cap_at(contract.caps.total, contract.caps.total_schedule, day),
+                   per_participant_schedule=(), total_schedule=())
+    payers = tuple(replace(p, cap=cap_at(p.cap, p.cap_schedule, day), cap_schedule=()) for p in contract.payers)
+    outcomes = tuple(replace(o, volume_cap=cap_at(o.volume_cap, o.volume_cap_schedule, day), volume_cap_schedule=(),
+                             amount_cap=cap_at(o.amount_cap, o.amount_cap_schedule, day), amount_cap_schedule=())
+                     for o in contract.outcomes)
+    return replace(contract, caps=caps, payers=payers, outcomes=outcomes)
+
+
 def assess(contract, claims, participants, results, as_at, parts=None):
     """claims/results: lists of dicts (id, participant_id/cohort, outcome_id, dates, status, error...).
 
     Returns {id: (status, reason, price, payable)} and the processing order.
     ``parts``, when given, is filled with {id: [each payer's part]} (SPEC 11.1).
+    Dated caps take their entries in force at ``as_at`` for the whole run (SPEC 10.5).
     """
+    contract = as_at_caps(contract, as_at)
     reg = None if participants is None else {p["participant_id"]: p for p in participants}
     outcomes = {o.id: o for o in contract.outcomes}
     rows = []
