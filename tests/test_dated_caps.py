@@ -24,10 +24,12 @@ from pathlib import Path
 
 import oracle
 import pytest
-from conftest import make_contract, write_claims
+from conftest import load, make_contract, write_claims
 from engine_helpers import Caps, Outcome, claims, contract, d
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_differential_files import _expected, assert_cli_same_as_oracle, run_cli, write_case
+from test_engine_properties import random_case
 from typer.testing import CliRunner
 
 from sob.assessment import assess
@@ -157,8 +159,6 @@ def test_sob_init_shows_a_schedule_that_validates_when_uncommented(tmp_path):
     path.write_text(edited)
     result = run("validate", path, "--format", "json")
     assert result.returncode == 0, result.stdout
-    from conftest import load
-
     assert load(path).caps.total_schedule == (CapPoint(date(2025, 4, 1), 25_000_000), CapPoint(date(2026, 4, 1), 30_000_000))
 
 
@@ -327,3 +327,42 @@ def test_a_schedule_pays_as_the_plain_cap_in_force(case):
     for cid, row in table.items():
         assert (row["entitled"], row["previously_paid"], row["due"]) == (
             expected[cid]["entitled"], expected[cid]["previously_paid"], expected[cid]["due"]), cid
+
+
+# --- differential: random contracts with schedules, through files and the command, against the oracle --
+
+
+def with_schedules(c, seed: int):
+    """``c`` with each of its caps, at random, turned into a schedule: the first entry its limit, then 1-2 variations."""
+    import random
+
+    r = random.Random(seed)
+
+    def schedule(plain, count: bool = False):
+        if plain is None or r.random() < 0.3:
+            return plain, ()
+        days = sorted(r.sample(range(1, 540), r.randint(1, 2)))
+        later = [r.choice([0, 2, 5]) if count else r.choice([0, plain // 2, plain + 5000, plain * 2]) for _ in days]
+        points = (CapPoint(c.start, plain), *(CapPoint(c.start + timedelta(days=n), v) for n, v in zip(days, later)))
+        return plain, points
+
+    pp, pp_s = schedule(c.caps.per_participant)
+    total, total_s = schedule(c.caps.total)
+    caps = replace(c.caps, per_participant=pp, per_participant_schedule=pp_s, total=total, total_schedule=total_s)
+    payers = tuple(replace(p, cap_schedule=schedule(p.cap)[1]) for p in c.payers)
+    outcomes = tuple(replace(o, amount_cap_schedule=schedule(o.amount_cap)[1],
+                             volume_cap_schedule=schedule(o.volume_cap, count=True)[1]) for o in c.outcomes)
+    return replace(c, caps=caps, payers=payers, outcomes=outcomes)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**9), quarter=st.sampled_from(["2020-Q2", "2020-Q3", "2021-Q1", "2021-Q2"]))
+def test_random_scheduled_contracts_through_the_command_agree_with_the_oracle(tmp_path_factory, seed, quarter):
+    built, claim_rows, reg_rows, result_rows = random_case(seed)
+    built = with_schedules(built, seed)
+    folder = tmp_path_factory.mktemp("case")
+    path, files = write_case(folder, built, claim_rows, reg_rows, result_rows, "csv", seed)
+    loaded = load(path)
+    assert loaded.has_cap_schedules == built.has_cap_schedules  # the schedules were written and read back
+    summary_, table = run_cli(path, files, quarter, folder / "out.csv")
+    assert_cli_same_as_oracle(loaded, _expected(loaded, claim_rows, reg_rows, result_rows, quarter), summary_, table)

@@ -66,6 +66,13 @@ def _share(value: Decimal | Fraction) -> int | float | str:
     return _decimal(value)
 
 
+def _cap(plain: int | None, schedule: tuple, key: str = "amount") -> Any:
+    """A cap as the contract writes it: a schedule of ``{ from, amount|count }`` when it has one (SPEC 10.5)."""
+    if schedule:
+        return [{"from": p.start, key: _money(p.limit) if key == "amount" else p.limit} for p in schedule]
+    return plain if plain is None or key == "count" else _money(plain)
+
+
 def _outcome_doc(o: Outcome) -> dict[str, Any]:
     doc: dict[str, Any] = {"id": o.id}
     if o.kind == "improvement":
@@ -73,7 +80,8 @@ def _outcome_doc(o: Outcome) -> dict[str, Any]:
                 "min_improvement": _decimal(o.min_improvement), "deadweight": _decimal(o.deadweight)}
     else:
         doc |= {"max_claims": o.max_claims}
-        optional = {"window_days": o.window_days, "exclusive": o.exclusive, "volume_cap": o.volume_cap,
+        optional = {"window_days": o.window_days, "exclusive": o.exclusive,
+                    "volume_cap": _cap(o.volume_cap, o.volume_cap_schedule, "count"),
                     "cohorts": list(o.cohorts) if o.cohorts is not None else None}
         doc |= {k: v for k, v in optional.items() if v is not None}
         if o.requires:
@@ -86,7 +94,7 @@ def _outcome_doc(o: Outcome) -> dict[str, Any]:
     if o.prices:
         doc["prices"] = [{"from": p.start, "price": _money(p.price)} for p in o.prices]
     if o.amount_cap is not None:
-        doc["amount_cap"] = _money(o.amount_cap)
+        doc["amount_cap"] = _cap(o.amount_cap, o.amount_cap_schedule)
     if o.payers is not None:
         doc["payers"] = {pid: _share(share) for pid, share in o.payers}
     return doc
@@ -101,14 +109,14 @@ def contract_doc(c: Contract) -> dict[str, Any]:
         head["referrals_end"] = c.referrals_end
     caps: dict[str, Any] = {"partial": c.caps.partial}
     if c.caps.per_participant is not None:
-        caps["per_participant"] = _money(c.caps.per_participant)
+        caps["per_participant"] = _cap(c.caps.per_participant, c.caps.per_participant_schedule)
     if c.caps.total is not None:
-        caps["total"] = _money(c.caps.total)
+        caps["total"] = _cap(c.caps.total, c.caps.total_schedule)
     return {
         "schema": "sob/1",
         "contract": head,
         "payers": [{"id": p.id, "name": p.name, "share": _share(p.share), "on_cap": p.on_cap}
-                   | ({} if p.cap is None else {"cap": _money(p.cap)}) for p in c.payers],
+                   | ({} if p.cap is None else {"cap": _cap(p.cap, p.cap_schedule)}) for p in c.payers],
         "caps": caps,
         "outcomes": [_outcome_doc(o) for o in c.outcomes],
     }
@@ -265,10 +273,11 @@ def assert_cli_same_as_oracle(contract: Contract, expected, summary: dict, table
         mine = [r for rid, r in rows.items() if outcome_of[rid] == o["outcome_id"]]
         assert (o["claims"], _minor(o["entitled"]), _minor(o["due"])) == (
             len(mine), sum(r["entitled"] for r in mine), sum(r["due"] for r in mine)), o["outcome_id"]
-    if contract.caps.total is not None:
+    total = oracle.as_at_caps(contract, date.fromisoformat(summary["period"]["end"])).caps.total  # SPEC 10.5
+    if total is not None:
         used = sum(r["entitled"] for r in rows.values())
-        assert summary["caps"]["total"] == {"limit": _money(contract.caps.total), "used": _money(used),
-                                            "headroom": _money(contract.caps.total - used)}
+        assert summary["caps"]["total"] == {"limit": _money(total), "used": _money(used),
+                                            "headroom": _money(total - used)}
 
 
 # --------------------------------------------------------------------------------------
