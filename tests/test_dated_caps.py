@@ -15,6 +15,7 @@ total cap of 250.00 from the start raised to 400.00 from 2020-04-01:
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -174,6 +175,9 @@ def test_a_raised_cap_pays_capped_claims_in_the_first_quarter_it_is_in_force(tmp
     assert q2["caps"]["total"] == {"limit": "400.00", "used": "400.00", "headroom": "0.00"}
     assert dues(tmp_path, path, "2020-Q1") == {"c1": "100.00", "c2": "100.00", "c3": "50.00", "c4": "0.00"}
     assert dues(tmp_path, path, "2020-Q2") == {"c1": "0.00", "c2": "0.00", "c3": "50.00", "c4": "100.00"}
+    view = sob("pay", path, "--quarter", "2020-Q2").output  # the sign-off view names the entry in force
+    assert "entries in force at 2020-06-30: contract total from 2020-04-01" in view, view
+    assert re.search(r"Contract total\s+£400\.00\s+£400\.00\s+£0\.00", view), view
 
 
 def test_a_raised_cap_through_a_ledger_closed_quarter_by_quarter(tmp_path):

@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sob.contract import Contract
+from sob.contract.model import entry_in_force
 from sob.payrun import PayRun, RowGroup, summary
 from sob.render.console import FitTable, currency_prefix, group_thousands, human_money
 from sob.render.findings import printable
@@ -343,7 +344,25 @@ def money_caps(run: PayRun) -> RenderableType | None:
         notes.append(note)
     if not table.row_count:
         return None
+    dated = _dated_caps_note(run)
+    if dated:
+        notes.append(dated)
     return Group(table, Text("\n".join(notes) + "\n"))
+
+
+def _dated_caps_note(run: PayRun) -> str | None:
+    """Which entry of each dated cap the run used (SPEC 10.5): the limits above are those in force at end(Q)."""
+    c = run.contract
+    end = run.quarter.end(c.fiscal_year_start_month)
+    named = [("contract total", c.caps.total_schedule), ("per participant", c.caps.per_participant_schedule)]
+    named += [(f"outcome {o.id} amount_cap", o.amount_cap_schedule) for o in c.outcomes]
+    named += [(f"outcome {o.id} volume_cap", o.volume_cap_schedule) for o in c.outcomes]
+    named += [(f"payer {p.id} cap", p.cap_schedule) for p in c.payers]
+    used = [f"{name} from {entry.start}" for name, schedule in named
+            if (entry := entry_in_force(schedule, end)) is not None]
+    if not used:
+        return None
+    return f"Dated caps, the entries in force at {end}: " + "; ".join(used) + "."
 
 
 def _participant_cap_row(run: PayRun) -> tuple[list[Any], str]:
