@@ -370,3 +370,13 @@ def test_random_scheduled_contracts_through_the_command_agree_with_the_oracle(tm
     assert loaded.has_cap_schedules == built.has_cap_schedules  # the schedules were written and read back
     summary_, table = run_cli(path, files, quarter, folder / "out.csv")
     assert_cli_same_as_oracle(loaded, _expected(loaded, claim_rows, reg_rows, result_rows, quarter), summary_, table)
+
+
+def test_a_close_with_a_schedule_out_of_order_writes_nothing(tmp_path):
+    path = setup(tmp_path, caps={"total": [RAISED[1], RAISED[0]]})
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    result = run("pay", path, "--quarter", "2020-Q1", "--ledger", ledger, "--close")
+    assert result.returncode == 1, result.stderr
+    assert "sob validate" in result.stderr + result.stdout
+    assert list(ledger.iterdir()) == []
