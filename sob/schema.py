@@ -121,6 +121,14 @@ def _definitions() -> dict[str, Any]:
             "items": {"anyOf": [_ref("outcome_ref"), _ref("requirement")]},
         },
         "requirement": _object(cc.REQUIREMENT_FIELDS, ("outcome",)),
+        "adjustment_id": {"type": "string", "pattern": r"^\S(.*\S)?$", "maxLength": cc.MAX_ID_LENGTH},
+        "nonzero_money": {
+            "description": "signed money, not zero (negative recovers money), no finer than the minor unit",
+            "anyOf": [
+                {"type": "number", "not": {"const": 0}},
+                {"type": "string", "pattern": _DECIMAL_STRING, "not": {"pattern": r"^\s*[+-]?0*(\.0*)?\s*$"}},
+            ],
+        },
         "flag": {"type": ["boolean", "string"]},
         "cell_text": {"type": ["string", "integer"]},
     }
@@ -200,6 +208,7 @@ def contract_json_schema() -> dict[str, Any]:
     defs["evidence"] = _object(cc.EVIDENCE_FIELDS)
     defs["outcome"] = _outcome()
     defs["example"] = _example()
+    defs["adjustment"] = _object(cc.ADJUSTMENT_FIELDS, cc.ADJUSTMENT_REQUIRED)
     top = {
         "schema": {"enum": list(cc.SCHEMA_VERSIONS), "description": "the format version"},
         "contract": _ref("contract"),
@@ -208,6 +217,7 @@ def contract_json_schema() -> dict[str, Any]:
         "evidence": _ref("evidence"),
         "outcomes": {"type": "array", "items": _ref("outcome"), "minItems": 1},
         "examples": {"type": "array", "items": _ref("example")},
+        "adjustments": {"type": "array", "items": _ref("adjustment")},
     }
     assert tuple(top) == cc.TOP_KEYS
     return {

@@ -21,6 +21,7 @@ KEY_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "### `prices`": (fmt.PRICE_POINT_FIELDS, ("from", "price")),
     "### `tiers`": (fmt.TIER_FIELDS, ("price",)),
     "### `requires`": (fmt.REQUIREMENT_FIELDS, ("outcome",)),
+    "## `[[adjustments]]`": (fmt.ADJUSTMENT_FIELDS, fmt.ADJUSTMENT_REQUIRED),
 }
 
 
@@ -39,7 +40,8 @@ def rows(text: str) -> list[list[str]]:
 
 def test_every_kind_in_the_key_tables_has_a_converter():
     used = {kind for fields in (fmt.CONTRACT_FIELDS, fmt.PAYER_FIELDS, fmt.CAPS_FIELDS, fmt.EVIDENCE_FIELDS,
-                                fmt.OUTCOME_FIELDS, fmt.PRICE_POINT_FIELDS, fmt.TIER_FIELDS, fmt.REQUIREMENT_FIELDS)
+                                fmt.OUTCOME_FIELDS, fmt.PRICE_POINT_FIELDS, fmt.TIER_FIELDS, fmt.REQUIREMENT_FIELDS,
+                                fmt.ADJUSTMENT_FIELDS)
             for kind in fields.values()}
     assert used == set(CONVERTERS)
 
