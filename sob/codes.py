@@ -263,6 +263,11 @@ _CATALOGUE: tuple[Code, ...] = (
             "paid in a closed quarter, but no longer an in-scope row of the evidence",
             "Nothing paid may disappear silently: its earlier payment is clawed back (due = -paid).",
             "restore the row to the evidence if it was removed by mistake"),
+    _reason("ADJUSTMENT", "paid", "10.6",
+            "an agreed payment in the contract's `[[adjustments]]`, not an outcome claim (paid as written, never cut)",
+            "Payments on profile, settlements and recoveries are part of the contract record, so they count "
+            "against the total and payer caps like any payment.",
+            "nothing to fix: change or remove the `[[adjustments]]` entry if the agreement changed"),
 )
 
 _BY_CODE: dict[str, Code] = {c.code: c for c in _CATALOGUE}
