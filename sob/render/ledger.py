@@ -53,7 +53,7 @@ def _table(title: str, columns: list[tuple[str, str]]) -> Table:
 
 
 def render_ledger(rows: list[dict[str, Any]], console: Console) -> None:
-    """Per contract: quarter totals, then due and paid to date per payer, then cap use."""
+    """Per contract: quarter totals, due and paid to date per payer, cap use, then the quarters' events."""
     if not rows:
         console.print("no closed quarters")
         return
@@ -89,3 +89,32 @@ def render_ledger(rows: list[dict[str, Any]], console: Console) -> None:
                              _amount(use["paid_to_date"]), _amount(use["headroom"]))
         if caps.row_count:
             console.print(caps)
+        events = _events(name, quarters)
+        if events.row_count:
+            console.print(events)
+
+
+def _events(name: str, quarters: list[dict[str, Any]]) -> Table:
+    """Per quarter, what a reviewer must see beside the money (SPEC 10): openings, contract changes,
+    skipped quarters and adjustments; one line each, in that order."""
+    table = _table(f"{name}: changes, openings, gaps, adjustments",
+                   [("Quarter", "id"), ("What", "id"), ("Detail", "text"), ("Amount", "num")])
+    for q in quarters:
+        quarter = printable(q["quarter"])
+        opening = q.get("opening")
+        if opening:
+            table.add_row(quarter, "opening", f"{opening.get('rows', 0)} row(s) paid before sob",
+                          _amount(opening.get("paid")))
+        change = q.get("contract_change")
+        if change:
+            table.add_row(quarter, "contract change",
+                          f"since {printable(change.get('since', ''))}: {change.get('restated_rows', 0)} "
+                          "row(s) restated", _amount(change.get("restated_amount")))
+        skipped = q.get("skipped") or []
+        if skipped:
+            table.add_row(quarter, "skipped", ", ".join(printable(s) for s in skipped), Text(""))
+        for adj in q.get("adjustments") or []:
+            what = "adjustment" if adj.get("status") == "paid" else f"adjustment {printable(adj.get('row_reason', ''))}"
+            detail = f"{printable(adj.get('id', ''))} on {printable(adj.get('on') or '—')}: {printable(adj.get('reason', ''))}"
+            table.add_row(quarter, what, detail, _amount(adj.get("due")))
+    return table
