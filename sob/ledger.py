@@ -511,9 +511,9 @@ def _paid_schema(payer_ids: list[str]) -> dict[str, pl.DataType]:
     """Columns of :func:`previously_paid`'s result."""
     schema: dict[str, pl.DataType] = {c: pl.String() for c in META_COLUMNS}
     schema.update({c: pl.Date() for c in _DATE_COLUMNS})
+    schema[NOTE_COLUMN] = pl.String()
     schema["paid"] = pl.Int64()
     schema.update({f"paid_{p}": pl.Int64() for p in payer_ids})
-    schema[NOTE_COLUMN] = pl.String()
     return schema
 
 
@@ -1232,7 +1232,7 @@ def show(directory: Path) -> list[dict[str, Any]]:
     paid_to_date_by_payer; ``opening`` (on the first quarter: the opening
     balance, or ``None``), ``contract_change`` (the manifest's table, or
     ``None``), ``skipped`` and ``adjustments`` (the adjustment rows of the
-    quarter's table: id, on, reason, status, row_reason, entitled, due) (SPEC 10); amounts are decimal strings.  A damaged manifest, or one whose totals are not those of its
+    quarter's table with a due other than 0: id, on, reason, status, row_reason, entitled, due) (SPEC 10); amounts are decimal strings.  A damaged manifest, or one whose totals are not those of its
     unchanged Q.csv, is an InputError naming it: paid to date is only ever
     reported from figures the recorded tables vouch for.
     """
@@ -1281,7 +1281,8 @@ def show(directory: Path) -> list[dict[str, Any]]:
 
 
 def _closed_adjustments(data: bytes, units: int, csv_path: Path) -> list[dict[str, Any]]:
-    """The adjustment rows a closed quarter paid (SPEC 10.6): id, on, reason (its ``note``), status, entitled, due.
+    """The adjustment rows whose money moved in a closed quarter (SPEC 10.6): id, on, reason (its ``note``),
+    status, entitled, due; an adjustment already settled (due 0) is left out.
 
     Read from the Q.csv bytes the manifest vouches for; a quarter closed
     before adjustments existed has none.
@@ -1296,6 +1297,7 @@ def _closed_adjustments(data: bytes, units: int, csv_path: Path) -> list[dict[st
         return []
     for name in ("entitled", "due"):
         table = _parse_money(table, name, units, csv_path)
+    table = table.filter(pl.col("due") != 0)  # an adjustment settled in an earlier quarter moved nothing here
     note = pl.col(NOTE_COLUMN) if NOTE_COLUMN in table.columns else pl.lit(None, pl.String)
     return [
         {"id": ident, "on": on, "reason": reason or "", "status": status, "row_reason": code,

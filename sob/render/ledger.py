@@ -47,13 +47,15 @@ def _table(title: str, columns: list[tuple[str, str]]) -> Table:
             table.add_column(header, justify="right", no_wrap=True)
         elif kind == "time":
             table.add_column(header, no_wrap=True, min_width=20)
+        elif kind == "wrap":  # free text (an adjustment's reason): wrapped between words, never cut
+            table.add_column(header, overflow="fold", ratio=1)
         else:
             table.add_column(header, no_wrap=True, overflow="ellipsis")
     return table
 
 
 def render_ledger(rows: list[dict[str, Any]], console: Console) -> None:
-    """Per contract: quarter totals, due and paid to date per payer, cap use, then the quarters' events."""
+    """Per contract: quarter totals, due and paid to date per payer, cap use, then the adjustments that moved money."""
     if not rows:
         console.print("no closed quarters")
         return
@@ -95,26 +97,17 @@ def render_ledger(rows: list[dict[str, Any]], console: Console) -> None:
 
 
 def _events(name: str, quarters: list[dict[str, Any]]) -> Table:
-    """Per quarter, what a reviewer must see beside the money (SPEC 10): openings, contract changes,
-    skipped quarters and adjustments; one line each, in that order."""
-    table = _table(f"{name}: changes, openings, gaps, adjustments",
-                   [("Quarter", "id"), ("What", "id"), ("Detail", "text"), ("Amount", "num")])
+    """Per quarter, the adjustments whose money moved in it (SPEC 10.6): paid, changed or clawed back.
+
+    Openings, contract changes and skipped quarters are listed after the
+    tables, one line each, by the command.
+    """
+    table = _table(f"{name}: adjustments paid or clawed back",
+                   [("Quarter", "id"), ("Adjustment", "wrap"), ("Due", "num")])
     for q in quarters:
-        quarter = printable(q["quarter"])
-        opening = q.get("opening")
-        if opening:
-            table.add_row(quarter, "opening", f"{opening.get('rows', 0)} row(s) paid before sob",
-                          _amount(opening.get("paid")))
-        change = q.get("contract_change")
-        if change:
-            table.add_row(quarter, "contract change",
-                          f"since {printable(change.get('since', ''))}: {change.get('restated_rows', 0)} "
-                          "row(s) restated", _amount(change.get("restated_amount")))
-        skipped = q.get("skipped") or []
-        if skipped:
-            table.add_row(quarter, "skipped", ", ".join(printable(s) for s in skipped), Text(""))
         for adj in q.get("adjustments") or []:
-            what = "adjustment" if adj.get("status") == "paid" else f"adjustment {printable(adj.get('row_reason', ''))}"
-            detail = f"{printable(adj.get('id', ''))} on {printable(adj.get('on') or '—')}: {printable(adj.get('reason', ''))}"
-            table.add_row(quarter, what, detail, _amount(adj.get("due")))
+            status = "" if adj.get("status") == "paid" else f" [{printable(adj.get('row_reason', ''))}]"
+            detail = (f"{printable(adj.get('id', ''))} on {printable(adj.get('on') or '—')}{status}: "
+                      f"{printable(adj.get('reason', ''))}")
+            table.add_row(printable(q["quarter"]), detail, _amount(adj.get("due")))
     return table
