@@ -353,3 +353,17 @@ def test_close_explain_and_ledger_show_through_the_real_command(tmp_path):
         ("a1", "2020-02-15", "payment on profile", "900.00")]
     table = sob("ledger", "show", "ledger")
     assert table.returncode == 0 and "a1 on 2020-02-15" in table.stdout
+
+
+def test_the_starter_shows_a_commented_adjustment_that_is_valid_when_uncommented(tmp_path):
+    from sob.contract.starter import starter_text
+
+    text = starter_text()
+    assert "\n# [[adjustments]]\n" in text and "\n[[adjustments]]" not in text  # commented: not part of the contract
+    head, _, tail = text.partition("# [[adjustments]]\n")
+    path = tmp_path / "contract.toml"
+    path.write_text(head + "[[adjustments]]\n" + "".join(line[2:] + "\n" for line in tail.splitlines()),
+                    encoding="utf-8")
+    c = load(path)  # its worked example (2025-Q2, ending 2025-09-30) still passes: the adjustment comes later
+    assert [(a.id, a.on, a.amount) for a in c.adjustments] == [("ADJ-2025-Q3-PROFILE", date(2025, 12, 31), 1200000)]
+    assert invoke("test", path).exit_code == 0
