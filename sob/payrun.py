@@ -79,7 +79,7 @@ class PayRun:
         """The claim table grouped by (outcome, status, reason): one pass, shared by every report."""
         t = self.table
         invoiced = pl.col("amount_claimed").sum() if "amount_claimed" in t.columns else pl.lit(None, pl.Int64)
-        adjustment = (pl.col("kind").cast(pl.String) == "adjustment").fill_null(False)
+        adjustment = (pl.col("kind") == "adjustment").fill_null(False)
         rows = (
             t.lazy()
             .group_by("outcome_id", "status", "reason", adjustment.alias("_adjustment"))
@@ -367,7 +367,7 @@ def _note_expr(rows: pl.DataFrame, contract: Contract) -> pl.Expr | None:
     (its ``MISSING_FROM_EVIDENCE`` line) from its latest closed row.  When
     the evidence carries a ``note`` column, other rows keep their own text.
     """
-    is_adjustment = (pl.col("kind").cast(pl.String) == "adjustment").fill_null(False)
+    is_adjustment = (pl.col("kind") == "adjustment").fill_null(False)
     if not contract.adjustments and not rows.select(is_adjustment.any()).item():
         return None
     reasons = {a.id: a.reason for a in contract.adjustments}
@@ -488,7 +488,7 @@ def adjustment_list(run: PayRun) -> list[dict[str, Any]]:
 def adjustment_lines(run: PayRun) -> list[tuple[str, date | None, str, int, int, int]]:
     """(id, on, reason, entitled, previously_paid, due) of every adjustment row, in table order; minor units."""
     t = run.table
-    rows = t.filter((pl.col("kind").cast(pl.String) == "adjustment").fill_null(False))
+    rows = t.filter((pl.col("kind") == "adjustment").fill_null(False))
     note = pl.col(NOTE) if NOTE in t.columns else pl.lit(None, pl.String)
     return [
         (ident, on, reason or "", int(e), int(p), int(d))
