@@ -383,8 +383,8 @@ def _note_expr(rows: pl.DataFrame, contract: Contract) -> pl.Expr | None:
 def reason_order() -> list[str]:
     """Every reason code in the order rules apply (for stable listings)."""
     seen: list[str] = []
-    for code in (*CLAIM_RULES, *RESULT_RULES, "PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP", "PAYER_CAP",
-                 "MISSING_FROM_EVIDENCE", "ADJUSTMENT"):
+    for code in (*CLAIM_RULES, *RESULT_RULES, "PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP", "PAYER_CAP", "ADJUSTMENT",
+                 "MISSING_FROM_EVIDENCE"):
         if code not in seen:
             seen.append(code)
     return seen
