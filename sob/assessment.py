@@ -8,7 +8,7 @@ explanations) reads that frame.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 
 import polars as pl
@@ -27,9 +27,13 @@ from sob.rules import (
     apply_result_rules,
     apply_rules_1_to_7,
     outcome_index,
+    reason_code,
     stacked,
     with_row_wise,
 )
+
+#: the ``kind`` of an adjustment's row (SPEC 10.6)
+ADJUSTMENT = "adjustment"
 
 _CLAIM_SCHEMA = {
     "claim_id": pl.String,
@@ -135,15 +139,69 @@ def assess(
         participant_rows = None
     narrow, wide = _split_columns(claims, participant_rows)
     in_scope = _prepare(results, _RESULT_SCHEMA, "improvement", as_at)
-    rows = processing_order(_prepare(narrow, _CLAIM_SCHEMA, "claim", as_at), in_scope)
-    if in_scope.height == 0:  # no cohort results: no copy of millions of claims to split the kinds
-        claim_rows, result_rows = rows, rows.clear()
+    adjustments = adjustment_rows(contract, as_at, taken=_ids_taken(contract, claims, results))
+    others = in_scope if adjustments.height == 0 else stacked([in_scope, adjustments])
+    rows = processing_order(_prepare(narrow, _CLAIM_SCHEMA, "claim", as_at), others)
+    if others.height == 0:  # no cohort results: no copy of millions of claims to split the kinds
+        claim_rows, result_rows, adjustment_part = rows, rows.clear(), rows.clear()
     else:
         claim_rows, result_rows = rows.filter(pl.col("kind") == "claim"), rows.filter(pl.col("kind") == "improvement")
+        adjustment_part = rows.filter(pl.col("kind") == "adjustment")
     claim_rows = _assess_claims(claim_rows, participants, contract)
     result_rows = _assess_results(result_rows.drop("_preg", strict=False), contract)
-    both = claim_rows if result_rows.height == 0 else stacked([claim_rows, result_rows]).sort("_order")
+    parts = [claim_rows] + [p for p in (result_rows, _assess_adjustments(adjustment_part, contract)) if p.height]
+    both = claim_rows if len(parts) == 1 else stacked(parts).sort("_order")
     return _attach(_apply_money(both, contract), wide if carry else None)
+
+
+def _ids_taken(contract: Contract, claims: pl.DataFrame | None, results: pl.DataFrame | None) -> set[str]:
+    """Adjustment ids that a claim or result of the files also uses (in scope or not).
+
+    Such an id is a ``DUPLICATE_ID`` data error (SPEC 10.6): under
+    ``--reject-invalid`` the evidence reader has already made its rows one
+    rejected row, which stands for the adjustment too, so the adjustment
+    gets no row of its own and no output holds two rows with one id.
+    """
+    ids = [a.id for a in contract.adjustments]
+    if not ids:
+        return set()
+    taken: set[str] = set()
+    for frame, column in ((claims, "claim_id"), (results, "result_id")):
+        if frame is not None and column in frame.columns and frame.height:
+            found = frame.select(pl.col(column).cast(pl.String)).filter(pl.col(column).is_in(ids))
+            taken.update(found[column].to_list())
+    return taken
+
+
+def adjustment_rows(contract: Contract, as_at: date, *, taken: Collection[str] = ()) -> pl.DataFrame:
+    """The contract's adjustments in scope as at ``as_at`` (``on <= as_at``), as rows to put in processing order.
+
+    An adjustment is dated when it was agreed and has no submission of its
+    own, so both of its dates are ``on`` (SPEC 10.6); it has no participant,
+    outcome or cohort.  ``taken``: ids a claim or result also uses, left out.
+    """
+    chosen = [a for a in contract.adjustments if a.on <= as_at and a.id not in taken]
+    return pl.DataFrame(
+        {
+            "claim_id": [a.id for a in chosen],
+            "achieved_on": [a.on for a in chosen],
+            "submitted_on": [a.on for a in chosen],
+            "error": [None] * len(chosen),
+            "kind": [ADJUSTMENT] * len(chosen),
+            "_undated": [False] * len(chosen),
+        },
+        schema={"claim_id": pl.String, "achieved_on": pl.Date, "submitted_on": pl.Date, "error": pl.String,
+                "kind": KIND, "_undated": pl.Boolean},
+    )
+
+
+def _assess_adjustments(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
+    """An adjustment passes no rule: no reason before the caps, and its price is its signed amount."""
+    amounts = {a.id: a.amount for a in contract.adjustments}
+    return rows.with_columns(
+        reason=pl.lit(None, REASON),
+        price=pl.col("claim_id").cast(pl.String).replace_strict(amounts, default=None, return_dtype=pl.Int64),
+    )
 
 
 def _rows_still_fit(claims: pl.DataFrame | None, participants: pl.DataFrame | None,
@@ -290,6 +348,11 @@ def _apply_money(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
         .then(pl.lit("partial", dtype=STATUS))
         .otherwise(pl.lit("capped", dtype=STATUS))
     )
+    reason = pl.coalesce("reason", "cap_reason")
+    if contract.adjustments:  # an adjustment is never cut: paid, reason ADJUSTMENT (SPEC 10.6)
+        is_adjustment = pl.col("kind") == ADJUSTMENT
+        status = pl.when(is_adjustment).then(pl.lit("paid", dtype=STATUS)).otherwise(status)
+        reason = pl.when(is_adjustment).then(reason_code("ADJUSTMENT")).otherwise(reason)
     # the last step: later stages group and filter these columns, never gather from them
-    rows = with_row_wise(rows, status.alias("status"), pl.coalesce("reason", "cap_reason").alias("reason"), rechunk=False)
+    rows = with_row_wise(rows, status.alias("status"), reason.alias("reason"), rechunk=False)
     return rows.drop("cap_reason", "_o")

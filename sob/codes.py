@@ -265,6 +265,11 @@ _CATALOGUE: tuple[Code, ...] = (
             "cut by a payer's `cap`: its part beyond the cap is paid by nobody (`cut`) or by the other payers (`shift`)",
             "A payer such as a top-up fund commits a fixed sum; no payer may pay beyond its own cap.",
             "nothing to fix unless the payer's cap or `on_cap` is wrong"),
+    _reason("ADJUSTMENT", "paid", "10.6",
+            "an agreed payment in the contract's `[[adjustments]]`, not an outcome claim (paid as written, never cut)",
+            "Payments on profile, settlements and recoveries are part of the contract record, so they count "
+            "against the total and payer caps like any payment.",
+            "nothing to fix: change or remove the `[[adjustments]]` entry if the agreement changed"),
     _reason("MISSING_FROM_EVIDENCE", "rejected", "6",
             "paid in a closed quarter, but no longer an in-scope row of the evidence",
             "Nothing paid may disappear silently: its earlier payment is clawed back (due = -paid).",

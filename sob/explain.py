@@ -100,6 +100,8 @@ class Explanation:
     due: int = 0
     #: Each closed quarter of ``--ledger`` and what it paid for the claim, oldest first.
     ledger: list[LedgerQuarter] | None = None
+    #: Adjustments processed before this row that used (or gave back) cap headroom: (id, on, amount), SPEC 10.6.
+    adjustments_before: list[tuple[str, date, int]] = field(default_factory=list)
 
 
 def explain_claim(run: PayRun, claim_id: str, ledger_dir: Path | None = None) -> Explanation:
@@ -137,6 +139,9 @@ def explain_claim(run: PayRun, claim_id: str, ledger_dir: Path | None = None) ->
     if info.get("error"):
         ex.steps.append(Step(info["error"], "fail", "the row has a data error (run `sob validate` for details)", True))
         return ex
+    if t["kind"] == "adjustment":
+        return _explain_adjustment(ex, contract, assessed, info)
+    ex.adjustments_before = _adjustments_before(contract, assessed, info)
     o = contract.outcome(info["outcome_id"])
     if t["kind"] == "claim":
         ex.steps.extend(_claim_steps(contract, assessed, info))
@@ -151,6 +156,44 @@ def explain_claim(run: PayRun, claim_id: str, ledger_dir: Path | None = None) ->
         as_at = run.quarter.end(contract.fiscal_year_start_month)
         ex.caps = _with_schedule_entries(_cap_story(contract, assessed, info), contract, o, as_at)
     return ex
+
+
+def _explain_adjustment(ex: Explanation, contract: Contract, assessed: pl.DataFrame, info: Row) -> Explanation:
+    """An adjustment's story (SPEC 10.6): what was agreed, that no rule applies, and the headroom it used."""
+    adjustment = next(a for a in contract.adjustments if a.id == ex.claim_id)
+    split = adjustment.payers if adjustment.payers is not None else tuple((p.id, p.share) for p in contract.payers)
+    ex.facts = {"on": adjustment.on.isoformat(), "reason": adjustment.reason,
+                "payers": ", ".join(f"{pid} {share}" for pid, share in split)
+                + ("" if adjustment.payers is not None else " (the contract's split)")}
+    ex.steps.append(Step("ADJUSTMENT", "pass", f"agreed on {adjustment.on}: an adjustment passes no rule and is "
+                         "never cut; it counts against the total cap and every payer cap", True))
+    ex.price_source = "the adjustment's amount, as agreed"
+    before = assessed.filter(pl.col("_order") < info["_order"])
+    payable = info["payable"]
+    if contract.caps.total is not None:
+        used = int(before["payable"].sum() or 0)
+        ex.caps.append(CapStory("CONTRACT_CAP", contract.caps.total, contract.caps.total - used,
+                                contract.caps.total - used - payable))
+    for payer in contract.payers:
+        column = f"{PART}{payer.id}"
+        if payer.cap is not None and column in assessed.columns and info.get(column):
+            used = int(before[column].sum() or 0)
+            ex.caps.append(CapStory(f"PAYER_CAP {payer.id}", payer.cap, payer.cap - used, payer.cap - used - info[column]))
+    ex.adjustments_before = _adjustments_before(contract, assessed, info)
+    return ex
+
+
+def _adjustments_before(contract: Contract, assessed: pl.DataFrame, info: Row) -> list[tuple[str, date, int]]:
+    """Adjustments earlier in processing order, when a cap they count against exists (SPEC 10.6).
+
+    They used (or, when negative, gave back) headroom of the total cap and
+    the payer caps, so a claim capped after a large payment on profile is
+    explained by it.
+    """
+    if contract.caps.total is None and not contract.has_payer_caps:
+        return []
+    rows = _earlier(assessed, info, pl.col("kind") == "adjustment").sort("_order")
+    return [(str(i), on, int(p or 0)) for i, on, p in rows.select("claim_id", "achieved_on", "payable").iter_rows()]
 
 
 def ledger_history(directory: Path, contract: Contract, claim_id: str) -> list[LedgerQuarter]:

@@ -74,6 +74,8 @@ META_COLUMNS: tuple[str, ...] = (
     "claim_id", "kind", "participant_id", "cohort", "outcome_id", "achieved_on", "submitted_on",
 )
 _DATE_COLUMNS = ("achieved_on", "submitted_on")
+#: An optional column of Q.csv: an adjustment's reason (SPEC 10.6), kept for its MISSING_FROM_EVIDENCE line.
+NOTE_COLUMN = "note"
 # Columns close_quarter needs in the claim table (besides due_<payer>).
 _TABLE_COLUMNS = META_COLUMNS + ("status", "entitled", "previously_paid", "due")
 _EVIDENCE_HASHES = ("contract", "claims", "participants", "results")
@@ -393,6 +395,7 @@ def _opening_as_closed(opening: pl.DataFrame, payer_ids: list[str]) -> pl.DataFr
         *(pl.lit(None, pl.Date).alias(c) for c in _DATE_COLUMNS),
         pl.col("paid").cast(pl.Int64).alias("due"),
         *(pl.col(f"paid_{p}").cast(pl.Int64).alias(f"due_{p}") for p in payer_ids),
+        pl.lit(None, pl.String).alias(NOTE_COLUMN),
     )
 
 
@@ -457,7 +460,8 @@ def _load_closed_table(
     missing = [c for c in wanted if c not in df.columns]
     if missing:
         raise InputError(f"{where}: {csv_path} has no column(s) {', '.join(missing)}")
-    df = df.select(wanted)
+    note = pl.col(NOTE_COLUMN) if NOTE_COLUMN in df.columns else pl.lit(None, pl.String).alias(NOTE_COLUMN)
+    df = df.select(*wanted, note)
     for name in wanted[len(META_COLUMNS):]:
         df = _parse_money(df, name, minor_units, csv_path)
         if df[name].null_count():
@@ -507,6 +511,7 @@ def _paid_schema(payer_ids: list[str]) -> dict[str, pl.DataType]:
     """Columns of :func:`previously_paid`'s result."""
     schema: dict[str, pl.DataType] = {c: pl.String() for c in META_COLUMNS}
     schema.update({c: pl.Date() for c in _DATE_COLUMNS})
+    schema[NOTE_COLUMN] = pl.String()
     schema["paid"] = pl.Int64()
     schema.update({f"paid_{p}": pl.Int64() for p in payer_ids})
     return schema
@@ -553,7 +558,7 @@ def previously_paid(
         pl.concat(frames)
         .sort(["_q", "_row"])
         .group_by("claim_id", maintain_order=True)
-        .agg([pl.col(c).last() for c in META_COLUMNS[1:]] + sums)
+        .agg([pl.col(c).last() for c in (*META_COLUMNS[1:], NOTE_COLUMN)] + sums)
         .sort("claim_id")
         .select(list(schema))
         .cast(dict(schema))  # type: ignore[arg-type] # polars' Mapping is invariant in its key
@@ -1226,7 +1231,8 @@ def show(directory: Path) -> list[dict[str, Any]]:
     including that quarter, the opening balance included) and
     paid_to_date_by_payer; ``opening`` (on the first quarter: the opening
     balance, or ``None``), ``contract_change`` (the manifest's table, or
-    ``None``) and ``skipped`` (SPEC 10); amounts are decimal strings.  A damaged manifest, or one whose totals are not those of its
+    ``None``), ``skipped`` and ``adjustments`` (the adjustment rows of the
+    quarter's table with a due other than 0: id, on, reason, status, row_reason, entitled, due) (SPEC 10); amounts are decimal strings.  A damaged manifest, or one whose totals are not those of its
     unchanged Q.csv, is an InputError naming it: paid to date is only ever
     reported from figures the recorded tables vouch for.
     """
@@ -1269,8 +1275,36 @@ def show(directory: Path) -> list[dict[str, Any]]:
                 "opening": opening if opening is not None and len(rows) == first_row else None,
                 "contract_change": parsed.get("contract_change"),
                 "skipped": list(parsed.get("skipped", [])),
+                "adjustments": _closed_adjustments(data, units, cdir / f"{q}.csv"),
             })
     return rows
+
+
+def _closed_adjustments(data: bytes, units: int, csv_path: Path) -> list[dict[str, Any]]:
+    """The adjustment rows whose money moved in a closed quarter (SPEC 10.6): id, on, reason (its ``note``),
+    status, entitled, due; an adjustment already settled (due 0) is left out.
+
+    Read from the Q.csv bytes the manifest vouches for; a quarter closed
+    before adjustments existed has none.
+    """
+    header = pl.read_csv(io.BytesIO(data), infer_schema=False, n_rows=0).columns
+    if "kind" not in header:
+        return []
+    wanted = [c for c in ("claim_id", "kind", "achieved_on", "status", "reason", "entitled", "due", NOTE_COLUMN)
+              if c in header]
+    table = pl.read_csv(io.BytesIO(data), infer_schema=False, columns=wanted).filter(pl.col("kind") == "adjustment")
+    if not table.height:
+        return []
+    for name in ("entitled", "due"):
+        table = _parse_money(table, name, units, csv_path)
+    table = table.filter(pl.col("due") != 0)  # an adjustment settled in an earlier quarter moved nothing here
+    note = pl.col(NOTE_COLUMN) if NOTE_COLUMN in table.columns else pl.lit(None, pl.String)
+    return [
+        {"id": ident, "on": on, "reason": reason or "", "status": status, "row_reason": code,
+         "entitled": format_minor(int(e or 0), units), "due": format_minor(int(d or 0), units)}
+        for ident, on, reason, status, code, e, d in table.select(
+            "claim_id", "achieved_on", note, "status", "reason", "entitled", "due").iter_rows()
+    ]
 
 
 def _opening_summary(cdir: Path) -> dict[str, Any] | None:

@@ -58,6 +58,7 @@ class RowGroup:
     due: int
     cut: int  # price − entitled: what a money cap took (0 where nothing was cut)
     invoiced: int | None  # amount_claimed, when the claims carry it
+    kind: str = "claim"  # "adjustment" for the rows of adjustments (SPEC 10.6), which most counts leave out
 
 
 @dataclass
@@ -78,21 +79,34 @@ class PayRun:
         """The claim table grouped by (outcome, status, reason): one pass, shared by every report."""
         t = self.table
         invoiced = pl.col("amount_claimed").sum() if "amount_claimed" in t.columns else pl.lit(None, pl.Int64)
+        adjustment = (pl.col("kind") == "adjustment").fill_null(False)
         rows = (
             t.lazy()
-            .group_by("outcome_id", "status", "reason")
+            .group_by("outcome_id", "status", "reason", adjustment.alias("_adjustment"))
             .agg(
                 pl.len(), pl.col("entitled").sum(), pl.col("previously_paid").sum(), pl.col("due").sum(),
-                (pl.col("price") - pl.col("entitled")).sum().alias("cut"), invoiced.alias("invoiced"),
+                # an adjustment is never cut: nothing of its price counts as cut (it may be negative)
+                pl.when(~adjustment).then(pl.col("price") - pl.col("entitled")).sum().alias("cut"),
+                invoiced.alias("invoiced"),
             )
             .collect()
             .rows()
         )
         return [
             RowGroup(oid, status, reason, n, int(e or 0), int(p or 0), int(d or 0), int(x or 0),
-                     None if inv is None else int(inv))
-            for oid, status, reason, n, e, p, d, x, inv in rows
+                     None if inv is None else int(inv), "adjustment" if adj else "claim")
+            for oid, status, reason, adj, n, e, p, d, x, inv in rows
         ]
+
+    @property
+    def has_adjustments(self) -> bool:
+        """Adjustments show in the outputs (SPEC 10.6): the contract has some, or the run has a line of one.
+
+        The ``note`` column, ``totals.adjustments`` and the ``adjustments``
+        list are present under this one condition, so the outputs of a
+        contract without adjustments are unchanged.
+        """
+        return bool(self.contract.adjustments) or any(g.kind == "adjustment" for g in self.groups)
 
     @property
     def money_columns(self) -> list[str]:
@@ -142,7 +156,8 @@ def pay_quarter(
         if not contract.has_payer_caps:  # with payer caps the recomputed parts came with it
             rows = split_amounts(rows, contract, "previously_paid", "_prev_")
     else:
-        paid = ledger.rename({"paid": "previously_paid"} | {f"paid_{p}": f"_prev_{p}" for p in payers})
+        paid = ledger.rename({"paid": "previously_paid"} | {f"paid_{p}": f"_prev_{p}" for p in payers}
+                             | ({NOTE: _LEDGER_NOTE} if NOTE in ledger.columns else {}))
         rows = rows.join(keyed_like(paid.select("claim_id", *prev_cols), rows, ["claim_id"]), on="claim_id",
                          how="left", maintain_order="left")
         missing = _missing_rows(paid, current, payers)
@@ -337,13 +352,49 @@ def _claim_table(rows: pl.DataFrame, contract: Contract, carried: list[str], amo
         if c not in rows.columns:
             rows = rows.with_columns(pl.lit(None, pl.String).alias(c))
         cols.append(pl.col(c))
+    note = _note_expr(rows, contract)
+    if note is not None:
+        if NOTE in carried:  # the evidence's own note column takes the reasons; no second one (SPEC 10.6)
+            cols[_position(cols, NOTE)] = note
+        else:
+            cols.append(note)
     return rows.select(cols)
+
+
+#: the claim table's last column when adjustments show: an adjustment's reason (SPEC 10.6)
+NOTE = "note"
+_LEDGER_NOTE = "_ledger_note"
+
+
+def _position(cols: list[pl.Expr], name: str) -> int:
+    """Where the expression producing column ``name`` is in ``cols``."""
+    return next(i for i, c in enumerate(cols) if c.meta.output_name() == name)
+
+
+def _note_expr(rows: pl.DataFrame, contract: Contract) -> pl.Expr | None:
+    """``note``: each adjustment's reason, empty on other rows; None when adjustments do not show.
+
+    A live adjustment's reason comes from the contract; a deleted one's
+    (its ``MISSING_FROM_EVIDENCE`` line) from its latest closed row.  When
+    the evidence carries a ``note`` column, other rows keep their own text.
+    """
+    is_adjustment = (pl.col("kind") == "adjustment").fill_null(False)
+    if not contract.adjustments and not rows.select(is_adjustment.any()).item():
+        return None
+    reasons = {a.id: a.reason for a in contract.adjustments}
+    live = (pl.col("claim_id").cast(pl.String).replace_strict(reasons, default=None, return_dtype=pl.String)
+            if reasons else pl.lit(None, pl.String))
+    if _LEDGER_NOTE in rows.columns:
+        live = pl.when(pl.col("reason").cast(pl.String) == "MISSING_FROM_EVIDENCE").then(
+            pl.col(_LEDGER_NOTE)).otherwise(live)
+    other = pl.col(NOTE).cast(pl.String) if NOTE in rows.columns else pl.lit(None, pl.String)
+    return pl.when(is_adjustment).then(live).otherwise(other).alias(NOTE)
 
 
 def reason_order() -> list[str]:
     """Every reason code in the order rules apply (for stable listings)."""
     seen: list[str] = []
-    for code in (*CLAIM_RULES, *RESULT_RULES, "PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP", "PAYER_CAP",
+    for code in (*CLAIM_RULES, *RESULT_RULES, "PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP", "PAYER_CAP", "ADJUSTMENT",
                  "MISSING_FROM_EVIDENCE"):
         if code not in seen:
             seen.append(code)
@@ -381,8 +432,12 @@ def summary(run: PayRun) -> dict[str, Any]:
     rejected: dict[str | None, int] = {}
     per_outcome: dict[str | None, list[int]] = {}
     entitled = previous = due = 0
+    adjustments = 0
     for g in run.groups:
         entitled, previous, due = entitled + g.entitled, previous + g.previously_paid, due + g.due
+        if g.kind == "adjustment":  # in the money totals, in no count of claims (SPEC 10.6)
+            adjustments += g.rows
+            continue
         counts[g.status] = counts.get(g.status, 0) + g.rows
         if g.status == "rejected":
             rejected[g.reason] = rejected.get(g.reason, 0) + g.rows
@@ -401,13 +456,14 @@ def summary(run: PayRun) -> dict[str, Any]:
     caps: dict[str, dict[str, str]] = {}
     if c.caps.total is not None:
         caps["total"] = {"limit": money(c.caps.total), "used": money(entitled), "headroom": money(c.caps.total - entitled)}
-    return {
+    out: dict[str, Any] = {
         "contract": c.id,
         "quarter": str(run.quarter),
         "period": {"start": run.quarter.start(fy).isoformat(), "end": run.quarter.end(fy).isoformat()},
         "totals": {
-            "claims": run.table.height,
+            "claims": run.table.height - adjustments,
             **{s: int(counts.get(s, 0)) for s in _STATUSES},
+            **({"adjustments": adjustments} if run.has_adjustments else {}),
             "entitled": money(entitled),
             "previously_paid": money(previous),
             "due": money(due),
@@ -421,3 +477,33 @@ def summary(run: PayRun) -> dict[str, Any]:
         "rejections": rejections,
         "caps": caps,
     }
+    if run.has_adjustments:
+        out["adjustments"] = adjustment_list(run)
+    return out
+
+
+def adjustment_list(run: PayRun) -> list[dict[str, Any]]:
+    """The JSON's ``adjustments``: id, on, reason and the three amounts of each adjustment row, in table order.
+
+    A deleted adjustment's line (``MISSING_FROM_EVIDENCE``) is listed too,
+    with its date and reason from its latest closed row (SPEC 10.6).
+    """
+    money = run.contract.money
+    return [
+        {"id": ident, "on": on.isoformat() if on is not None else None, "reason": reason,
+         "entitled": money(e), "previously_paid": money(p), "due": money(d)}
+        for ident, on, reason, e, p, d in adjustment_lines(run)
+    ]
+
+
+def adjustment_lines(run: PayRun) -> list[tuple[str, date | None, str, int, int, int]]:
+    """(id, on, reason, entitled, previously_paid, due) of every adjustment row, in table order; minor units."""
+    t = run.table
+    rows = t.filter((pl.col("kind") == "adjustment").fill_null(False))
+    note = pl.col(NOTE) if NOTE in t.columns else pl.lit(None, pl.String)
+    return [
+        (ident, on, reason or "", int(e), int(p), int(d))
+        for ident, on, reason, e, p, d in rows.select(
+            pl.col("claim_id").cast(pl.String), "achieved_on", note.cast(pl.String), "entitled", "previously_paid", "due"
+        ).iter_rows()
+    ]

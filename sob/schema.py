@@ -131,6 +131,14 @@ def _definitions() -> dict[str, Any]:
             "anyOf": [_ref("count"), {"type": "array", "items": _ref("count_point"), "minItems": 1}],
         },
         "count_point": _object(cc.COUNT_POINT_FIELDS, ("from", "count")),
+        "adjustment_id": {"type": "string", "pattern": r"^\S(.*\S)?$", "maxLength": cc.MAX_ID_LENGTH},
+        "nonzero_money": {
+            "description": "signed money, not zero (negative recovers money), no finer than the minor unit",
+            "anyOf": [
+                {"type": "number", "not": {"const": 0}},
+                {"type": "string", "pattern": _DECIMAL_STRING, "not": {"pattern": r"^\s*[+-]?0*(\.0*)?\s*$"}},
+            ],
+        },
         "flag": {"type": ["boolean", "string"]},
         "cell_text": {"type": ["string", "integer"]},
     }
@@ -210,6 +218,7 @@ def contract_json_schema() -> dict[str, Any]:
     defs["evidence"] = _object(cc.EVIDENCE_FIELDS)
     defs["outcome"] = _outcome()
     defs["example"] = _example()
+    defs["adjustment"] = _object(cc.ADJUSTMENT_FIELDS, cc.ADJUSTMENT_REQUIRED)
     top = {
         "schema": {"enum": list(cc.SCHEMA_VERSIONS), "description": "the format version"},
         "contract": _ref("contract"),
@@ -218,6 +227,7 @@ def contract_json_schema() -> dict[str, Any]:
         "evidence": _ref("evidence"),
         "outcomes": {"type": "array", "items": _ref("outcome"), "minItems": 1},
         "examples": {"type": "array", "items": _ref("example")},
+        "adjustments": {"type": "array", "items": _ref("adjustment")},
     }
     assert tuple(top) == cc.TOP_KEYS
     return {

@@ -512,6 +512,7 @@ def rule_summary(contract: Contract, evidence: Evidence, quarter: Quarter) -> di
     """
     rows = assess(contract, evidence.claims, evidence.participants, evidence.results,
                   quarter.end(contract.fiscal_year_start_month), participant_rows=evidence.participant_rows)
+    rows = rows.filter(pl.col("kind") != "adjustment")  # the contract's adjustments are no evidence rows (SPEC 10.6)
     by_status = dict(rows.group_by("status").len().iter_rows())
     reasons = dict(rows.filter(rows["reason"].is_not_null()).group_by("reason").len().iter_rows())
     return {

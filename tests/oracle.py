@@ -59,6 +59,7 @@ def assess(contract, claims, participants, results, as_at, parts=None):
     for r in results:
         rows.append(dict(r, kind="improvement"))
     rows = [r for r in rows if r["achieved_on"] is None or r["submitted_on"] is None or r["submitted_on"] <= as_at]
+    rows += adjustment_rows(contract, as_at, {r["id"] for r in [*claims, *results]})
     rows.sort(key=_key)
     claim_rows = [r for r in rows if r["kind"] == "claim"]
 
@@ -181,6 +182,8 @@ def assess(contract, claims, participants, results, as_at, parts=None):
                     q += 1
                 price[r["id"]] = sign * q
         reason[r["id"]] = why
+    for a in [r for r in rows if r["kind"] == "adjustment"]:  # SPEC 10.6: no rule; the price is the amount
+        reason[a["id"]], price[a["id"]] = None, a["amount"]
     # caps, sequentially
     used_p: dict = {}
     used_o: dict = {}
@@ -196,6 +199,10 @@ def assess(contract, claims, participants, results, as_at, parts=None):
             parts[rid] = [0] * len(contract.payers)
             continue
         p = price[rid]
+        if r["kind"] == "adjustment":
+            out[rid], parts[rid] = adjustment_in_walk(contract, r, used_payer)
+            used_t += p
+            continue
         o = outcomes[r["outcome_id"]]
         rooms = []
         if contract.caps.per_participant is not None and r["kind"] == "claim":
@@ -204,8 +211,8 @@ def assess(contract, claims, participants, results, as_at, parts=None):
             rooms.append((o.amount_cap - used_o.get(o.id, 0), 1, "OUTCOME_CAP"))
         if contract.caps.total is not None:
             rooms.append((contract.caps.total - used_t, 2, "CONTRACT_CAP"))
-        if contract.caps.partial:
-            pay = min([p] + [x[0] for x in rooms])
+        if contract.caps.partial:  # a headroom below zero (after an adjustment) counts as zero (SPEC 10.6)
+            pay = max(0, min([p] + [x[0] for x in rooms]))
         else:
             pay = p if all(p <= x[0] for x in rooms) else 0
         why = min(rooms)[2] if pay < p else None
@@ -228,6 +235,42 @@ def assess(contract, claims, participants, results, as_at, parts=None):
         else:
             out[rid] = ("partial" if pay > 0 else "capped", why, p, pay)
     return out, [r["id"] for r in rows]
+
+
+def adjustment_rows(contract, as_at, evidence_ids) -> list[dict]:
+    """SPEC 10.6: each adjustment agreed by ``as_at`` is a row dated ``on``, with no participant or outcome.
+
+    An adjustment whose id a claim or result also uses is a data error: the
+    evidence's rejected row stands for it, so it has no row of its own.
+    """
+    return [{"id": a.id, "kind": "adjustment", "achieved_on": a.on, "submitted_on": a.on, "participant_id": None,
+             "outcome_id": None, "amount": a.amount}
+            for a in contract.adjustments if a.on <= as_at and a.id not in evidence_ids]
+
+
+def adjustment_shares(contract, adjustment_id) -> list[Fraction]:
+    """An adjustment's own ``payers`` table, else the contract's split; in ``[[payers]]`` order."""
+    a = next(a for a in contract.adjustments if a.id == adjustment_id)
+    if a.payers is None:
+        return [Fraction(p.share) for p in contract.payers]
+    named = dict(a.payers)
+    return [Fraction(named.get(p.id, 0)) for p in contract.payers]
+
+
+def signed_split(amount: int, shares_: list[Fraction]) -> list[int]:
+    """SPEC 10.6: a negative amount is split as the negative of the split of its absolute value."""
+    return split(amount, shares_) if amount >= 0 else [-x for x in split(-amount, shares_)]
+
+
+def adjustment_in_walk(contract, row, used_payer):
+    """An adjustment in the cap walk: never cut, its parts count against every payer cap (headroom may go negative).
+
+    Returns (its verdict, its parts); the caller counts its amount against the total cap.
+    """
+    parts = signed_split(row["amount"], adjustment_shares(contract, row["id"]))
+    for payer, part in zip(contract.payers, parts):
+        used_payer[payer.id] += part
+    return ("paid", "ADJUSTMENT", row["amount"], row["amount"]), parts
 
 
 def split(amount: int, shares: list[Fraction]) -> list[int]:
@@ -300,8 +343,11 @@ def pay(contract, claims, participants, results, as_at, previous_end):
     for rid in order:
         status, reason, price, entitled = now[rid]
         previous = before[rid][3] if rid in before else 0
-        split_shares = shares(contract, outcomes[outcome_of[rid]])
-        ent_parts, prev_parts = split(entitled, split_shares), split(previous, split_shares)
+        if rid in outcome_of:
+            split_shares = shares(contract, outcomes[outcome_of[rid]])
+        else:  # an adjustment (SPEC 10.6): its own split
+            split_shares = adjustment_shares(contract, rid)
+        ent_parts, prev_parts = signed_split(entitled, split_shares), signed_split(previous, split_shares)
         if any(p.cap is not None for p in contract.payers):  # SPEC 11.1: a row's amounts per payer are its parts
             ent_parts, prev_parts = now_parts[rid], before_parts.get(rid, [0] * len(payer_ids))
         due_parts = {p: e - q for p, e, q in zip(payer_ids, ent_parts, prev_parts)}

@@ -22,7 +22,7 @@ FLOORS: dict[str, int] = {
     "sob.interrupts": 0, "sob.contract.paths": 0, "sob.contract.toml_locate": 0,
     "sob.findings": 1,
     # the typed contract (model, format, converters, checks, loading)
-    "sob.contract": 2,
+    "sob.contract": 2, "sob.contract.adjustments": 2,
     # the evidence files, typed into polars frames
     "sob.evidence": 3,
     # assessment, prices, caps, the split and the quarter close (SPEC 5 and 6)

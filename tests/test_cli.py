@@ -250,11 +250,18 @@ def test_pay_json_shape(contract):
     assert result.exit_code == 0, result.output
     assert result.stdout.lstrip().startswith("{")
     doc = json.loads(result.stdout)  # nothing but one JSON document on stdout
-    assert set(doc) == TOP_KEYS
+    with contract.open("rb") as fh:  # SPEC 10.6: the adjustment keys exactly when the contract has adjustments
+        agreed = tomllib.load(fh).get("adjustments", [])
+    extra = {"adjustments"} if agreed else set()
+    assert set(doc) == TOP_KEYS | extra
     assert doc["contract"] == contract.parent.name and doc["quarter"] == quarter
     assert set(doc["period"]) == {"start", "end"}
     t = doc["totals"]
-    assert set(t) == TOTAL_KEYS
+    assert set(t) == TOTAL_KEYS | extra
+    in_scope = [a["id"] for a in agreed if a["on"].isoformat() <= doc["period"]["end"]]
+    assert [a["id"] for a in doc.get("adjustments", [])] == in_scope
+    assert t.get("adjustments", 0) == len(in_scope)
+    adjusted = {key: sum(Decimal(a[key]) for a in doc.get("adjustments", [])) for key in ("entitled", "due")}
     assert t["claims"] > 0
     assert t["claims"] == t["paid"] + t["partial"] + t["capped"] + t["rejected"]
     for key in ("entitled", "previously_paid", "due"):
@@ -268,8 +275,8 @@ def test_pay_json_shape(contract):
         assert 0 <= o["accepted"] <= o["claims"]
         assert AMOUNT.fullmatch(o["entitled"]) and AMOUNT.fullmatch(o["due"])
     assert sum(o["claims"] for o in doc["by_outcome"]) == t["claims"]
-    assert sum(Decimal(o["entitled"]) for o in doc["by_outcome"]) == Decimal(t["entitled"])
-    assert sum(Decimal(o["due"]) for o in doc["by_outcome"]) == Decimal(t["due"])
+    assert sum(Decimal(o["entitled"]) for o in doc["by_outcome"]) + adjusted["entitled"] == Decimal(t["entitled"])
+    assert sum(Decimal(o["due"]) for o in doc["by_outcome"]) + adjusted["due"] == Decimal(t["due"])
 
     assert [p["payer_id"] for p in doc["by_payer"]] == payer_ids(contract)
     for key in ("entitled", "previously_paid", "due"):
@@ -371,10 +378,15 @@ def test_export_columns_and_iso_dates(tmp_path, ext):
         first = {r["claim_id"]: r for r in rows}["KBOP-00001"]
         assert (first["achieved_on"], first["submitted_on"]) == ("2019-10-03", "2019-10-18")  # 03/10/2019
     if ext in ("csv", "json"):
-        doc = json.loads(result.stdout)
-        assert len(rows) == doc["totals"]["claims"]
+        doc = json.loads(result.stdout)  # the table also holds the quarter's adjustment (SPEC 10.6)
+        assert len(rows) == doc["totals"]["claims"] + doc["totals"]["adjustments"] == doc["totals"]["claims"] + 1
         for r in rows:
-            assert Decimal(r["claimed_variance"]) == Decimal(r["amount_claimed"]) - Decimal(r["entitled"])
+            if r["kind"] == "adjustment":  # nothing invoiced for an agreed payment: no variance
+                assert r["amount_claimed"] in ("", None) and r["claimed_variance"] in ("", None), r
+                assert r["note"].startswith("COVID-19 payment on profile"), r
+            else:
+                assert Decimal(r["claimed_variance"]) == Decimal(r["amount_claimed"]) - Decimal(r["entitled"])
+                assert r["note"] in ("", None), r
             assert Decimal(r["due"]) == Decimal(r["due_KC"]) + Decimal(r["due_LCF"])
 
 

@@ -250,6 +250,8 @@ _BASE: dict[str, Any] = {
     "payers": [{"id": "LA", "share": 1}],
     "outcomes": [{"id": "P", "price": 100}],
 }
+#: an agreed payment of the base contract's period (SPEC 10.6)
+_ADJUSTMENT: dict[str, Any] = {"id": "a1", "on": date(2020, 2, 15), "amount": 50, "reason": "payment on profile"}
 _HEADERS = {
     "claims": "claim_id,participant_id,outcome_id,achieved_on,submitted_on,status",
     "participants": "participant_id,enrolled_on,eligible,cohort",
@@ -322,6 +324,12 @@ CONTRACT_CASES = [
     _case("BAD_FORMAT", set={"evidence.date_format": ""}, at="date_format"),
     _case("BAD_EXAMPLE", set={"examples": [{"name": "e", "expect": {"entitled": 1}, "claims": [{"claim_id": "c1"}]}]},
           at='{ claim_id = "c1" }'),
+    _case("DUPLICATE_ID", name="DUPLICATE_ID-adjustment-contract",
+          set={"adjustments": [_ADJUSTMENT, {**_ADJUSTMENT, "reason": "again"}]}, at='id = "a1"', nth=2),
+    _case("BAD_RANGE", name="BAD_RANGE-adjustment-zero", set={"adjustments": [{**_ADJUSTMENT, "amount": 0}]},
+          at="amount = 0"),
+    _case("DATES_OUT_OF_ORDER", name="DATES_OUT_OF_ORDER-adjustment-on",
+          set={"adjustments": [{**_ADJUSTMENT, "on": date(2019, 12, 31)}]}, at="on = 2019"),
     _case("EXAMPLE_FAILED", set={"examples": [{
         "name": "pays P", "quarter": "2020-Q1",
         "claims": [{"claim_id": "c1", "participant_id": "A", "outcome_id": "P", "achieved_on": date(2020, 2, 1)}],
@@ -359,6 +367,8 @@ EVIDENCE_CASES = [
           where=("results.csv", 2, 6)),
     _case("DUPLICATE_ROW", claims=["c1,A,P,2020-02-01,2020-02-02,", "c1,A,P,2020-02-01,2020-02-02,"],
           where=("claims.csv", 3, 1)),
+    _case("DUPLICATE_ID", name="DUPLICATE_ID-adjustment", set={"adjustments": [_ADJUSTMENT]},
+          claims=["c1,A,P,2020-02-01,2020-02-02,", "a1,B,P,2020-02-01,2020-02-02,"], where=("claims.csv", 3, 1)),
 ]
 
 # Reasons: the claim (or result) "row" must end with that reason in `sob pay --export`.
@@ -386,6 +396,7 @@ REASON_CASES = [
     _case("CONTRACT_CAP", run="pay", set={"caps.total": 50}, claims=_TWO[:1], row="c1"),
     _case("PAYER_CAP", run="pay", set={"payers.0.cap": 50}, claims=_TWO[:1], row="c1"),
     _case("MISSING_FROM_EVIDENCE", run="pay", claims=_TWO[:1], row="c1", then_claims=[], quarters=("2020-Q1", "2020-Q2")),
+    _case("ADJUSTMENT", run="pay", set={"adjustments": [_ADJUSTMENT]}, claims=_TWO[:1], row="a1"),
 ]
 
 

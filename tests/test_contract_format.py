@@ -23,6 +23,7 @@ KEY_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "### `requires`": (fmt.REQUIREMENT_FIELDS, ("outcome",)),
     "### Cap schedules": (fmt.CAP_POINT_FIELDS, ("from", "amount")),
     "### `volume_cap` schedules": (fmt.COUNT_POINT_FIELDS, ("from", "count")),
+    "## `[[adjustments]]`": (fmt.ADJUSTMENT_FIELDS, fmt.ADJUSTMENT_REQUIRED),
 }
 
 
@@ -42,7 +43,7 @@ def rows(text: str) -> list[list[str]]:
 def test_every_kind_in_the_key_tables_has_a_converter():
     used = {kind for fields in (fmt.CONTRACT_FIELDS, fmt.PAYER_FIELDS, fmt.CAPS_FIELDS, fmt.EVIDENCE_FIELDS,
                                 fmt.OUTCOME_FIELDS, fmt.PRICE_POINT_FIELDS, fmt.TIER_FIELDS, fmt.REQUIREMENT_FIELDS,
-                                fmt.CAP_POINT_FIELDS, fmt.COUNT_POINT_FIELDS)
+                                fmt.CAP_POINT_FIELDS, fmt.COUNT_POINT_FIELDS, fmt.ADJUSTMENT_FIELDS)
             for kind in fields.values()}
     assert used == set(CONVERTERS)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -37,7 +38,7 @@ from test_engine_properties import random_case
 from typer.testing import CliRunner
 
 from sob.cli import app
-from sob.contract import Contract, Outcome
+from sob.contract import Adjustment, Contract, Outcome
 from sob.evidence import read_evidence
 from sob.payrun import pay_quarter
 from sob.quarters import Quarter
@@ -119,7 +120,35 @@ def contract_doc(c: Contract) -> dict[str, Any]:
                    | ({} if p.cap is None else {"cap": _cap(p.cap, p.cap_schedule)}) for p in c.payers],
         "caps": caps,
         "outcomes": [_outcome_doc(o) for o in c.outcomes],
-    }
+    } | ({"adjustments": [_adjustment_doc(a) for a in c.adjustments]} if c.adjustments else {})
+
+
+def _adjustment_doc(a: Adjustment) -> dict[str, Any]:
+    """An adjustment as a contract writes it (SPEC 10.6)."""
+    doc: dict[str, Any] = {"id": a.id, "on": a.on, "amount": _money(a.amount), "reason": a.reason}
+    if a.payers is not None:
+        doc["payers"] = {pid: _share(share) for pid, share in a.payers}
+    return doc
+
+
+def with_adjustments(contract: Contract, seed: int) -> Contract:
+    """``contract`` with one to three random adjustments (SPEC 10.6): signed amounts, some with their own split.
+
+    Amounts are large next to the random prices and caps, so the total and
+    payer caps' headrooms go below zero and come back, and dates fall before,
+    inside and after the quarters compared.
+    """
+    r = random.Random(seed ^ 0x5EED)
+    ids = contract.payer_ids
+    adjustments = []
+    for k in range(r.randint(1, 3)):
+        amount = r.choice([-1, 1]) * r.choice([1, 333, 20000, 150000, 400000])
+        payers = None
+        if len(ids) > 1 and r.random() < 0.5:
+            payers = ((ids[0], Fraction(1, 3)), (ids[1], Fraction(2, 3)))
+        on = START + timedelta(days=r.randint(0, 500))
+        adjustments.append(Adjustment(f"adj-{k}", min(on, contract.claims_end), amount, f"agreed payment {k}", payers))
+    return replace(contract, adjustments=tuple(adjustments))
 
 
 def _status_cell(status: str, r: random.Random) -> str | None:
@@ -309,6 +338,20 @@ def test_random_cases_through_the_command_agree_with_the_oracle(tmp_path_factory
     loaded = load(path)
     summary, table = run_cli(path, files, quarter, folder / "table.csv")
     assert_cli_same_as_oracle(loaded, _expected(loaded, claim_rows, reg_rows, result_rows, quarter), summary, table)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10**9), quarter=st.sampled_from(QUARTERS), fmt=st.sampled_from(["csv", "parquet"]))
+def test_random_cases_with_adjustments_agree_with_the_oracle(tmp_path_factory, seed, quarter, fmt):
+    """SPEC 10.6: adjustment rows in processing order, never cut, counted against the total and payer caps."""
+    contract, claim_rows, reg_rows, result_rows = random_case(seed)
+    contract = with_adjustments(contract, seed)
+    folder = tmp_path_factory.mktemp("case")
+    path, files = write_case(folder, contract, claim_rows, reg_rows, result_rows, fmt, seed)
+    loaded, table, totals = run_reader_path(path, files, quarter)
+    assert loaded.adjustments == tuple(replace(a, line=b.line) for a, b in zip(contract.adjustments,
+                                                                                   loaded.adjustments, strict=True))
+    assert_same_as_oracle(loaded, _expected(loaded, claim_rows, reg_rows, result_rows, quarter), table, totals)
 
 
 def test_the_written_contract_reads_back_as_the_one_built(tmp_path):

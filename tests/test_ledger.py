@@ -129,7 +129,7 @@ def test_ledger_csv_is_raw_not_formula_prefixed(two: Path) -> None:
 def test_previously_paid_sums_dues_per_claim_and_payer(two: Path) -> None:
     paid = ledger.previously_paid(two, CONTRACT, Quarter(2025, 3), PAYERS, 2)
     assert paid.columns == ["claim_id", "kind", "participant_id", "cohort", "outcome_id", "achieved_on",
-                            "submitted_on", "paid", "paid_KC", "paid_CF"]
+                            "submitted_on", "note", "paid", "paid_KC", "paid_CF"]  # note: SPEC 10.6
     assert paid.schema["paid"] == pl.Int64 and paid.schema["achieved_on"] == pl.Date
     rows = {r["claim_id"]: r for r in paid.iter_rows(named=True)}
     assert sorted(rows) == ["-C1", "C2", "C3", "C4"]

@@ -62,8 +62,9 @@ def assert_consistent(doc: dict) -> None:
     assert Decimal(t["due"]) == Decimal(t["entitled"]) - Decimal(t["previously_paid"])
     for key in ("entitled", "previously_paid", "due"):
         assert sum(Decimal(p[key]) for p in doc["by_payer"]) == Decimal(t[key]), key
-    for key in ("entitled", "due"):
-        assert sum(Decimal(o[key]) for o in doc["by_outcome"]) == Decimal(t[key]), key
+    for key in ("entitled", "due"):  # adjustments have no outcome: their own list holds the rest (SPEC 10.6)
+        adjusted = sum(Decimal(a[key]) for a in doc.get("adjustments", []))
+        assert sum(Decimal(o[key]) for o in doc["by_outcome"]) + adjusted == Decimal(t[key]), key
     assert sum(o["claims"] for o in doc["by_outcome"]) == t["claims"]
     assert sum(doc["rejections"].values()) == t["rejected"]
 
@@ -191,19 +192,26 @@ def test_kirklees_fiscal_quarter_and_uk_dates(tmp_path):
     register = "Client Ref,Referral Date,Eligible,Locality\nKB1,01/10/2019,Yes,Dewsbury\nKB2,01/10/2019,Yes,Batley\n"
     doc = pay("kirklees-bop", "2020-Q1", tmp_path, claims=claims, participants=register)
     assert doc["period"] == {"start": "2020-04-01", "end": "2020-06-30"}
-    # entitled = 100 + 100 + 200 + 500 = 900.00; previously paid (k1, k5) = 600.00; due = 300.00
+    # claims: entitled = 100 + 100 + 200 + 500 = 900.00; previously paid (k1, k5) = 600.00; due = 300.00
+    # plus the contract's COVID payment on profile agreed 30/06/2020 (SPEC 10.6): 971234.00, in scope
+    # as at 2020-Q1 but not 2019-Q4, so all of it is due now; it counts in the money, not in claims.
     assert doc["totals"] == {
-        "claims": 4, "paid": 4, "partial": 0, "capped": 0, "rejected": 0,
-        "entitled": "900.00", "previously_paid": "600.00", "due": "300.00",
+        "claims": 4, "paid": 4, "partial": 0, "capped": 0, "rejected": 0, "adjustments": 1,
+        "entitled": "972134.00", "previously_paid": "600.00", "due": "971534.00",
     }
     # Split KC 0.704 / LCF 0.296, exact on these amounts:
     #   100.00 -> 70.40 / 29.60; 200.00 -> 140.80 / 59.20; 500.00 -> 352.00 / 148.00
-    # entitled KC = 70.40 + 70.40 + 140.80 + 352.00 = 633.60; LCF = 29.60 + 29.60 + 59.20 + 148.00 = 266.40
+    #   971234.00 = 97123400p: 68374873.6 / 28748526.4 -> the spare penny to KC (.6): 683748.74 / 287485.26
+    # entitled KC = 70.40 + 70.40 + 140.80 + 352.00 + 683748.74 = 684382.34
+    #          LCF = 29.60 + 29.60 + 59.20 + 148.00 + 287485.26 = 287751.66
     # previous KC = 70.40 + 352.00 = 422.40;                   LCF = 29.60 + 148.00 = 177.60
-    # due      KC = 211.20;                                    LCF = 88.80
-    assert payers(doc) == {"KC": ("633.60", "422.40", "211.20"), "LCF": ("266.40", "177.60", "88.80")}
-    # caps.total: limit 22297917.00, used = entitled 900.00, headroom 22297017.00
-    assert doc["caps"] == {"total": {"limit": "22297917.00", "used": "900.00", "headroom": "22297017.00"}}
+    # due      KC = 683959.94;                                 LCF = 287574.06
+    assert payers(doc) == {"KC": ("684382.34", "422.40", "683959.94"), "LCF": ("287751.66", "177.60", "287574.06")}
+    # caps.total: limit 22297917.00, used = entitled 972134.00, headroom 21325783.00
+    assert doc["caps"] == {"total": {"limit": "22297917.00", "used": "972134.00", "headroom": "21325783.00"}}
+    assert doc["adjustments"] == [{"id": "COVID-PROFILE-2020-Q1", "on": "2020-06-30",
+                                   "reason": "COVID-19 payment on profile, April-June 2020 (INDIGO: covid claim payment)",
+                                   "entitled": "971234.00", "previously_paid": "0.00", "due": "971234.00"}]
     assert outcome(doc, "ACC_ENTRY")["claims"] == 0
     assert_consistent(doc)
     # The same files as at the end of fiscal 2019-Q4 (January - March 2020): k1 and k5 only, and
@@ -445,7 +453,11 @@ def test_the_json_summary_is_the_same_with_or_without_the_whole_claim_table(name
     whole = compute_pay(PayRequest(contract(name), quarter))
     lean = compute_pay(PayRequest(contract(name), quarter, summary_only=True))
     assert summary(lean.run) == summary(whole.run)
-    assert lean.run.table.columns == whole.run.table.columns[: len(lean.run.table.columns)]
+    # SPEC 10.6: `note` is the last column of both when adjustments show; the rest of the lean table leads the whole
+    assert ("note" in lean.run.table.columns) == ("note" in whole.run.table.columns) == bool(lean.run.contract.adjustments)
+    assert whole.run.table.columns[-1:] == lean.run.table.columns[-1:] or "note" not in whole.run.table.columns
+    head = [c for c in lean.run.table.columns if c != "note"]
+    assert head == whole.run.table.columns[: len(head)]
 
 
 def test_a_close_with_json_output_still_records_the_whole_table(tmp_path):

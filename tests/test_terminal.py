@@ -120,7 +120,9 @@ def test_ledger_show_fits_80_columns_with_whole_timestamps(tmp_path):
     stamps = re.findall(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b", plain)
     assert len(stamps) == 2
     assert "…" not in plain
-    assert re.search(r"2021-Q2\s+1,046\s+517,200\.00\s+106,400\.00\s+517,200\.00", plain)
+    # 1,046 claims and the three COVID adjustments (SPEC 10.6: rows of the table); entitled 517,200.00 of claims
+    # + 971,234.00 + 1,136,486.00 + 1,194,738.00 = 3,819,658.00, all paid by the two closes (--opening none)
+    assert re.search(r"2021-Q2\s+1,049\s+3,819,658\.00\s+106,400\.00\s+3,819,658\.00", plain)
 
 
 def _broken_evidence(tmp_path: Path) -> Path:

@@ -333,6 +333,27 @@ def as_payer_id(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str 
     return text
 
 
+def as_adjustment_id(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    """An adjustment id (SPEC 10.6): any text an evidence id could be, so a clash with a claim can be seen.
+
+    Evidence ids are trimmed when read, so an id with leading or trailing
+    spaces could never be matched against them (nor its ledger row found).
+    """
+    return as_payer_id(r, facts, value, path)
+
+
+def as_nonzero_money(r: Reporter, facts: Facts, value: object, path: KeyPath) -> int | None:
+    """Signed money in minor units, not zero: an adjustment pays (> 0) or recovers (< 0) money (SPEC 10.6)."""
+    number = decimal(r, value, path, "an amount of money (a number or a decimal string; negative recovers money)")
+    if number is None:
+        return None
+    if number == 0:
+        r.error("BAD_RANGE", path, f"{r.subject(path)} must not be zero: an adjustment pays or recovers money",
+                value=value, hint="remove the adjustment, or give the amount agreed (negative to recover money)")
+        return None
+    return minor(r, facts, number, value, path)
+
+
 def as_outcome_ref(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
     return text_value(r, value, path, "an outcome id")
 
@@ -819,6 +840,8 @@ CONVERTERS: dict[str, Converter] = {
     "requires": as_requires,
     "money_schedule": as_money_schedule,
     "count_schedule": as_count_schedule,
+    "adjustment_id": as_adjustment_id,
+    "nonzero_money": as_nonzero_money,
 }
 
 

@@ -29,14 +29,19 @@ def check_examples(r: Reporter, data: dict[str, Any], facts: Facts) -> tuple[Exa
     if not isinstance(value, list):
         r.wrong_type(value, ("examples",), "an array of tables", hint="write [[examples]]")
         return None
-    examples = [check_example(r, facts, item, i) for i, item in enumerate(value)]
+    # an example is a run of this contract, so its expectations may name the adjustments too (SPEC 10.6)
+    adjustments = data.get("adjustments")
+    adjustment_ids = {a["id"] for a in adjustments if isinstance(a, dict) and isinstance(a.get("id"), str)} \
+        if isinstance(adjustments, list) else set()
+    examples = [check_example(r, facts, item, i, adjustment_ids) for i, item in enumerate(value)]
     if any(e is None for e in examples):
         return None
     return tuple(e for e in examples if e is not None)
 
 
-def check_example(r: Reporter, facts: Facts, item: object, i: int) -> Example | None:
-    """One worked example: its keys, quarter, rows and expectations."""
+def check_example(r: Reporter, facts: Facts, item: object, i: int,
+                  adjustment_ids: set[str] | frozenset[str] = frozenset()) -> Example | None:
+    """One worked example: its keys, quarter, rows and expectations (which may name the contract's adjustments)."""
     path: KeyPath = ("examples", i)
     example = table(r, item, path, "[[examples]]")
     if example is None:
@@ -57,7 +62,7 @@ def check_example(r: Reporter, facts: Facts, item: object, i: int) -> Example | 
         for key, id_key in (("claims", "claim_id"), ("results", "result_id"))
         for row in rows[key] or ()
         if id_key in row
-    }
+    } | set(adjustment_ids)
     if "expect" not in example:
         r.missing(path, "expect", ": an example without expectations checks nothing")
         expect = None

@@ -30,6 +30,7 @@ TOP_KEYS: tuple[str, ...] = (
     "evidence",
     "outcomes",
     "examples",
+    "adjustments",
 )
 
 CONTRACT_FIELDS: dict[str, str] = {
@@ -98,6 +99,16 @@ OUTCOME_FIELDS: dict[str, str] = {
 OUTCOME_REQUIRED: tuple[str, ...] = (
     "id",
 )  # plus one of PRICE_KEYS, and direction for improvements
+
+#: an agreed payment that no claim explains (SPEC 10.6): signed, dated, with a reason
+ADJUSTMENT_FIELDS: dict[str, str] = {
+    "id": "adjustment_id",
+    "on": "date",
+    "amount": "nonzero_money",
+    "reason": "text",
+    "payers": "share_table",
+}
+ADJUSTMENT_REQUIRED: tuple[str, ...] = ("id", "on", "amount", "reason")
 
 PRICE_POINT_FIELDS: dict[str, str] = {"from": "date", "price": "money"}
 #: one entry of a dated cap (SPEC 10.5): money caps use ``amount``, ``volume_cap`` uses ``count``

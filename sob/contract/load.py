@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sob.contract import format as fmt
+from sob.contract.adjustments import check_adjustments
 from sob.contract.converters import Facts
 from sob.contract.example_checks import check_examples
 from sob.contract.model import Caps, Contract, EvidenceConfig
@@ -275,7 +276,9 @@ def check_sections(r: Reporter, data: dict[str, Any], path: Path, folder: Path |
         if ids_ok and refs_ok and len(valid) == len(checked):
             outcomes = tuple(valid)
     examples = check_examples(r, data, facts)
-    if errors_only(r.findings) or head is None or payers is None or outcomes is None or facts.minor_units is None:
+    adjustments = check_adjustments(r, data, facts)
+    if (errors_only(r.findings) or head is None or payers is None or outcomes is None or facts.minor_units is None
+            or adjustments is None):
         return None
     return Contract(
         id=head["id"],
@@ -292,6 +295,7 @@ def check_sections(r: Reporter, data: dict[str, Any], path: Path, folder: Path |
         caps=caps or Caps(),
         evidence=evidence or EvidenceConfig(),
         examples=examples or (),
+        adjustments=adjustments,
         path=path,
         schema=data["schema"],
         folder=_display_folder(path, folder),

@@ -86,7 +86,8 @@ def owner_names(data: Mapping[str, Any]) -> dict[KeyPath, str]:
     names its owner the same way whatever order the sections are checked in.
     """
     names: dict[KeyPath, str] = {}
-    for section, key, label in (("payers", "id", "payer"), ("outcomes", "id", "outcome"), ("examples", "name", "example")):
+    for section, key, label in (("payers", "id", "payer"), ("outcomes", "id", "outcome"), ("examples", "name", "example"),
+                                 ("adjustments", "id", "adjustment")):
         items = data.get(section)
         if not isinstance(items, list):
             continue

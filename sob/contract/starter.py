@@ -54,6 +54,21 @@ CAP_SCHEDULE_EXAMPLE = """\
 # ]
 """
 
+#: A commented example of an adjustment (SPEC 10.6), written at the end: agreed payments that no
+#: claim explains are part of the contract record, and a user should see the form before needing it.
+ADJUSTMENT_EXAMPLE = """\
+
+# Agreed payments that are not outcome claims (a payment on profile, a settlement,
+# a recovery) are adjustments: signed, dated, with a reason. They are paid as
+# written, never cut, and count against the total cap and every payer cap.
+# [[adjustments]]
+# id = "ADJ-2025-Q3-PROFILE"        # not the id of any claim or result
+# on = 2025-12-31                   # the date it was agreed: in runs as at quarters ending on or after it
+# amount = 12000.00                 # not zero; negative recovers money
+# reason = "Payment on profile agreed at the contract board"
+# payers = { PAYER = 1 }            # optional; default the contract's split
+"""
+
 
 def starter_contract() -> dict[str, Any]:
     """The starter contract as the data ``tomllib`` would read back (money as Decimal)."""
@@ -147,7 +162,7 @@ def starter_text(name: str = "contract.toml") -> str:
         key: value for key, value in data.items() if key not in ("schema", "contract", "payers")
     }
     chunks.append(tomli_w.dumps(rest).replace("\npartial = true\n", "\npartial = true\n" + CAP_SCHEDULE_EXAMPLE, 1))
-    return _HEADER.format(name=name) + "\n".join(chunks)
+    return _HEADER.format(name=name) + "\n".join(chunks) + ADJUSTMENT_EXAMPLE
 
 
 def write_starter(path: Path) -> None:

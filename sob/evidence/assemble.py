@@ -15,7 +15,7 @@ from sob.contract import Contract
 from sob.evidence.compact import read_clean
 from sob.evidence.csv_reader import load_csv
 from sob.evidence.detailed import finalise, type_detailed
-from sob.evidence.duplicates import Dups, dup_findings, find_dups
+from sob.evidence.duplicates import Dups, adjustment_findings, adjustment_ids_in, dup_findings, find_dups
 from sob.evidence.inline import inline_raw
 from sob.evidence.kinds import CLAIMS, KINDS, PARTICIPANTS, RESULTS, Kind
 from sob.evidence.model import Evidence, EvidenceFile
@@ -56,6 +56,10 @@ def _assemble_clean(ev: Evidence, contract: Contract, craw: Raw | None, rraw: Ra
         return False
     if (claims is not None and results is not None and claims[0].height and results[0].height
             and claims[0]["claim_id"].is_in(results[0]["result_id"].implode()).any()):
+        return False
+    adjustment_ids = [a.id for a in contract.adjustments]  # an id shared with an adjustment (SPEC 10.6)
+    if adjustment_ids and any(read is not None and read[0].height and read[0][col].is_in(adjustment_ids).any()
+                              for read, col in ((claims, "claim_id"), (results, "result_id"))):
         return False
     for raw, read in ((craw, claims), (rraw, results)):
         if raw is None or read is None:
@@ -130,8 +134,10 @@ def _assemble(contract: Contract, raws: dict[str, Planned | None], register_give
     if ctyped is not None and rtyped is not None and rtyped.frame.height and ctyped.frame.height:
         rids = rtyped.frame["result_id"].drop_nulls().unique()
         shared = sorted(ctyped.frame.filter(pl.col("claim_id").is_in(rids.implode()))["claim_id"].unique().to_list())
-    c_ids = sorted(set(cdups.differing) | set(shared))
-    r_ids = sorted(set(rdups.differing) | set(shared))
+    adjustment_lines = {a.id: a.line for a in contract.adjustments}
+    c_adj, r_adj = (adjustment_ids_in(t, list(adjustment_lines)) for t in (ctyped, rtyped))
+    c_ids = sorted(set(cdups.differing) | set(shared) | set(c_adj))
+    r_ids = sorted(set(rdups.differing) | set(shared) | set(r_adj))
 
     def lines_in(typed_: Typed | None, ids: list[str]) -> dict[str, list[tuple[str, int]]]:
         if typed_ is None or not ids:
@@ -145,7 +151,8 @@ def _assemble(contract: Contract, raws: dict[str, Planned | None], register_give
 
     r_lines, c_lines = lines_in(rtyped, shared), lines_in(ctyped, shared)
     if ctyped is not None:
-        per_file["claims"] += dup_findings(ctyped, c_ids, "DUPLICATE_ID", r_lines)
+        per_file["claims"] += dup_findings(ctyped, [i for i in c_ids if i not in c_adj], "DUPLICATE_ID", r_lines)
+        per_file["claims"] += adjustment_findings(ctyped, c_adj, adjustment_lines)
         drop = _drop_minus(cdups.drop, "claim_id", shared)
         ev.claims, found = finalise(ctyped, drop, c_ids, "DUPLICATE_ID", contract)
         if keep is not None:
@@ -156,7 +163,8 @@ def _assemble(contract: Contract, raws: dict[str, Planned | None], register_give
         ev.has_evidence_ref = "evidence_ref" in ctyped.raw.present
         del ctyped
     if rtyped is not None:
-        per_file["results"] += dup_findings(rtyped, r_ids, "DUPLICATE_ID", c_lines)
+        per_file["results"] += dup_findings(rtyped, [i for i in r_ids if i not in r_adj], "DUPLICATE_ID", c_lines)
+        per_file["results"] += adjustment_findings(rtyped, r_adj, adjustment_lines)
         frame, found = finalise(rtyped, _drop_minus(rdups.drop, "result_id", shared), r_ids, "DUPLICATE_ID", contract)
         if shared:  # the merged row of an id shared with a claim lives in the claims frame
             frame = frame.filter(~pl.col("result_id").is_in(shared))

@@ -114,3 +114,36 @@ def _also(group: list[int], line: int, elsewhere: list[tuple[str, int]]) -> str:
     if not shown:
         return ""
     return f" (also {', '.join(shown)}" + (f" and {more:,} more)" if more else ")")
+
+
+def adjustment_ids_in(typed: Typed | None, adjustment_ids: list[str]) -> list[str]:
+    """The contract's adjustment ids that rows of this file also use (SPEC 10.6), sorted."""
+    if typed is None or not adjustment_ids or typed.frame.height == 0:
+        return []
+    id_col = typed.raw.kind.id_col
+    found = typed.frame.filter(pl.col(id_col).is_in(adjustment_ids))[id_col].unique()
+    return sorted(found.to_list())
+
+
+def adjustment_findings(typed: Typed, ids: list[str], lines: dict[str, int | None],
+                        ) -> list[tuple[int, int, Finding]]:
+    """DUPLICATE_ID on every row whose id is an adjustment's (``lines``: id -> the adjustment's contract line).
+
+    One id must name one payment: a claim under an adjustment's id would
+    make the ledger add two payments under one key.
+    """
+    if not ids:
+        return []
+    raw = typed.raw
+    id_col = raw.kind.id_col
+    rows = typed.frame.filter(pl.col(id_col).is_in(ids)).select("line", id_col).sort("line")
+    out = []
+    for line, ident in rows.iter_rows():
+        at = lines.get(ident)
+        out.append((line, PRIO["DUPLICATE_ID"], Finding(
+            code="DUPLICATE_ID", file=raw.label, line=line, col=raw.col_no.get(id_col), field=id_col, value=cut(ident),
+            message=f"{id_col} {cut(ident)!r} is also the id of an adjustment in the contract"
+                    + (f" (line {at})" if at else ""),
+            hint="an adjustment id must differ from every claim and result id: rename the adjustment or the row",
+        )))
+    return out

@@ -78,10 +78,18 @@ def _arithmetic(story: Explanation, console: Console, m: Money) -> None:
     grid.add_column()  # wraps between words, so an amount is never split
     grid.add_row("  price", m(story.price) + (f" ({printable(story.price_source)})" if story.price_source else ""))
     amount = story.price
+    for ident, on, used in story.adjustments_before:
+        grid.add_row(f"  adjustment {printable(ident)}", f"on {on}: {m(used)} counted against the total and payer "
+                     "caps before this row" + (" (gave headroom back)" if used < 0 else ""))
     for cap in story.caps:
         if cap.in_force_from is not None:  # SPEC 10.5: which entry of a dated cap the run used
             grid.add_row(f"  {cap.cap}", f"dated cap: the entry from {cap.in_force_from} is in force at the end of "
                          f"{printable(story.quarter)}")
+        if story.kind == "adjustment":  # SPEC 10.6: never cut; its amount uses headroom, which may go below zero
+            grid.add_row(f"  {cap.cap}", f"limit {m(cap.limit)} − used before {m(cap.used_before)} = headroom "
+                         f"{m(cap.headroom_before)}; never cut, uses {m(cap.headroom_before - cap.headroom_after)}; "
+                         f"headroom after {m(cap.headroom_after)}")
+            continue
         if cap.cap.startswith("PAYER_CAP"):  # SPEC 11.1: a payer's cap bounds its own part, not the whole amount
             grid.add_row(f"  {cap.cap}", f"limit {m(cap.limit)} − used before {m(cap.used_before)} = headroom "
                          f"{m(cap.headroom_before)}; part paid {m(cap.headroom_before - cap.headroom_after)}; "

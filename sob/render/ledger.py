@@ -47,13 +47,15 @@ def _table(title: str, columns: list[tuple[str, str]]) -> Table:
             table.add_column(header, justify="right", no_wrap=True)
         elif kind == "time":
             table.add_column(header, no_wrap=True, min_width=20)
+        elif kind == "wrap":  # free text (an adjustment's reason): wrapped between words, never cut
+            table.add_column(header, overflow="fold", ratio=1)
         else:
             table.add_column(header, no_wrap=True, overflow="ellipsis")
     return table
 
 
 def render_ledger(rows: list[dict[str, Any]], console: Console) -> None:
-    """Per contract: quarter totals, then due and paid to date per payer, then cap use."""
+    """Per contract: quarter totals, due and paid to date per payer, cap use, then the adjustments that moved money."""
     if not rows:
         console.print("no closed quarters")
         return
@@ -89,3 +91,23 @@ def render_ledger(rows: list[dict[str, Any]], console: Console) -> None:
                              _amount(use["paid_to_date"]), _amount(use["headroom"]))
         if caps.row_count:
             console.print(caps)
+        events = _events(name, quarters)
+        if events.row_count:
+            console.print(events)
+
+
+def _events(name: str, quarters: list[dict[str, Any]]) -> Table:
+    """Per quarter, the adjustments whose money moved in it (SPEC 10.6): paid, changed or clawed back.
+
+    Openings, contract changes and skipped quarters are listed after the
+    tables, one line each, by the command.
+    """
+    table = _table(f"{name}: adjustments paid or clawed back",
+                   [("Quarter", "id"), ("Adjustment", "wrap"), ("Due", "num")])
+    for q in quarters:
+        for adj in q.get("adjustments") or []:
+            status = "" if adj.get("status") == "paid" else f" [{printable(adj.get('row_reason', ''))}]"
+            detail = (f"{printable(adj.get('id', ''))} on {printable(adj.get('on') or '—')}{status}: "
+                      f"{printable(adj.get('reason', ''))}")
+            table.add_row(printable(q["quarter"]), detail, _amount(adj.get("due")))
+    return table

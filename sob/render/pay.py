@@ -24,7 +24,7 @@ from rich.text import Text
 
 from sob.contract import Contract
 from sob.contract.model import entry_in_force
-from sob.payrun import PayRun, RowGroup, summary
+from sob.payrun import PayRun, RowGroup, adjustment_lines, summary
 from sob.render.console import FitTable, currency_prefix, group_thousands, human_money
 from sob.render.findings import printable
 
@@ -106,6 +106,7 @@ def pay_renderables(run: PayRun, files: list[EvidenceFile], *, closed: bool = Fa
         header(run, files, closed=closed),
         totals(run, data),
         by_outcome(run, data),
+        *([adjustments(run, data)] if "adjustments" in data else []),
         by_payer(run),
         rejections(run, data),
         caps(run, data),
@@ -182,6 +183,8 @@ def totals(run: PayRun, data: dict[str, Any]) -> Table:
     table.add_row("Rows", f"{counts['claims']:,}")
     for status in _STATUSES:
         table.add_row(f"  {status}", f"{counts[status]:,}")
+    if "adjustments" in counts:
+        table.add_row("Adjustments", f"{counts['adjustments']:,}")
     if run.missing_rows:
         table.add_row("  of which missing from evidence", f"{run.missing_rows:,}")
     return table
@@ -224,10 +227,34 @@ def by_outcome(run: PayRun, data: dict[str, Any]) -> Table:
     return table
 
 
+def adjustments(run: PayRun, data: dict[str, Any]) -> Table:
+    """The contract's adjustments in scope (SPEC 10.6): agreed payments beside the claims, with a total row.
+
+    With the outcome table above they add up to the totals; a deleted
+    adjustment's line (missing from the contract, clawed back) is listed too.
+    """
+    c = run.contract
+    table = _table(
+        "Adjustments",
+        [("Id", "id"), ("On", "id"), ("Reason", "text"), ("Entitled", "num"), ("Previously\npaid", "num"),
+         ("Due", "num")],
+        show_footer=True,
+    )
+    sums = [0, 0, 0]
+    lines = adjustment_lines(run)
+    for ident, on, reason, *amounts in lines:
+        table.add_row(_text(ident), _text(on.isoformat() if on else "—"), _text(reason), *(_money(c, a) for a in amounts))
+        sums = [a + b for a, b in zip(sums, amounts)]
+    _footer(table, ["Total", "", f"{len(lines):,} adjustment(s)"] + [_money(c, s) for s in sums])
+    return table
+
+
 def _per_outcome(groups: list[RowGroup]) -> dict[str | None, tuple[int, int, int]]:
     """Entitled, due and the row count per outcome id."""
     per: dict[str | None, tuple[int, int, int]] = {}
     for g in groups:
+        if g.kind == "adjustment":  # no outcome: shown in their own table
+            continue
         e, d, n = per.get(g.outcome_id, (0, 0, 0))
         per[g.outcome_id] = (e + g.entitled, d + g.due, n + g.rows)
     return per
@@ -285,7 +312,7 @@ def rejections(run: PayRun, data: dict[str, Any]) -> RenderableType:
     table = _table("Rejections", columns, show_footer=True)
     sums = [0, 0, 0, 0]
     for reason, count in reasons.items():
-        rows = [g for g in run.groups if g.status == "rejected" and g.reason == reason]
+        rows = [g for g in run.groups if g.status == "rejected" and g.reason == reason and g.kind != "adjustment"]
         vals = [count, sum(g.previously_paid for g in rows), sum(g.due for g in rows)]
         if invoiced:
             vals.append(sum(g.invoiced or 0 for g in rows))
