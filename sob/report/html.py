@@ -37,7 +37,9 @@ svg.chart { max-width: 100%; height: auto; display: block; }
 .wrap { overflow-x: auto; }
 @media print {
   body { margin: 0; font-size: 10px; }
-  table { font-size: 9px; }
+  table { font-size: 7.5px; }
+  th { overflow-wrap: anywhere; }
+  td, th { padding: 2px 3px; }
   section { break-before: page; }
   section.first { break-before: auto; }
   figure, tr, .card { break-inside: avoid; }

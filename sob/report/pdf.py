@@ -27,7 +27,7 @@ def _no_fetch(url: str, *args: Any, **kwargs: Any) -> Any:
 def html_to_pdf(html: str) -> bytes:
     """The PDF of a self-contained page; a UsageError (exit 2) naming the extra when WeasyPrint is missing."""
     try:
-        import weasyprint  # type: ignore[import-untyped,unused-ignore]  # optional: the `pdf` extra
+        import weasyprint  # optional: the `pdf` extra
     except ImportError as exc:  # also OSError-free: WeasyPrint reports missing system libraries as ImportError/OSError
         raise UsageError(MISSING) from exc
     except OSError as exc:
