@@ -66,11 +66,14 @@ def _read_table(directory: Path, contract_id: str, q: str, units: int) -> pl.Dat
     """
     path = Path(directory) / contract_id / f"{q}.csv"
     data = ledger.read_regular(path)
-    head = data.split(b"\n", 1)[0].decode("utf-8", "replace").strip().split(",")
     wanted = ["claim_id", "kind", "participant_id", "outcome_id", "status", "reason", "entitled", "due"]
-    if "note" in head:
-        wanted.append("note")
-    table = pl.read_csv(io.BytesIO(data), infer_schema=False, columns=wanted)
+    try:
+        head = pl.read_csv(io.BytesIO(data), infer_schema=False, n_rows=0).columns
+        if "note" in head:
+            wanted.append("note")
+        table = pl.read_csv(io.BytesIO(data), infer_schema=False, columns=wanted)
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{path}: not a closed claim table ({exc.__class__.__name__}); run `sob ledger verify`") from exc
     form = r"^-?\d+$" if units == 0 else rf"^-?\d+\.\d{{{units}}}$"
     for name in ("entitled", "due"):
         bad = table.filter(~pl.col(name).fill_null("0").str.contains(form))
