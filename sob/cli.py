@@ -318,22 +318,40 @@ def pay(
         "--opening", metavar="FILE|none",
         help="First close of a contract mid-life: what was paid before (CSV/Parquet: claim_id, paid), or none.",
     )] = None,
+    statement: Annotated[str | None, typer.Option(
+        "--statement", metavar="PAYER",
+        help="Write a one-page payment statement for PAYER to --export FILE (.html, or .pdf with sob[pdf]).",
+    )] = None,
 ) -> None:
     """Preview a quarter's payments, or close it in the ledger.
 
     Shows what is entitled, previously paid and due, per outcome and per
     payer.  Without --close it is a preview and nothing is recorded.
+    --export FILE.xlsx writes the finance pack workbook.
     """
     from sob.payrun import summary
     from sob.workflows import PayRequest, close_and_export, compute_pay
 
     _STATE["closing"] = close
     with _errors():
-        req = PayRequest(contract, quarter, _evidence(claims, participants, results), ledger, close, reject_invalid, export,
-                         summary_only=format is PayFormat.json, accept_contract_change=accept_contract_change,
-                         allow_gap=allow_gap, opening=opening)
+        if statement is not None:
+            from sob.statement import check_statement
+
+            check_statement(statement, None, export)
+        req = PayRequest(contract, quarter, _evidence(claims, participants, results), ledger, close, reject_invalid,
+                         None if statement is not None else export,
+                         summary_only=format is PayFormat.json and statement is None,
+                         accept_contract_change=accept_contract_change, allow_gap=allow_gap, opening=opening)
         outcome = _with_progress("assessing", lambda: compute_pay(req))
+        if statement is not None:
+            check_statement(statement, outcome.run.contract.payer_ids, export)
         close_and_export(req, outcome)
+        if statement is not None and export is not None:
+            from sob.pack import close_record
+            from sob.statement import write_statement
+            from sob.workflows import pay_json
+
+            write_statement(outcome.run, pay_json(req, outcome), statement, close_record(ledger, outcome.run), export)
         if outcome.warnings:
             _print_findings(outcome.warnings)
         for message in outcome.messages:
@@ -471,6 +489,56 @@ def explain(
         story = explain_claim(outcome.run, claim, ledger)
         out, _ = _consoles()
         render_explanation(story, outcome.run.contract, out)
+
+
+class ReportFormat(str, Enum):
+    html = "html"
+    json = "json"
+
+
+@app.command(epilog=_example(
+    "sob report contract.toml --ledger ledger --out report.html",
+    "sob report contract.toml --ledger ledger --quarter 2025-Q4 --out report.html --pdf",
+    "sob report contract.toml --ledger ledger --format json",
+))
+def report(
+    contract: Annotated[Path, typer.Argument(help="The contract TOML file.")],
+    ledger: Annotated[Path, typer.Option("--ledger", help="Folder of closed quarters: the report reads what was paid.")],
+    quarter: Annotated[str | None, typer.Option(
+        "--quarter", help=f"Report up to this closed quarter (default: the latest): {ACCEPTED_FORMS}.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Where to write the report (.html, or .pdf).")] = None,
+    format: Annotated[ReportFormat, typer.Option("--format", help="html (a page, to --out) or json (standard output).")] = ReportFormat.html,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF next to --out (needs sob[pdf]).")] = False,
+) -> None:
+    """Report on a contract's life from its ledger: paid to date, quarters, profile, caps, rejections.
+
+    One self-contained HTML page with SVG charts (no script, no network),
+    printable on A4 landscape; or the same figures as JSON.
+    """
+    from sob.findings import UsageError
+    from sob.workflows import build_contract_report
+
+    with _errors():
+        if format is ReportFormat.html and out is None:
+            raise UsageError("sob report needs --out FILE.html (or --format json for standard output)")
+        if out is not None and out.suffix.lower() not in (".html", ".htm", ".pdf", ".json"):
+            raise UsageError(f"--out {out}: use a name ending in .html or .pdf (or .json with --format json)")
+        data = build_contract_report(contract, ledger, quarter)
+        if format is ReportFormat.json:
+            text = json.dumps(data, indent=2) + "\n"
+            if out is None:
+                sys.stdout.write(text)
+                return
+            from sob.pack import save_bytes
+
+            save_bytes(out, text.encode("utf-8"))
+        else:
+            from sob.report.html import render_html
+            from sob.workflows import write_report_files
+
+            assert out is not None
+            for path in write_report_files(render_html(data), out, pdf=pdf):
+                sys.stderr.write(f"wrote {path}\n")
 
 
 @ledger_app.command("verify", epilog=_example("sob ledger verify ledger"))

@@ -391,13 +391,14 @@ def close_and_export(req: PayRequest, outcome: PayOutcome) -> None:
     place in the same step that commits the close, so a run ends either with
     the quarter closed and its export written, or with neither.
     """
-    from sob.export import check_target, stage_table, write_table
+    from sob.export import check_target
+    from sob.pack import CloseRecord, close_record, stage_export, write_export
 
     run = outcome.run
     contract = run.contract
     if not req.close or req.ledger is None:
-        if req.export is not None:
-            write_table(run.table, req.export, contract.minor_units)
+        if req.export is not None:  # .xlsx: the finance pack (sob.pack); other formats: the claim table
+            write_export(run, req.export, record=close_record(req.ledger, run), data=pay_json(req, outcome))
         return
     if req.export is not None:
         check_target(req.export)  # an export that cannot be written is a usage error (2), before any refusal (1)
@@ -410,7 +411,8 @@ def close_and_export(req: PayRequest, outcome: PayOutcome) -> None:
     staged = None
     if req.export is not None:
         # the workbook records the close time (a naive UTC time, as XLSX stores it)
-        staged = stage_table(run.table, req.export, contract.minor_units, created=closed_at.replace(tzinfo=None))
+        staged = stage_export(run, req.export, created=closed_at.replace(tzinfo=None), data=pay_json(req, outcome),
+                              record=CloseRecord("closed", closed_at=closed_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
     hashes = {"contract": ledger.sha256_bytes(outcome.contract_bytes)}
     for f in outcome.evidence.files:
         hashes[f.kind] = f.sha256
@@ -426,6 +428,37 @@ def close_and_export(req: PayRequest, outcome: PayOutcome) -> None:
         if staged is not None:
             staged.discard()
         raise
+    if req.export is not None and req.export.suffix.lower() == ".xlsx":
+        _pack_with_manifest(req, outcome, closed_at.replace(tzinfo=None))
+
+
+def pay_json(req: PayRequest, outcome: PayOutcome) -> dict[str, Any]:
+    """The JSON object of ``sob pay --format json``: the summary, and ``contract_change`` with a ledger (SPEC 10.1)."""
+    from sob.payrun import summary
+
+    data = summary(outcome.run)
+    if req.ledger is not None:
+        change = outcome.change
+        data["contract_change"] = None if change is None else change.as_json(outcome.run.contract.minor_units)
+    return data
+
+
+def _pack_with_manifest(req: PayRequest, outcome: PayOutcome, created: datetime) -> None:
+    """After a close, write the finance pack again with the new manifest's SHA-256 (known only once it is written).
+
+    The pack staged with the close is complete without it; if this second
+    atomic write fails, that pack stays and a message says how to export again.
+    """
+    from sob.export import WriteError
+    from sob.pack import close_record, write_export
+
+    assert req.export is not None
+    try:
+        write_export(outcome.run, req.export, record=close_record(req.ledger, outcome.run),
+                     data=pay_json(req, outcome), created=created)
+    except WriteError as exc:
+        outcome.messages.append(f"warning: {exc}; the pack written with the close lacks the manifest hash: export "
+                                f"again with `sob pay ... --ledger {req.ledger} --export {req.export}`")
 
 
 def _move_export(req: PayRequest, quarter: object, staged: StagedFile) -> None:
@@ -521,3 +554,31 @@ def rule_summary(contract: Contract, evidence: Evidence, quarter: Quarter) -> di
         "reasons": {k: int(v) for k, v in sorted(reasons.items())},
     }
 
+
+
+def build_contract_report(contract_path: Path, ledger_dir: Path, quarter: str | None) -> dict[str, Any]:
+    """``sob report``: the report figures of a contract from its ledger (no evidence is read)."""
+    from sob.report.data import build_report
+
+    contract, _ = load_valid_contract(contract_path, run_examples_too=False)
+    upto = None if quarter is None else parse_quarter(quarter, contract.fiscal_year_start_month)
+    if not ledger_dir.is_dir():
+        raise UsageError(f"{ledger_dir}: the ledger folder does not exist")
+    return build_report(contract, ledger_dir, upto)
+
+
+def write_report_files(html: str, out: Path, *, pdf: bool) -> list[Path]:
+    """Write the report page to ``out`` (a PDF when it ends in .pdf) and, with ``pdf``, a PDF beside it; atomic each."""
+    from sob.pack import save_bytes
+    from sob.report.pdf import html_to_pdf
+
+    if out.suffix.lower() == ".pdf":
+        save_bytes(out, html_to_pdf(html))
+        return [out]
+    document = html_to_pdf(html) if pdf else None  # rendered first: a missing extra writes nothing
+    save_bytes(out, html.encode("utf-8"))
+    written = [out]
+    if document is not None:
+        save_bytes(out.with_suffix(".pdf"), document)
+        written.append(out.with_suffix(".pdf"))
+    return written

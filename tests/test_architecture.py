@@ -30,6 +30,8 @@ FLOORS: dict[str, int] = {
     # what is made of a pay run: worked examples, explain, exports, the ledger, the schema
     "sob.contract.examples": 5, "sob.contract.starter": 5, "sob.explain": 5, "sob.export": 5, "sob.ledger": 5,
     "sob.schema": 5, "sob.opening": 5, "sob.lifecycle": 5,
+    # what people read: the finance pack, the payment statement, the contract report from the ledger
+    "sob.pack": 5, "sob.statement": 5, "sob.report": 5,
     # each command as a plain function over files
     "sob.workflows": 6, "sob.diff": 6,
     # the user interface: Rich views and the command line

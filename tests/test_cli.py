@@ -334,7 +334,10 @@ def _xlsx_rows(path: Path) -> list[list[str]]:
         if "xl/sharedStrings.xml" in zf.namelist():
             root = ET.fromstring(zf.read("xl/sharedStrings.xml"))
             strings = ["".join(t.text or "" for t in si.iter(f"{{{ns['m']}}}t")) for si in root.findall("m:si", ns)]
-        sheet = ET.fromstring(zf.read("xl/worksheets/sheet1.xml"))
+        # the finance pack (--export .xlsx) holds the claim table in its sheet "Claims"
+        names = [s.get("name") for s in ET.fromstring(zf.read("xl/workbook.xml")).iter(f"{{{ns['m']}}}sheet")]
+        index = names.index("Claims") + 1 if "Claims" in names else 1
+        sheet = ET.fromstring(zf.read(f"xl/worksheets/sheet{index}.xml"))
         styles = zf.read("xl/styles.xml").decode()
     rows = []
     for row in sheet.iter(f"{{{ns['m']}}}row"):
