@@ -21,6 +21,8 @@ KEY_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "### `prices`": (fmt.PRICE_POINT_FIELDS, ("from", "price")),
     "### `tiers`": (fmt.TIER_FIELDS, ("price",)),
     "### `requires`": (fmt.REQUIREMENT_FIELDS, ("outcome",)),
+    "### `steps`": (fmt.STEP_FIELDS, ("at", "amount")),
+    "### `scale`": (fmt.SCALE_FIELDS, ("zero_at", "full_at")),
 }
 
 
@@ -39,7 +41,8 @@ def rows(text: str) -> list[list[str]]:
 
 def test_every_kind_in_the_key_tables_has_a_converter():
     used = {kind for fields in (fmt.CONTRACT_FIELDS, fmt.PAYER_FIELDS, fmt.CAPS_FIELDS, fmt.EVIDENCE_FIELDS,
-                                fmt.OUTCOME_FIELDS, fmt.PRICE_POINT_FIELDS, fmt.TIER_FIELDS, fmt.REQUIREMENT_FIELDS)
+                                fmt.OUTCOME_FIELDS, fmt.PRICE_POINT_FIELDS, fmt.TIER_FIELDS, fmt.REQUIREMENT_FIELDS,
+                                fmt.STEP_FIELDS, fmt.SCALE_FIELDS)
             for kind in fields.values()}
     assert used == set(CONVERTERS)
 
