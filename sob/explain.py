@@ -319,8 +319,7 @@ def _result_steps(contract: Contract, assessed: pl.DataFrame, info: Row) -> list
     else:
         verdict = price_result(o, contract, ach, info["baseline"], info["observed"], info.get("units") or "1")
         steps.append(Step("BELOW_THRESHOLD", _verdict(not verdict.passes), f"{detail}; improvement {verdict.improvement}"))
-    if any(o.id in other.net_of for other in contract.outcomes):
-        steps.append(_netted_step(contract, assessed, info))
+    steps.append(_netted_step(contract, assessed, info))
     return steps
 
 
@@ -328,6 +327,8 @@ def _netted_step(contract: Contract, assessed: pl.DataFrame, info: Row) -> Step:
     """SPEC 11.6: was a pooled payment that lists this outcome made before this result?"""
     o = contract.outcome(info["outcome_id"])
     pools = [other.id for other in contract.outcomes if o.id in other.net_of]
+    if not pools:
+        return Step("NETTED", "n/a", f"no outcome is net of {o.id}")
     if info.get("reason") != "NETTED":
         return Step("NETTED", "pass", f"no pooled payment of {', '.join(pools)} settled {o.id} before this result")
     settling = _earlier(assessed, info, pl.col("kind") == "improvement",
