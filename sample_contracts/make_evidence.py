@@ -621,6 +621,10 @@ def peterborough() -> None:
         ["PB-P0", "POOLED", "1+2", "2016-06-30", "2016-08-11", "1.54", "1.41", "2000", "withdrawn"],
         # pooled: 9% overall reduction (published, 2017); pooled figures illustrative
         ["PB-P1", "POOLED", "1+2", "2017-06-30", "2017-07-27", "1.545", "1.405", "2000", "claimed"],
+        # illustrative: a cohort-2 figure against the final matched comparison, submitted after the
+        # pooled payment (11%): NETTED, because the pooled payment (net_of) already settled cohort 2
+        ["PB-C2F", "COHORT_2", "2 (final comparison)", "2017-06-30", "2017-09-14", "1.54", "1.37", "1000",
+         "claimed"],
     ])
 
 
