@@ -416,6 +416,33 @@ def test_peterborough_pooled_payment_is_net_of_the_cohort_payments(tmp_path):
 
 
 # --------------------------------------------------------------------------
+# nyc-able: threshold steps on the jail-day reduction (SPEC 11.3), USD
+# --------------------------------------------------------------------------
+
+
+def test_nyc_able_steps(tmp_path):
+    # Calendar quarters; 2015-Q3 = Jul-Sep 2015.
+    #   s1 cohort A: 1000 vs 900 -> 100 >= 0.10 x 1000: the 10% step, 9600000.00 (not 11%: 100 < 110)
+    #   s2 cohort B: 2000 vs 1830 -> 170 >= 0.085 x 2000 = 170 exactly: the 8.5% step, 4800000.00;
+    #      the commitment has 11712000.00 - 9600000.00 = 2112000.00 left -> partial, CONTRACT_CAP
+    #   s3 cohort C: 1000 vs 990 -> 1% reaches no step -> BELOW_THRESHOLD
+    results = RESULTS_HEAD + (
+        "s1,JAIL_DAYS,A,2015-06-30,2015-07-01,1000,900,,claimed\n"
+        "s2,JAIL_DAYS,B,2015-06-30,2015-07-02,2000,1830,1.0,claimed\n"
+        "s3,JAIL_DAYS,C,2015-06-30,2015-07-03,1000,990,,claimed\n"
+    )
+    doc = pay("nyc-able", "2015-Q3", tmp_path, claims=CLAIMS_HEAD, results=results)
+    assert doc["totals"] == {
+        "claims": 3, "paid": 1, "partial": 1, "capped": 0, "rejected": 1,
+        "entitled": "11712000.00", "previously_paid": "0.00", "due": "11712000.00",
+    }
+    assert doc["rejections"] == {"BELOW_THRESHOLD": 1}
+    assert payers(doc) == {"NYC_DOC": ("11712000.00", "0.00", "11712000.00")}
+    assert doc["caps"]["total"]["headroom"] == "0.00"
+    assert_consistent(doc)
+
+
+# --------------------------------------------------------------------------
 # The bundled evidence over two consecutive quarters (no ledger)
 # --------------------------------------------------------------------------
 
@@ -427,6 +454,7 @@ CONSECUTIVE = {
     "mhep-employment": ("2020-Q3", "2020-Q4"),
     "norfolk-families": ("2020-Q4", "2021-Q1"),
     "peterborough": ("2016-Q2", "2016-Q3"),
+    "nyc-able": ("2015-Q4", "2016-Q1"),
 }
 
 
