@@ -182,3 +182,14 @@ def test_units_other_than_one_on_a_steps_outcome_is_bad_number(tmp_path):
     run = _sob("validate", c, "--claims", tmp_path / "claims.csv", "--results", tmp_path / "results.csv")
     assert run.returncode == 1
     assert "BAD_NUMBER" in run.stdout + run.stderr and "units" in run.stdout + run.stderr
+
+
+def test_units_are_compared_as_a_number(tmp_path):
+    import json
+    c = _files(tmp_path, [(f"r{i}", "JAIL", f"k{i}", "2020-02-01", "", "100", "91.5", units, "")
+                          for i, units in enumerate(["1.0", "+01", "", "1", "0.5", "10", "1.01"])])
+    run = _sob("validate", c, "--claims", tmp_path / "claims.csv", "--results", tmp_path / "results.csv",
+               "--format", "json")
+    flagged = {(f["line"], f["field"]) for f in json.loads(run.stdout)["findings"] if f["code"] == "BAD_NUMBER"}
+    assert flagged == {(6, "units"), (7, "units"), (8, "units")}  # 0.5, 10 and 1.01; the header is line 1
+
