@@ -211,3 +211,28 @@ def test_pay_and_explain_on_real_files_show_the_netting(tmp_path):
     assert "less 12000.00" in shown.stdout and "net_of" in shown.stdout
     netted = sob("explain", c, "--quarter", "2020-Q2", "--claim", "r3", "--claims", claims, "--results", res)
     assert "NETTED" in netted.stdout and "r2" in netted.stdout
+
+
+def test_closes_in_a_ledger_pay_the_pooled_figure_once_in_all(tmp_path):
+    # 2020-Q1 closes C1's 12,000.00; 2020-Q2 closes the pool: 20,000.00 − 12,000.00 = 8,000.00 due.
+    # Across both closes exactly the pooled 20,000.00 is paid.
+    imp = {"kind": "improvement", "direction": "decrease", "price": "1000.00"}
+    c = make_contract(tmp_path, outcomes=[{"id": "P", "price": 1}, {"id": "C1", **imp},
+                                          {"id": "POOL", **imp, "net_of": ["C1"]}])
+    claims, res = write_claims(tmp_path / "claims.csv", []), tmp_path / "results.csv"
+    write_results(res, [("r1", "C1", "c1", "2020-02-01", "", "100", "88", "", ""),
+                        ("r2", "POOL", "all", "2020-04-01", "", "200", "180", "", "")])
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    dues = []
+    for i, quarter in enumerate(("2020-Q1", "2020-Q2")):
+        out = tmp_path / f"{quarter}.csv"
+        args = [sys.executable, "-m", "sob", "pay", str(c), "--quarter", quarter, "--claims", str(claims),
+                "--results", str(res), "--ledger", str(ledger), "--close", "--export", str(out)]
+        if i == 0:
+            args += ["--opening", "none"]
+        run = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        dues.append({r["claim_id"]: r["due"] for r in csv.DictReader(out.open(encoding="utf-8"))})
+    assert dues[0] == {"r1": "12000.00"}
+    assert dues[1] == {"r1": "0.00", "r2": "8000.00"}

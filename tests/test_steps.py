@@ -9,6 +9,7 @@ of 5.5 then apply to it.
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from datetime import date
@@ -185,7 +186,6 @@ def test_units_other_than_one_on_a_steps_outcome_is_bad_number(tmp_path):
 
 
 def test_units_are_compared_as_a_number(tmp_path):
-    import json
     c = _files(tmp_path, [(f"r{i}", "JAIL", f"k{i}", "2020-02-01", "", "100", "91.5", units, "")
                           for i, units in enumerate(["1.0", "+01", "", "1", "0.5", "10", "1.01"])])
     run = _sob("validate", c, "--claims", tmp_path / "claims.csv", "--results", tmp_path / "results.csv",
