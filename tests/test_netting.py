@@ -9,8 +9,6 @@ across all cohorts, less what C1 and C2 rows before it were entitled to.
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,8 +19,10 @@ from conftest import contract_dict, make_contract, write_claims, write_results
 from engine_helpers import Caps, Outcome, contract, results
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from sob.assessment import assess
+from sob.cli import app
 from sob.contract import check_contract_text
 
 RATE = 100000
@@ -198,16 +198,16 @@ def test_pay_and_explain_on_real_files_show_the_netting(tmp_path):
                         ("r3", "C1", "c2", "2020-05-01", "", "100", "80", "", "")])
     out = tmp_path / "out.csv"
 
-    def sob(*args):
-        return subprocess.run([sys.executable, "-m", "sob", *map(str, args)], capture_output=True, text=True, timeout=60)
+    def sob(*args):  # the real command line, in process (a subprocess per call would be slow)
+        return CliRunner().invoke(app, [str(a) for a in args])
 
     run = sob("pay", c, "--quarter", "2020-Q2", "--claims", claims, "--results", res, "--export", out)
-    assert run.returncode == 0, run.stderr
+    assert run.exit_code == 0, run.output
     rows = {r["claim_id"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
     assert (rows["r2"]["price"], rows["r2"]["entitled"]) == ("8000.00", "8000.00")  # 20,000.00 − 12,000.00
     assert (rows["r3"]["status"], rows["r3"]["reason"], rows["r3"]["entitled"]) == ("rejected", "NETTED", "0.00")
     shown = sob("explain", c, "--quarter", "2020-Q2", "--claim", "r2", "--claims", claims, "--results", res)
-    assert shown.returncode == 0, shown.stderr
+    assert shown.exit_code == 0, shown.output
     assert "less 12000.00" in shown.stdout and "net_of" in shown.stdout
     netted = sob("explain", c, "--quarter", "2020-Q2", "--claim", "r3", "--claims", claims, "--results", res)
     assert "NETTED" in netted.stdout and "r2" in netted.stdout
@@ -227,12 +227,12 @@ def test_closes_in_a_ledger_pay_the_pooled_figure_once_in_all(tmp_path):
     dues = []
     for i, quarter in enumerate(("2020-Q1", "2020-Q2")):
         out = tmp_path / f"{quarter}.csv"
-        args = [sys.executable, "-m", "sob", "pay", str(c), "--quarter", quarter, "--claims", str(claims),
+        args = ["pay", str(c), "--quarter", quarter, "--claims", str(claims),
                 "--results", str(res), "--ledger", str(ledger), "--close", "--export", str(out)]
         if i == 0:
             args += ["--opening", "none"]
-        run = subprocess.run(args, capture_output=True, text=True, timeout=60)
-        assert run.returncode == 0, run.stderr
+        run = CliRunner().invoke(app, args)
+        assert run.exit_code == 0, run.output
         dues.append({r["claim_id"]: r["due"] for r in csv.DictReader(out.open(encoding="utf-8"))})
     assert dues[0] == {"r1": "12000.00"}
     assert dues[1] == {"r1": "0.00", "r2": "8000.00"}
