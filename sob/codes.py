@@ -97,7 +97,8 @@ _CATALOGUE: tuple[Code, ...] = (
          "An id must name one thing: two different rows under one id would make the payment depend on row order.",
          "give each outcome, payer, claim and result its own id, or remove the conflicting row",
          also=("evidence",)),
-    _contract("UNKNOWN_REFERENCE", "`requires` names an unknown (or improvement) outcome, or `payers` an unknown payer",
+    _contract("UNKNOWN_REFERENCE", "`requires` names an unknown (or improvement) outcome, `net_of` an unknown (or claim) "
+              "outcome, or `payers` an unknown payer",
               "A reference that leads nowhere would make a rule impossible to apply.",
               "name an outcome or payer the contract defines (a claim outcome, for `requires`)"),
     _contract("REQUIRES_CYCLE", "outcomes require each other in a cycle",
@@ -132,6 +133,20 @@ _CATALOGUE: tuple[Code, ...] = (
     _contract("BAD_TIERS", "`tiers` empty, `up_to` not increasing or < 1, or no single final open tier",
               "Every rank of claim must fall in exactly one tier.",
               "make `up_to` increase from 1 upwards and end with one tier without `up_to`"),
+    _contract("BAD_STEPS", "`steps` empty, `at` outside (0, 1) or not increasing, an `amount` lower than the step "
+              "before, or steps with `min_improvement`, `deadweight` or `scale`",
+              "The step reached is the whole payment for a result; every result must reach at most one "
+              "highest step, and a better result must never be paid less.",
+              "list steps from the lowest `at` up, with amounts that never fall, and drop the other price terms",
+              spec="11.3, 11.7"),
+    _contract("BAD_SCALE", "a `scale` with zero_at = full_at, with zero_at above full_at on an improvement outcome, "
+              "or together with `steps`",
+              "A scale must say where payment starts and where it is full, and improvements only grow.",
+              "give the scale two different ends (zero_at below full_at for an improvement outcome)",
+              spec="11.4, 11.7"),
+    _contract("NETTING_CYCLE", "an outcome `net_of` itself, or outcomes net of each other in a cycle",
+              "A pooled payment settles the outcomes before it; in a cycle no row could be settled first.",
+              "remove one `net_of` entry of the cycle", spec="11.6, 11.7"),
     _contract("WRONG_KIND_KEY", "a key that belongs to the other kind of outcome (claim vs improvement)",
               "The key would have no effect on this kind of outcome, so a term would be ignored.",
               "remove the key, or change the outcome's `kind`"),
@@ -255,6 +270,11 @@ _CATALOGUE: tuple[Code, ...] = (
     _reason("BELOW_THRESHOLD", "rejected", "5.3", "a cohort result below `min_improvement`",
             "An improvement outcome pays only for an improvement of at least the threshold.",
             "check baseline and observed in the results file"),
+    _reason("NETTED", "rejected", "11.6",
+            "a result of an outcome that an earlier pooled payment (`net_of`) already settled",
+            "The pooled payment was reduced by what the listed outcomes were paid before it; paying a later "
+            "result of them as well would pay the same improvement twice.",
+            "nothing to fix: the pooled payment before it in processing order settled the outcome"),
     _reason("PARTICIPANT_CAP", "partial / capped", "5.5", "cut by the per-participant cap (`caps.per_participant`)",
             "The contract caps what is paid for any one participant.", "nothing to fix unless the cap is wrong"),
     _reason("OUTCOME_CAP", "partial / capped", "5.5", "cut by the outcome's `amount_cap`",

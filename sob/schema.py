@@ -139,6 +139,17 @@ def _definitions() -> dict[str, Any]:
                 {"type": "string", "pattern": _DECIMAL_STRING, "not": {"pattern": r"^\s*[+-]?0*(\.0*)?\s*$"}},
             ],
         },
+        "step_at": {
+            "description": "a relative improvement in (0, 1)",
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                {"type": "string", "pattern": _UNSIGNED_DECIMAL_STRING},
+            ],
+        },
+        "steps": {"type": "array", "items": _ref("step"), "minItems": 1},
+        "step": _object(cc.STEP_FIELDS, ("at", "amount")),
+        "scale": _object(cc.SCALE_FIELDS, ("zero_at", "full_at")),
+        "net_of": {"type": "array", "items": _ref("outcome_ref")},
         "flag": {"type": ["boolean", "string"]},
         "cell_text": {"type": ["string", "integer"]},
     }
@@ -163,7 +174,8 @@ def _outcome() -> dict[str, Any]:
     def forbid(keys: tuple[str, ...]) -> dict[str, Any]:
         return {"not": {"anyOf": [{"required": [key]} for key in keys]}}
 
-    schema["oneOf"] = [{"required": [key]} for key in cc.PRICE_KEYS]
+    price_keys = dict.fromkeys((*cc.PRICE_KEYS, *cc.IMPROVEMENT_PRICE_KEYS))  # steps: improvement outcomes only
+    schema["oneOf"] = [{"required": [key]} for key in price_keys]
     schema["allOf"] = [
         {
             "if": {"properties": {"kind": {"const": "improvement"}}, "required": ["kind"]},

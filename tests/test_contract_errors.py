@@ -84,6 +84,17 @@ CASES: list[tuple[str, str]] = [
             "tiers = [\n  { up_to = 10, price = 2 },\n  { up_to = 20, price = 1 },  # <-\n]",
         ),
     ),
+    (
+        "BAD_STEPS",
+        BASE + '[[outcomes]]\nid = "I"\nkind = "improvement"\ndirection = "decrease"\n'
+        "steps = [\n  { at = 0.1, amount = 5 },\n  { at = 0.1, amount = 6 },  # <-\n]\n",
+    ),
+    ("BAD_SCALE", BASE + "scale = { zero_at = 1.4, full_at = 1.40 }  # <-\n"),
+    (
+        "NETTING_CYCLE",
+        BASE + '[[outcomes]]\nid = "I"\nkind = "improvement"\ndirection = "decrease"\nprice = 1\nnet_of = ["J"]\n'
+        '[[outcomes]]\nid = "J"\nkind = "improvement"\ndirection = "decrease"\nprice = 1\nnet_of = ["I"]  # <-\n',
+    ),
     ("WRONG_KIND_KEY", BASE + "deadweight = 0.1  # <-\n"),
     ("PRICE_CHOICE", BASE + "prices = [{ from = 2020-01-01, price = 1 }]  # <-\n"),
     ("BAD_RANGE", BASE + "window_days = -1  # <-\n"),

@@ -24,6 +24,8 @@ KEY_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "### Cap schedules": (fmt.CAP_POINT_FIELDS, ("from", "amount")),
     "### `volume_cap` schedules": (fmt.COUNT_POINT_FIELDS, ("from", "count")),
     "## `[[adjustments]]`": (fmt.ADJUSTMENT_FIELDS, fmt.ADJUSTMENT_REQUIRED),
+    "### `steps`": (fmt.STEP_FIELDS, ("at", "amount")),
+    "### `scale`": (fmt.SCALE_FIELDS, ("zero_at", "full_at")),
 }
 
 
@@ -43,7 +45,8 @@ def rows(text: str) -> list[list[str]]:
 def test_every_kind_in_the_key_tables_has_a_converter():
     used = {kind for fields in (fmt.CONTRACT_FIELDS, fmt.PAYER_FIELDS, fmt.CAPS_FIELDS, fmt.EVIDENCE_FIELDS,
                                 fmt.OUTCOME_FIELDS, fmt.PRICE_POINT_FIELDS, fmt.TIER_FIELDS, fmt.REQUIREMENT_FIELDS,
-                                fmt.CAP_POINT_FIELDS, fmt.COUNT_POINT_FIELDS, fmt.ADJUSTMENT_FIELDS)
+                                fmt.CAP_POINT_FIELDS, fmt.COUNT_POINT_FIELDS, fmt.ADJUSTMENT_FIELDS,
+                                fmt.STEP_FIELDS, fmt.SCALE_FIELDS)
             for kind in fields.values()}
     assert used == set(CONVERTERS)
 

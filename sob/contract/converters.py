@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from sob.contract import format as fmt
-from sob.contract.model import CapPoint, PricePoint, Requirement, Share, Tier
+from sob.contract.model import CapPoint, PricePoint, Requirement, Scale, Share, Step, Tier
 from sob.contract.paths import confine
 from sob.contract.report import Reporter, did_you_mean, quoted, show
 from sob.contract.toml_locate import KeyPath
@@ -807,6 +807,85 @@ def as_requires(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tupl
     return tuple(out) if ok else None
 
 
+def as_number(r: Reporter, facts: Facts, value: object, path: KeyPath) -> Decimal | None:
+    """A plain decimal of either sign (a scale's ends are values of the evidence, not money)."""
+    return decimal(r, value, path, "a number (a decimal or a decimal string)")
+
+
+def as_step_at(r: Reporter, facts: Facts, value: object, path: KeyPath) -> Decimal | None:
+    """A step's relative improvement, in (0, 1): 0 would pay for no improvement, 1 is unreachable."""
+    number = decimal(r, value, path, "a relative improvement in (0, 1)")
+    if number is None:
+        return None
+    if not 0 < number < 1:
+        r.error("BAD_STEPS", path, f"{r.subject(path)} must be above 0 and below 1, not {show(value)}", value=value,
+                hint="write the improvement as a fraction: 8.5% is 0.085")
+        return None
+    return number
+
+
+def as_steps(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[Step, ...] | None:
+    """Threshold steps (SPEC 11.3): ``at`` strictly increasing, ``amount`` never decreasing.
+
+    A later step that paid less for a better result would reward missing it,
+    so both orders are contract errors rather than something to sort out.
+    """
+    items = _elements(r, facts, value, path, fmt.STEP_FIELDS, ("at", "amount"), "{ at = FRACTION, amount = MONEY }")
+    if items is None:
+        return None
+    if not items:
+        r.error("BAD_STEPS", path, f"{r.subject(path)} is empty: it needs at least one step")
+        return None
+    ok = True
+    for i in range(1, len(items)):
+        before, step = items[i - 1], items[i]
+        if step["at"] <= before["at"]:
+            r.error("BAD_STEPS", (*path, i, "at"), f"{r.subject(path)} 'at' must increase: {step['at']} follows "
+                    f"{before['at']}", value=step["at"], hint="list the steps from the lowest threshold up")
+            ok = False
+        elif step["amount"] < before["amount"]:
+            r.error("BAD_STEPS", (*path, i, "amount"), f"{r.subject(path)} 'amount' must never decrease: step {i + 1} "
+                    "pays less than the step before it", hint="a higher step pays at least as much as a lower one")
+            ok = False
+    return tuple(Step(s["at"], s["amount"]) for s in items) if ok else None
+
+
+def as_scale(r: Reporter, facts: Facts, value: object, path: KeyPath) -> Scale | None:
+    """A sliding scale ``{ zero_at, full_at }`` (SPEC 11.4); the two ends must differ.
+
+    Whether ``zero_at`` may lie above ``full_at`` depends on the kind of
+    outcome, which the outcome's own check decides.
+    """
+    ends = table(r, value, path, "{ zero_at = NUMBER, full_at = NUMBER }")
+    if ends is None:
+        return None
+    mark = r.mark()
+    fields = convert_fields(r, facts, ends, path, fmt.SCALE_FIELDS, ("zero_at", "full_at"))
+    if not r.clean_since(mark):
+        return None
+    if fields["zero_at"] == fields["full_at"]:
+        r.error("BAD_SCALE", (*path, "full_at"), f"{r.subject(path)} has zero_at = full_at = {fields['full_at']}: "
+                "the scale has no width", value=ends["full_at"], hint="full_at is where the full price is reached")
+        return None
+    return Scale(fields["zero_at"], fields["full_at"])
+
+
+def as_net_of(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[str, ...] | None:
+    """The improvement outcomes a pooled payment is net of (SPEC 11.6): a list of outcome ids.
+
+    Whether each names an improvement outcome other than this one, and
+    without a cycle, is checked across outcomes (:mod:`sob.contract.references`).
+    """
+    if not isinstance(value, list):
+        r.wrong_type(value, path, "an array of outcome ids",
+                     hint=f'write net_of = ["{value}"]' if isinstance(value, str) else None)
+        return None
+    ids = [text_value(r, item, (*path, i), "an outcome id") for i, item in enumerate(value)]
+    if any(i is None for i in ids):
+        return None
+    return tuple(i for i in ids if i is not None)
+
+
 #: The converter of every kind of value named in the key tables of :mod:`sob.contract.format`.
 CONVERTERS: dict[str, Converter] = {
     "text": as_text,
@@ -842,6 +921,11 @@ CONVERTERS: dict[str, Converter] = {
     "count_schedule": as_count_schedule,
     "adjustment_id": as_adjustment_id,
     "nonzero_money": as_nonzero_money,
+    "number": as_number,
+    "step_at": as_step_at,
+    "steps": as_steps,
+    "scale": as_scale,
+    "net_of": as_net_of,
 }
 
 

@@ -75,7 +75,11 @@ CLAIM_ONLY_KEYS: tuple[str, ...] = (
     "volume_cap",
     "tiers",
 )
-IMPROVEMENT_ONLY_KEYS: tuple[str, ...] = ("direction", "min_improvement", "deadweight")
+IMPROVEMENT_ONLY_KEYS: tuple[str, ...] = ("direction", "min_improvement", "deadweight", "steps", "net_of")
+#: an improvement outcome's price keys: exactly one of them (SPEC 11.3: steps replaces price/prices)
+IMPROVEMENT_PRICE_KEYS: tuple[str, ...] = ("price", "prices", "steps")
+#: keys that cannot be written together with ``steps`` (SPEC 11.3, 11.7)
+STEPS_EXCLUDES: tuple[str, ...] = ("min_improvement", "deadweight", "scale")
 OUTCOME_FIELDS: dict[str, str] = {
     "id": "outcome_id",
     "name": "text",
@@ -95,6 +99,9 @@ OUTCOME_FIELDS: dict[str, str] = {
     "direction": "direction",
     "min_improvement": "fraction",
     "deadweight": "fraction",
+    "steps": "steps",
+    "scale": "scale",
+    "net_of": "net_of",
 }
 OUTCOME_REQUIRED: tuple[str, ...] = (
     "id",
@@ -116,6 +123,8 @@ CAP_POINT_FIELDS: dict[str, str] = {"from": "date", "amount": "money"}
 COUNT_POINT_FIELDS: dict[str, str] = {"from": "date", "count": "count"}
 TIER_FIELDS: dict[str, str] = {"up_to": "positive", "price": "money"}
 REQUIREMENT_FIELDS: dict[str, str] = {"outcome": "outcome_ref", "min_days": "days"}
+STEP_FIELDS: dict[str, str] = {"at": "step_at", "amount": "money"}
+SCALE_FIELDS: dict[str, str] = {"zero_at": "number", "full_at": "number"}
 
 # Canonical evidence columns (SPEC 4), from the one column catalogue, and the kind
 # of value a worked example's row gives each.

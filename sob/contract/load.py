@@ -40,7 +40,7 @@ from sob.contract.converters import Facts
 from sob.contract.example_checks import check_examples
 from sob.contract.model import Caps, Contract, EvidenceConfig
 from sob.contract.paths import contract_folder
-from sob.contract.references import check_outcome_ids, check_requires
+from sob.contract.references import check_net_of, check_outcome_ids, check_requires
 from sob.contract.report import Reporter, owner_names
 from sob.contract.sections import (
     check_caps,
@@ -272,6 +272,7 @@ def check_sections(r: Reporter, data: dict[str, Any], path: Path, folder: Path |
         found = [f for _, f in checked]
         ids_ok = check_outcome_ids(r, found)
         refs_ok = check_requires(r, found)
+        refs_ok = check_net_of(r, found) and refs_ok
         valid = [o for o, _ in checked if o is not None]
         if ids_ok and refs_ok and len(valid) == len(checked):
             outcomes = tuple(valid)

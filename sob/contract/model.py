@@ -101,6 +101,29 @@ class Requirement:
 
 
 @dataclass(frozen=True)
+class Step:
+    """A threshold step of an improvement outcome (SPEC 11.3): reaching ``at`` pays ``amount``.
+
+    ``at`` is a relative improvement in (0, 1), kept exact; ``amount`` is the
+    whole payment for the result, in minor units (no units, no deadweight).
+    """
+
+    at: Decimal
+    amount: int
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A sliding scale (SPEC 11.4): nothing at or before ``zero_at``, the full price from ``full_at``.
+
+    ``zero_at > full_at`` (claim outcomes only) means lower values are better.
+    """
+
+    zero_at: Decimal
+    full_at: Decimal
+
+
+@dataclass(frozen=True)
 class Outcome:
     """One line of the rate card."""
 
@@ -125,6 +148,12 @@ class Outcome:
     #: ``volume_cap`` / ``amount_cap`` written as schedules (SPEC 10.5); the plain fields hold the entry in force
     volume_cap_schedule: tuple[CapPoint, ...] = ()
     amount_cap_schedule: tuple[CapPoint, ...] = ()
+    #: threshold steps instead of price/prices, highest reached step pays (SPEC 11.3; improvement outcomes)
+    steps: tuple[Step, ...] = ()
+    #: a sliding scale on the claim's value or the result's absolute improvement (SPEC 11.4)
+    scale: Scale | None = None
+    #: improvement outcomes whose entitled amounts this one's price is reduced by (SPEC 11.6)
+    net_of: tuple[str, ...] = ()
 
     def price_on(self, day: date) -> int | None:
         """Flat or dated price for an achievement on ``day`` (not for tiers)."""

@@ -1,4 +1,4 @@
-"""Checks across outcomes: unique ids, ``requires`` naming known claim outcomes, no cycles.
+"""Checks across outcomes: unique ids, ``requires`` and ``net_of`` naming the right outcomes, no cycles.
 
 They run on :class:`~sob.contract.sections.OutcomeFacts`, which are kept even
 for outcomes with other errors, so that every problem is reported in one pass.
@@ -100,6 +100,76 @@ def check_cycles(r: Reporter, outcomes: list[OutcomeFacts], edges: dict[int, lis
                         f"requires forms a cycle: {' -> '.join(names)}",
                         hint="an outcome cannot (even indirectly) require itself",
                     )
+                    ok = False
+            elif not state.get(target):
+                state[target] = 1
+                path.append(target)
+                iters.append(iter(edges.get(target, [])))
+    return ok
+
+
+def check_net_of(r: Reporter, outcomes: list[OutcomeFacts]) -> bool:
+    """Every ``net_of`` names another improvement outcome, and netting has no cycle (SPEC 11.6, 11.7).
+
+    A pooled payment netted of itself, or two outcomes netted of each other,
+    would have no first row to settle: which one pays would depend on
+    nothing in the contract.
+    """
+    index: dict[str, int] = {}
+    for i, o in enumerate(outcomes):
+        if o.id is not None:
+            index.setdefault(o.id, i)
+    ok = True
+    edges: dict[int, list[tuple[int, int]]] = {}
+    for i, outcome in enumerate(outcomes):
+        for j, name in enumerate(outcome.net_of or ()):
+            npath: KeyPath = ("outcomes", i, "net_of", j)
+            target = index.get(name)
+            if target is None:
+                r.error("UNKNOWN_REFERENCE", npath,
+                        f"{r.subject(('outcomes', i))} is net of {quoted(name)}, which is not an outcome of this contract",
+                        value=name, hint=did_you_mean(name, list(index)))
+                ok = False
+            elif outcomes[target].kind != "improvement":
+                r.error("UNKNOWN_REFERENCE", npath,
+                        f"{r.subject(('outcomes', i))} is net of '{name}', a claim outcome; "
+                        "only improvement outcomes can be netted", value=name)
+                ok = False
+            elif target == i:
+                r.error("NETTING_CYCLE", npath, f"{r.subject(('outcomes', i))} is net of itself", value=name,
+                        hint="list the other outcomes whose payments this one settles")
+                ok = False
+            else:
+                edges.setdefault(i, []).append((target, j))
+    return _net_of_acyclic(r, outcomes, edges) and ok
+
+
+def _net_of_acyclic(r: Reporter, outcomes: list[OutcomeFacts], edges: dict[int, list[tuple[int, int]]]) -> bool:
+    """NETTING_CYCLE once per cycle of ``net_of``, at the entry that closes it (iterative search)."""
+    state: dict[int, int] = {}
+    reported: set[frozenset[int]] = set()
+    ok = True
+    for root in sorted(edges):
+        if state.get(root):
+            continue
+        path: list[int] = [root]
+        iters = [iter(edges.get(root, []))]
+        state[root] = 1
+        while path:
+            step = next(iters[-1], None)
+            if step is None:
+                state[path.pop()] = 2
+                iters.pop()
+                continue
+            target, j = step
+            if state.get(target) == 1:
+                cycle = path[path.index(target):]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    names = [str(outcomes[k].id) for k in (*cycle, target)]
+                    r.error("NETTING_CYCLE", ("outcomes", path[-1], "net_of", j),
+                            f"net_of forms a cycle: {' -> '.join(names)}",
+                            hint="two pooled payments cannot each be net of the other")
                     ok = False
             elif not state.get(target):
                 state[target] = 1

@@ -30,6 +30,8 @@ class OutcomeFacts(NamedTuple):
     id: str | None
     kind: str | None
     requires: tuple[Requirement, ...] | None
+    #: the outcome's ``net_of`` list (SPEC 11.6), None when absent or broken
+    net_of: tuple[str, ...] | None = None
 
 
 def split_cap(value: int | tuple[CapPoint, ...] | None) -> tuple[int | None, tuple[CapPoint, ...]]:
@@ -253,14 +255,17 @@ def check_outcome(r: Reporter, facts: Facts, item: object, i: int) -> tuple[Outc
     kind = raw_kind if raw_kind in fmt.OUTCOME_KINDS else None
     wrong = _wrong_kind_keys(r, path, outcome, kind)
     fields = convert_fields(r, facts, outcome, path, fmt.OUTCOME_FIELDS, fmt.OUTCOME_REQUIRED, skip=wrong)
-    prices = [key for key in fmt.PRICE_KEYS if key in outcome and key not in wrong]
+    price_keys = fmt.IMPROVEMENT_PRICE_KEYS if kind == "improvement" else fmt.PRICE_KEYS
+    prices = [key for key in price_keys if key in outcome and key not in wrong]
     if len(prices) != 1:
         r.error(
             "PRICE_CHOICE",
             (*path, prices[1]) if len(prices) > 1 else path,
-            f"{r.subject(path)} must have exactly one of price, prices, tiers"
+            f"{r.subject(path)} must have exactly one of {', '.join(price_keys)}"
             + (f", not {' and '.join(prices)}" if prices else ""),
         )
+    if kind == "improvement":
+        _check_steps_and_scale(r, path, outcome, fields)
     if kind == "improvement" and "direction" not in outcome:
         r.missing(path, "direction", ' (an improvement outcome needs direction = "decrease" or "increase")')
     if fields.get("max_claims", 1) > 1 and "exclusive" in fields:
@@ -271,7 +276,7 @@ def check_outcome(r: Reporter, facts: Facts, item: object, i: int) -> tuple[Outc
             f"{show(fields['exclusive'])}, which admits one claim per participant",
             value=fields["max_claims"],
         )
-    found = OutcomeFacts(fields.get("id"), kind, fields.get("requires"))
+    found = OutcomeFacts(fields.get("id"), kind, fields.get("requires"), fields.get("net_of"))
     if not r.clean_since(mark) or kind is None:
         return None, found
     return Outcome(
@@ -295,4 +300,37 @@ def check_outcome(r: Reporter, facts: Facts, item: object, i: int) -> tuple[Outc
         deadweight=fields.get("deadweight", Decimal(0)),
         volume_cap_schedule=split_cap(fields.get("volume_cap"))[1],
         amount_cap_schedule=split_cap(fields.get("amount_cap"))[1],
+        steps=fields.get("steps", ()),
+        scale=fields.get("scale"),
+        net_of=fields.get("net_of", ()),
     ), found
+
+
+def _check_steps_and_scale(r: Reporter, path: KeyPath, outcome: dict[str, Any], fields: dict[str, Any]) -> None:
+    """The combinations SPEC 11.3, 11.4 and 11.7 forbid on an improvement outcome.
+
+    ``steps`` is the whole payment for the result, so a threshold, a
+    deadweight or a scale on top of it would change what the rate card
+    says it pays; and an improvement only grows as the result gets better,
+    so its scale must run upwards.
+    """
+    if "steps" in outcome:
+        for key in fmt.STEPS_EXCLUDES:
+            if key in outcome:
+                r.error(
+                    "BAD_SCALE" if key == "scale" else "BAD_STEPS",
+                    (*path, key),
+                    f"{r.subject(path)} has steps, so it cannot also have '{key}': "
+                    "the step reached is the whole payment for the result",
+                    hint=f"remove '{key}', or replace steps with price",
+                )
+    scale = fields.get("scale")
+    if scale is not None and scale.zero_at > scale.full_at:
+        r.error(
+            "BAD_SCALE",
+            (*path, "scale", "zero_at"),
+            f"{r.subject(path)} has a scale with zero_at {scale.zero_at} above full_at {scale.full_at}; "
+            "on an improvement outcome the improvement grows as the result gets better",
+            value=outcome["scale"]["zero_at"],
+            hint="swap zero_at and full_at: zero_at is the improvement that pays nothing",
+        )
