@@ -536,15 +536,15 @@ def _life_notes(rows: list[dict[str, Any]]) -> list[str]:
 
 @app.command(epilog=_example("sob init", "sob init contracts/new.toml"))
 def init(path: Annotated[Path, typer.Argument(help="Where to write the starter contract.")] = Path("contract.toml")) -> None:
-    """Write a starter contract to edit.
+    """Write a starter contract, template evidence files and a worked example to edit.
 
-    The starter passes `sob validate`; an existing file is never overwritten.
+    The starter passes `sob validate` and `sob test`; an existing file is never overwritten.
     """
     from sob.contract.starter import write_starter
 
     with _errors():
-        write_starter(path)
-        sys.stdout.write(f"wrote {path}; check it with `sob validate {path}`\n")
+        written = write_starter(path)
+        sys.stdout.write(f"wrote {', '.join(map(str, written))}; check it with `sob validate {path}` and `sob test {path}`\n")
 
 
 @app.command(epilog=_example("sob schema > contract.schema.json"))
