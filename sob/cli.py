@@ -219,6 +219,9 @@ def validate(
     quarter: Annotated[
         str | None, typer.Option("--quarter", help="Also assess the evidence as at the end of this quarter (e.g. 2025-Q1) and summarise.")
     ] = None,
+    changed: Annotated[
+        bool, typer.Option("--changed", help="The arguments are changed files (as pre-commit passes them): check each changed contract and the contracts whose folders hold a changed evidence file.")
+    ] = False,
 ) -> None:
     """Check contracts, their evidence and their worked examples.
 
@@ -229,6 +232,13 @@ def validate(
     from sob.render.findings import file_line_reader, format_github, format_json, format_text, summary_line, unique_findings
 
     with _errors():
+        if changed:
+            from sob.contract.changed import contracts_for_changed
+
+            contracts = contracts_for_changed(contracts, Path.cwd())
+            if not contracts:
+                _print_summary("no contract among the changed files or the folders holding them")
+                return
         given = _evidence(claims, participants, results)
         if given.any and len(contracts) > 1:
             from sob.findings import UsageError
