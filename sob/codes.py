@@ -305,6 +305,88 @@ def meaning(code: str) -> str | None:
 
 
 # --------------------------------------------------------------------------
+# an example line of each code, as `sob` prints it (docs/codes.md shows it under the code)
+
+#: one line of output showing each code; ``tests/test_docs.py`` requires one for every code
+EXAMPLES: dict[str, str] = {
+    "NOT_UTF8": "contract.toml:1:1: NOT_UTF8 the contract file is not UTF-8 text (byte 0xa3 at offset 212)",
+    "TOML_SYNTAX": "contract.toml:14:9: TOML_SYNTAX expected '=' after a key (bad TOML)",
+    "UNKNOWN_SCHEMA": "contract.toml:1:10: UNKNOWN_SCHEMA schema 'sob/2' is not one this sob reads (sob/1)",
+    "UNKNOWN_KEY": "contract.toml:42:1: UNKNOWN_KEY unknown key 'windw_days' in [[outcomes]] (did you mean 'window_days'?)",
+    "WRONG_TYPE": "contract.toml:6:9: WRONG_TYPE contract.start must be a date, got a string '2019-04-01'",
+    "MISSING_KEY": "contract.toml:3:1: MISSING_KEY [contract] has no 'outcomes_end'",
+    "DUPLICATE_ID": "contract.toml:31:6: DUPLICATE_ID outcome id 'ACC_3M' is used twice",
+    "UNKNOWN_REFERENCE": "contract.toml:37:24: UNKNOWN_REFERENCE requires names 'ACC_ENTRYY', not an outcome of this contract",
+    "REQUIRES_CYCLE": "contract.toml:40:12: REQUIRES_CYCLE ACC_3M requires ACC_6M, which requires ACC_3M",
+    "DATES_OUT_OF_ORDER": "contract.toml:9:17: DATES_OUT_OF_ORDER outcomes_end 2022-03-31 is before referrals_end 2023-03-31",
+    "SHARES_NOT_ONE": "contract.toml:12:1: SHARES_NOT_ONE payer shares sum to 0.9, not 1",
+    "BAD_SHARE": "contract.toml:14:9: BAD_SHARE share '2/0' is not a fraction p/q of positive whole numbers",
+    "NEGATIVE_MONEY": "contract.toml:35:9: NEGATIVE_MONEY price -500.00 is below zero",
+    "TOO_MANY_DECIMALS": "contract.toml:35:9: TOO_MANY_DECIMALS price 500.005 has more than 2 decimals (GBP)",
+    "BAD_CURRENCY": "contract.toml:5:12: BAD_CURRENCY 'UKP' is not an ISO 4217 currency code (did you mean 'GBP'?)",
+    "PRICES_NOT_SORTED": "contract.toml:48:3: PRICES_NOT_SORTED prices are not sorted by 'from': 2021-04-01 comes after 2022-04-01",
+    "BAD_TIERS": "contract.toml:55:3: BAD_TIERS tier 2 has up_to 50, not above the previous tier's 100",
+    "WRONG_KIND_KEY": "contract.toml:61:1: WRONG_KIND_KEY window_days belongs to claim outcomes; REOFFENDING is an improvement",
+    "PRICE_CHOICE": "contract.toml:44:1: PRICE_CHOICE outcome ACC_6M has both price and prices; give exactly one",
+    "BAD_RANGE": "contract.toml:10:27: BAD_RANGE fiscal_year_start_month 13 is not between 1 and 12",
+    "MAX_CLAIMS_EXCLUSIVE": "contract.toml:52:14: MAX_CLAIMS_EXCLUSIVE max_claims 2 on EMP_PT, which is in exclusive group 'job-13w'",
+    "BAD_ID": "contract.toml:4:6: BAD_ID contract id 'Kirklees BOP' does not match [a-z0-9][a-z0-9._-]*",
+    "BAD_PROFILE": "contract.toml:39:13: BAD_PROFILE profile key '2030-Q1' is not a quarter of the contract",
+    "UNSAFE_PATH": "contract.toml:19:10: UNSAFE_PATH evidence path '../other/claims.csv' climbs out of the contract's folder",
+    "UNKNOWN_VALUE": "contract.toml:63:13: UNKNOWN_VALUE direction 'down' is not one of decrease, increase",
+    "BAD_FORMAT": "contract.toml:21:15: BAD_FORMAT date_format '%d/%m' does not read back the dates it writes (no year)",
+    "BAD_EXAMPLE": "contract.toml:72:1: BAD_EXAMPLE example 'entry pays': claim '2' names outcome 'ACC_ENTRYY'",
+    "EXAMPLE_FAILED": "FAIL contract.toml: tier 2 starts at rank 101 (2021-Q1)\n       claim 7 entitled: expected 2000.00, computed 1600.00",
+    "MISSING_COLUMN": "evidence/claims.csv:1:1: MISSING_COLUMN no column 'achieved_on' (headers: claim_id, participant_id, outcome_id, date)",
+    "DUPLICATE_COLUMN": "evidence/claims.csv:1:5: DUPLICATE_COLUMN header 'status' appears twice (columns 5 and 7)",
+    "MISSING_REGISTER": "contract.toml: MISSING_REGISTER the contract needs a participants register; give --participants or [evidence] participants",
+    "BAD_ROW_LENGTH": "evidence/claims.csv:18:1: BAD_ROW_LENGTH row has 4 cells, the header has 6",
+    "MISSING_VALUE": "evidence/claims.csv:9:3: MISSING_VALUE outcome_id is empty",
+    "BAD_DATE": "evidence/claims.csv:3:4: BAD_DATE achieved_on '01/05/2025' is not a date in the format '%Y-%m-%d'",
+    "BAD_NUMBER": "evidence/claims.csv:7:8: BAD_NUMBER amount_claimed '1,200.005' is not a plain decimal with at most 2 decimals",
+    "BAD_TEXT": "evidence/claims.csv:12:7: BAD_TEXT evidence_ref holds a NUL character (byte 0)",
+    "BAD_STATUS": "evidence/claims.csv:3:6: BAD_STATUS status 'maybe' is not one of claimed, withdrawn, failed",
+    "BAD_BOOLEAN": "evidence/participants.csv:5:3: BAD_BOOLEAN eligible 'si' is not one of true/false/yes/no/1/0",
+    "UNKNOWN_OUTCOME": "evidence/claims.csv:4:3: UNKNOWN_OUTCOME outcome_id 'ACC_ENTRYY' is not an outcome of the contract (did you mean 'ACC_ENTRY'?)",
+    "WRONG_OUTCOME_KIND": "evidence/claims.csv:6:3: WRONG_OUTCOME_KIND REOFFENDING is an improvement outcome: it goes in the cohort results file",
+    "UNKNOWN_PARTICIPANT": "evidence/claims.csv:3:2: UNKNOWN_PARTICIPANT participant_id 'P9' is not in the participants register",
+    "DUPLICATE_PARTICIPANT": "evidence/participants.csv:8:1: DUPLICATE_PARTICIPANT participant 'P3' is also on line 4, with another enrolled_on",
+    "SUBMITTED_BEFORE_ACHIEVED": "evidence/claims.csv:5:5: SUBMITTED_BEFORE_ACHIEVED submitted_on 2021-03-01 is before achieved_on 2021-03-15",
+    "NON_POSITIVE_BASELINE": "evidence/results.csv:2:6: NON_POSITIVE_BASELINE baseline 0 must be above 0",
+    "DUPLICATE_ROW": "evidence/claims.csv:21:1: DUPLICATE_ROW row repeats line 20 exactly; it is read once",
+    "LEDGER_CHANGED": "ledger/kbop/2021-Q1.csv: LEDGER_CHANGED the table changed since the quarter was closed",
+    "LEDGER_REMOVED": "ledger/kbop/2021-Q2.csv: LEDGER_REMOVED the table of a closed quarter is missing",
+    "LEDGER_ADDED": "ledger/kbop/notes.txt: LEDGER_ADDED a file sob does not write",
+    "LEDGER_REORDERED": "ledger/kbop/2021-Q3.toml: LEDGER_REORDERED the manifest records quarter 2021-Q2",
+    "LEDGER_CHAIN_BROKEN": "ledger/kbop/2021-Q3.toml: LEDGER_CHAIN_BROKEN previous_manifest matches no closed quarter",
+    "LEDGER_BAD_MANIFEST": "ledger/kbop/2021-Q2.toml: LEDGER_BAD_MANIFEST the manifest cannot be parsed (no 'hashes' table)",
+    "LEDGER_INCOMPLETE": "ledger/kbop/2021-Q4.csv: LEDGER_INCOMPLETE a quarter table without a manifest: an interrupted close",
+    "WITHDRAWN": "WITHDRAWN                 FAIL      status in the evidence is withdrawn   ← reason",
+    "INELIGIBLE": "INELIGIBLE                FAIL      eligible = False, cohort = 25+   ← reason",
+    "ENROLMENT_OUT_OF_PERIOD": "ENROLMENT_OUT_OF_PERIOD   FAIL      enrolled on 2022-05-01; enrolment period 2019-04-01 to 2022-03-31   ← reason",
+    "BEFORE_ENROLMENT": "BEFORE_ENROLMENT          FAIL      achieved 2020-01-05, enrolled 2020-02-01   ← reason",
+    "OUT_OF_WINDOW": "OUT_OF_WINDOW             FAIL      achieved 2022-06-01; window of 730 days ends 2022-02-01   ← reason",
+    "OUT_OF_CONTRACT_PERIOD": "OUT_OF_CONTRACT_PERIOD    FAIL      achieved 2023-04-02; outcomes count from 2019-04-01 to 2023-03-31   ← reason",
+    "LATE_CLAIM": "LATE_CLAIM                FAIL      submitted 2023-07-03; claims accepted until 2023-06-30   ← reason",
+    "PREREQUISITE_MISSING": "PREREQUISITE_MISSING      FAIL      no qualified ACC_ENTRY claim achieved on or before 2020-06-02   ← reason",
+    "MAX_CLAIMS": "MAX_CLAIMS                FAIL      rank 2 among this participant's ACC_ENTRY claims; max_claims = 1   ← reason",
+    "EXCLUSIVE": "EXCLUSIVE                 FAIL      C0041 (EMP_FT) holds exclusive group 'job-13w'   ← reason",
+    "VOLUME_CAP": "VOLUME_CAP                FAIL      rank 321 among accepted WELLBEING claims; volume_cap = 320   ← reason",
+    "BELOW_THRESHOLD": "R2021,improvement,,cohort-3,REOFFENDING,...,rejected,BELOW_THRESHOLD,...   (improvement 6% < min_improvement 10%)",
+    "PARTICIPANT_CAP": "PARTICIPANT_CAP  limit £1,800.00 − used before £500.00 = headroom £1,300.00; pays £1,300.00 of £1,500.00",
+    "OUTCOME_CAP": "OUTCOME_CAP  limit £150,000.00 − used before £149,500.00 = headroom £500.00; pays £500.00 of £1,500.00",
+    "CONTRACT_CAP": "CONTRACT_CAP  limit £2,500,000.00 − used before £2,500,000.00 = headroom £0.00; pays £0.00 of £2,000.00",
+    "PAYER_CAP": "PAYER_CAP  LCF: limit £300,000.00 − used before £299,850.00 = headroom £150.00; its part £450.00 is cut to £150.00",
+    "MISSING_FROM_EVIDENCE": "C0093,claim,P1207,,ACC_3M,,,rejected,MISSING_FROM_EVIDENCE,,0.00,1500.00,-1500.00,...",
+}
+
+
+def example_of(code: str) -> str | None:
+    """An example line of ``code`` as `sob` prints it (``None`` when the catalogue has none yet)."""
+    return EXAMPLES.get(code)
+
+
+# --------------------------------------------------------------------------
 # docs/codes.md
 
 
@@ -322,6 +404,12 @@ def render_markdown() -> str:
         "Every error, warning and reason code `sob` emits. Codes are stable: scripts",
         "and CI may rely on them. Errors make an input invalid (exit 1); warnings do",
         "not, unless `--strict` is given; reasons are the `reason` of an assessed claim.",
+        "",
+        "Each code's page says what it means, shows an example line, why it matters and",
+        "how to fix it. Examples of errors and warnings are as `sob validate` prints them",
+        "(`file:line:col: CODE message`, then the line itself and a hint); examples of",
+        "reasons are the line of `sob explain` (or of an export) that shows them. Your",
+        "messages name your own files, values and amounts.",
         "",
     ]
     for area, title in AREAS.items():
@@ -350,11 +438,18 @@ def _section(c: Code) -> list[str]:
         "",
         f"**What**: {_sentence(c.meaning)}",
         "",
+        *_example_lines(c.code),
         f"**Why**: {_sentence(c.why)}",
         "",
         f"**Fix**: {_sentence(c.fix)}",
         "",
     ]
+
+
+def _example_lines(code: str) -> list[str]:
+    """The **Example** block of a code's page: a line as a user meets it, so a search for the output finds the page."""
+    example = example_of(code)
+    return ["**Example**:", "", "```text", example, "```", ""] if example else []
 
 
 def _sentence(text: str) -> str:
