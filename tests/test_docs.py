@@ -261,3 +261,21 @@ def test_every_toml_example_in_docs_validates(page, number, tag, text, tmp_path)
     assert contract is not None
     failed = [(r.name, r.differences) for r in run_examples(contract) if not r.passed]
     assert not failed, f"{page} block {number}: worked examples fail: {failed}"
+
+
+def test_the_example_files_of_the_evidence_reference_validate(tmp_path):
+    """The CSV examples of docs/evidence-columns.md, written as files, pass `sob validate` against a contract."""
+    page = (DOCS / "evidence-columns.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"(?ms)^```csv\n(.*?)^```", page)
+    assert len(blocks) == 3  # claims, participants, results, in that order
+    files = {}
+    for kind, text in zip(("claims", "participants", "results"), blocks, strict=True):
+        files[kind] = tmp_path / f"{kind}.csv"
+        files[kind].write_text(text, encoding="utf-8")
+    contract = tmp_path / "contract.toml"
+    contract.write_text(BASE.replace('id = "P"\nprice = 400', 'id = "ACC_3M"\nprice = 1500.00') + (
+        '[[outcomes]]\nid = "REOFFENDING"\nkind = "improvement"\ndirection = "decrease"\nprice = 2000.00\n'), encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(contract), "--claims", str(files["claims"]),
+                                      "--participants", str(files["participants"]), "--results", str(files["results"])])
+    assert result.exit_code == 0, result.output
+    assert "claims 1 rows" in result.output and "results 1 rows" in result.output
