@@ -125,12 +125,12 @@ _TITLE = {"claims": "Claims (SPEC 4.1)", "participants": "Participants register 
 
 #: one example cell per column, so the reference shows what a real file of each kind looks like
 _EXAMPLE_CELLS: dict[tuple[str, str], str] = {
-    ("claims", "claim_id"): "C0001", ("claims", "participant_id"): "P0001", ("claims", "outcome_id"): "ACC_3M",
+    ("claims", "claim_id"): "C-0001", ("claims", "participant_id"): "P-0001", ("claims", "outcome_id"): "ACC-3M",
     ("claims", "achieved_on"): "2021-02-01", ("claims", "submitted_on"): "2021-02-10", ("claims", "status"): "claimed",
     ("claims", "evidence_ref"): "tenancy ref 4471", ("claims", "amount_claimed"): "1500.00",
-    ("participants", "participant_id"): "P0001", ("participants", "enrolled_on"): "2020-09-14",
+    ("participants", "participant_id"): "P-0001", ("participants", "enrolled_on"): "2020-09-14",
     ("participants", "eligible"): "yes", ("participants", "cohort"): "18-24",
-    ("results", "result_id"): "R2021-C1", ("results", "outcome_id"): "REOFFENDING", ("results", "cohort"): "2019 cohort",
+    ("results", "result_id"): "R2021-C1", ("results", "outcome_id"): "REOFF-1", ("results", "cohort"): "2019 cohort",
     ("results", "achieved_on"): "2021-06-30", ("results", "submitted_on"): "2021-07-15", ("results", "baseline"): "1.55",
     ("results", "observed"): "1.42", ("results", "units"): "1000", ("results", "status"): "claimed",
 }

@@ -273,8 +273,8 @@ def test_the_example_files_of_the_evidence_reference_validate(tmp_path):
         files[kind] = tmp_path / f"{kind}.csv"
         files[kind].write_text(text, encoding="utf-8")
     contract = tmp_path / "contract.toml"
-    contract.write_text(BASE.replace('id = "P"\nprice = 400', 'id = "ACC_3M"\nprice = 1500.00') + (
-        '[[outcomes]]\nid = "REOFFENDING"\nkind = "improvement"\ndirection = "decrease"\nprice = 2000.00\n'), encoding="utf-8")
+    contract.write_text(BASE.replace('id = "P"\nprice = 400', 'id = "ACC-3M"\nprice = 1500.00') + (
+        '[[outcomes]]\nid = "REOFF-1"\nkind = "improvement"\ndirection = "decrease"\nprice = 2000.00\n'), encoding="utf-8")
     result = CliRunner().invoke(app, ["validate", str(contract), "--claims", str(files["claims"]),
                                       "--participants", str(files["participants"]), "--results", str(files["results"])])
     assert result.exit_code == 0, result.output
