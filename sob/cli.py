@@ -219,6 +219,9 @@ def validate(
     quarter: Annotated[
         str | None, typer.Option("--quarter", help="Also assess the evidence as at the end of this quarter (e.g. 2025-Q1) and summarise.")
     ] = None,
+    changed: Annotated[
+        bool, typer.Option("--changed", help="The arguments are changed files (as pre-commit passes them): check each changed contract and the contracts whose folders hold a changed evidence file.")
+    ] = False,
 ) -> None:
     """Check contracts, their evidence and their worked examples.
 
@@ -229,6 +232,13 @@ def validate(
     from sob.render.findings import file_line_reader, format_github, format_json, format_text, summary_line, unique_findings
 
     with _errors():
+        if changed:
+            from sob.contract.changed import contracts_for_changed
+
+            contracts = contracts_for_changed(contracts, Path.cwd())
+            if not contracts:
+                _print_summary("no contract among the changed files or the folders holding them")
+                return
         given = _evidence(claims, participants, results)
         if given.any and len(contracts) > 1:
             from sob.findings import UsageError
@@ -604,15 +614,15 @@ def _life_notes(rows: list[dict[str, Any]]) -> list[str]:
 
 @app.command(epilog=_example("sob init", "sob init contracts/new.toml"))
 def init(path: Annotated[Path, typer.Argument(help="Where to write the starter contract.")] = Path("contract.toml")) -> None:
-    """Write a starter contract to edit.
+    """Write a starter contract, template evidence files and a worked example to edit.
 
-    The starter passes `sob validate`; an existing file is never overwritten.
+    The starter passes `sob validate` and `sob test`; an existing file is never overwritten.
     """
     from sob.contract.starter import write_starter
 
     with _errors():
-        write_starter(path)
-        sys.stdout.write(f"wrote {path}; check it with `sob validate {path}`\n")
+        written = write_starter(path)
+        sys.stdout.write(f"wrote {', '.join(map(str, written))}; check it with `sob validate {path}` and `sob test {path}`\n")
 
 
 @app.command(epilog=_example("sob schema > contract.schema.json"))

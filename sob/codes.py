@@ -336,6 +336,88 @@ def meaning(code: str) -> str | None:
 
 
 # --------------------------------------------------------------------------
+# an example line of each code, as `sob` prints it (docs/codes.md shows it under the code)
+
+#: one line of output showing each code; ``tests/test_docs.py`` requires one for every code
+EXAMPLES: dict[str, str] = {
+    "NOT_UTF8": "contract.toml:1:1: NOT_UTF8 the file is UTF-16 text; a contract must be UTF-8",
+    "TOML_SYNTAX": "contract.toml:2:10: TOML_SYNTAX TOML syntax: Expected ']' at the end of a table declaration",
+    "UNKNOWN_SCHEMA": "contract.toml:1:1: UNKNOWN_SCHEMA schema \"sob/2\" is not a format this sob reads (sob/1)",
+    "UNKNOWN_KEY": "contract.toml:42:1: UNKNOWN_KEY unknown key 'windw_days' in outcome 'ACC_3M' (hint: did you mean 'window_days'?)",
+    "WRONG_TYPE": "contract.toml:5:1: WRONG_TYPE contract.start must be a date (a TOML local date such as 2019-04-01), not a string",
+    "MISSING_KEY": "contract.toml:2:1: MISSING_KEY contract has no 'outcomes_end'",
+    "DUPLICATE_ID": "contract.toml:20:1: DUPLICATE_ID outcome id 'ACC_3M' is used twice (first by outcomes[1])",
+    "UNKNOWN_REFERENCE": "contract.toml:23:13: UNKNOWN_REFERENCE outcome 'ACC_3M' requires 'ACC_ENTRYY', which is not an outcome of this contract",
+    "REQUIRES_CYCLE": "contract.toml:23:13: REQUIRES_CYCLE requires forms a cycle: ACC_3M -> ACC_6M -> ACC_3M",
+    "DATES_OUT_OF_ORDER": "contract.toml:7:1: DATES_OUT_OF_ORDER contract outcomes_end 2023-03-31 is before referrals_end 2024-01-01",
+    "SHARES_NOT_ONE": "contract.toml:9:1: SHARES_NOT_ONE the shares of payers sum to 0.9, not exactly 1",
+    "BAD_SHARE": "contract.toml:9:1: BAD_SHARE payer 'GLA' share must be a fraction p/q of positive whole numbers, not \"2/0\"",
+    "NEGATIVE_MONEY": "contract.toml:22:1: NEGATIVE_MONEY outcome 'ACC_3M' price must not be negative, not -1500",
+    "TOO_MANY_DECIMALS": "contract.toml:15:1: TOO_MANY_DECIMALS outcome 'ACC_ENTRY' price = 500.005 has more than 2 decimal places, the currency's minor unit",
+    "BAD_CURRENCY": "contract.toml:4:1: BAD_CURRENCY \"UKP\" is not an ISO 4217 currency code",
+    "PRICES_NOT_SORTED": "contract.toml:29:47: PRICES_NOT_SORTED outcome 'ACC_6M' prices must be sorted by 'from', each after the one before: 2021-04-01 follows 2022-04-01",
+    "BAD_TIERS": "contract.toml:26:40: BAD_TIERS outcome 'EMP_ENTRY' tiers up_to must increase: 50 follows 100",
+    "WRONG_KIND_KEY": "contract.toml:35:1: WRONG_KIND_KEY outcome 'REOFFENDING' is an improvement outcome; 'window_days' is only for claim outcomes",
+    "PRICE_CHOICE": "contract.toml:22:1: PRICE_CHOICE outcome 'ACC_6M' must have exactly one of price, prices, tiers, not price and prices",
+    "BAD_RANGE": "contract.toml:8:1: BAD_RANGE contract.fiscal_year_start_month must be between 1 and 12 (a month number), not 13",
+    "MAX_CLAIMS_EXCLUSIVE": "contract.toml:16:1: MAX_CLAIMS_EXCLUSIVE outcome 'EMP_PT' has max_claims = 2 but is in exclusive group \"job-13w\", which admits one claim per participant",
+    "BAD_ID": "contract.toml:3:1: BAD_ID contract.id \"Kirklees BOP\" must match [a-z0-9][a-z0-9._-]*",
+    "BAD_PROFILE": "contract.toml:18:13: BAD_PROFILE outcome 'ACC_ENTRY' profile quarter 2030-Q1 is outside the contract (2019-Q2 to 2023-Q1)",
+    "UNSAFE_PATH": "contract.toml:11:1: UNSAFE_PATH evidence.claims \"../other/claims.csv\" climbs out of the contract's folder with '..'",
+    "UNKNOWN_VALUE": "contract.toml:33:1: UNKNOWN_VALUE outcome 'REOFFENDING' direction must be one of decrease, increase, not \"down\"",
+    "BAD_FORMAT": "contract.toml:12:1: BAD_FORMAT evidence.date_format \"%d/%m\" writes 2019-12-31 as '31/12', which reads back as 1900-12-31",
+    "BAD_EXAMPLE": "contract.toml:72:1: BAD_EXAMPLE example 'entry pays': claim '2' names outcome 'ACC_ENTRYY'",
+    "EXAMPLE_FAILED": "FAIL contract.toml: tier 2 starts at rank 101 (2021-Q1)\n       claim 7 entitled: expected 2000.00, computed 1600.00",
+    "MISSING_COLUMN": "evidence/claims.csv:1: MISSING_COLUMN the claims file has no column 'achieved_on'",
+    "DUPLICATE_COLUMN": "evidence/claims.csv:1:5: DUPLICATE_COLUMN column 'status' appears twice in the header (columns 4 and 5)",
+    "MISSING_REGISTER": "participants register: MISSING_REGISTER the contract needs a participants register (referrals_end), and none was given",
+    "BAD_ROW_LENGTH": "evidence/claims.csv:6: BAD_ROW_LENGTH the record has 4 cells but the header has 7",
+    "MISSING_VALUE": "evidence/claims.csv:3:4: MISSING_VALUE achieved_on is empty",
+    "BAD_DATE": "evidence/claims.csv:3:4: BAD_DATE achieved_on '01/05/2025' is not a date in the format '%Y-%m-%d'",
+    "BAD_NUMBER": "evidence/claims.csv:7:7: BAD_NUMBER amount_claimed '1,200.005' is not an amount in GBP",
+    "BAD_TEXT": "evidence/claims.csv:12:7: BAD_TEXT evidence_ref holds a NUL character (byte 0)",
+    "BAD_STATUS": "evidence/claims.csv:3:6: BAD_STATUS status 'maybe' is not one of claimed, withdrawn, failed",
+    "BAD_BOOLEAN": "evidence/participants.csv:2:3: BAD_BOOLEAN eligible 'si' is not true/false/yes/no/1/0",
+    "UNKNOWN_OUTCOME": "evidence/claims.csv:2:3: UNKNOWN_OUTCOME outcome_id 'ACC_ENTRYY' is not an outcome of the contract",
+    "WRONG_OUTCOME_KIND": "evidence/claims.csv:5:3: WRONG_OUTCOME_KIND outcome 'REOFFENDING' is an improvement outcome: it is paid on cohort results, not claims",
+    "UNKNOWN_PARTICIPANT": "evidence/claims.csv:3:2: UNKNOWN_PARTICIPANT participant_id 'P9' is not in the participants register",
+    "DUPLICATE_PARTICIPANT": "evidence/participants.csv:3:1: DUPLICATE_PARTICIPANT participant_id 'P3' is used by 2 rows that differ (also line 4)",
+    "SUBMITTED_BEFORE_ACHIEVED": "evidence/claims.csv:4:5: SUBMITTED_BEFORE_ACHIEVED submitted_on '2020-03-01' is before achieved_on '2020-03-15'",
+    "NON_POSITIVE_BASELINE": "evidence/results.csv:2:6: NON_POSITIVE_BASELINE baseline '0' must be greater than 0",
+    "DUPLICATE_ROW": "evidence/claims.csv:9:1: warning DUPLICATE_ROW line 9 repeats line 8 exactly (claim_id 'C7'); it is counted once",
+    "LEDGER_CHANGED": "ledger/kbop/2021-Q1.csv: LEDGER_CHANGED 2021-Q1.csv changed since quarter 2021-Q1 was closed",
+    "LEDGER_REMOVED": "ledger/kbop/2021-Q2.csv: LEDGER_REMOVED 2021-Q2.csv of closed quarter 2021-Q2 is missing",
+    "LEDGER_ADDED": "ledger/kbop/notes.txt: LEDGER_ADDED not a file sob writes in a ledger",
+    "LEDGER_REORDERED": "ledger/kbop/2021-Q3.toml: LEDGER_REORDERED the manifest records quarter 2021-Q2",
+    "LEDGER_CHAIN_BROKEN": "ledger/kbop/2021-Q3.toml: LEDGER_CHAIN_BROKEN previous_manifest matches no closed quarter",
+    "LEDGER_BAD_MANIFEST": "ledger/kbop/2021-Q2.toml: LEDGER_BAD_MANIFEST manifest cannot be parsed: Expected '=' after a key in a key/value pair (at line 1, column 5)",
+    "LEDGER_INCOMPLETE": "ledger/kbop/2021-Q4.csv: LEDGER_INCOMPLETE a quarter table without a manifest: an interrupted close",
+    "WITHDRAWN": "WITHDRAWN                 FAIL      status in the evidence is withdrawn   ← reason",
+    "INELIGIBLE": "INELIGIBLE                FAIL      eligible = False, cohort = 25+   ← reason",
+    "ENROLMENT_OUT_OF_PERIOD": "ENROLMENT_OUT_OF_PERIOD   FAIL      enrolled on 2022-05-01; enrolment period 2019-04-01 to 2022-03-31   ← reason",
+    "BEFORE_ENROLMENT": "BEFORE_ENROLMENT          FAIL      achieved 2020-01-05, enrolled 2020-02-01   ← reason",
+    "OUT_OF_WINDOW": "OUT_OF_WINDOW             FAIL      achieved 2022-06-01; window of 730 days ends 2022-02-01   ← reason",
+    "OUT_OF_CONTRACT_PERIOD": "OUT_OF_CONTRACT_PERIOD    FAIL      achieved 2023-04-02; outcomes count from 2019-04-01 to 2023-03-31   ← reason",
+    "LATE_CLAIM": "LATE_CLAIM                FAIL      submitted 2023-07-03; claims accepted until 2023-06-30   ← reason",
+    "PREREQUISITE_MISSING": "PREREQUISITE_MISSING      FAIL      no qualified ACC_ENTRY claim achieved on or before 2020-06-02   ← reason",
+    "MAX_CLAIMS": "MAX_CLAIMS                FAIL      rank 2 among this participant's ACC_ENTRY claims; max_claims = 1   ← reason",
+    "EXCLUSIVE": "EXCLUSIVE                 FAIL      C0041 (EMP_FT) holds exclusive group 'job-13w'   ← reason",
+    "VOLUME_CAP": "VOLUME_CAP                FAIL      rank 321 among accepted WELLBEING claims; volume_cap = 320   ← reason",
+    "BELOW_THRESHOLD": "R2021,improvement,,cohort-3,REOFFENDING,...,rejected,BELOW_THRESHOLD,...   (improvement 6% < min_improvement 10%)",
+    "PARTICIPANT_CAP": "PARTICIPANT_CAP  limit £1,800.00 − used before £500.00 = headroom £1,300.00; pays £1,300.00 of £1,500.00",
+    "OUTCOME_CAP": "OUTCOME_CAP  limit £150,000.00 − used before £149,500.00 = headroom £500.00; pays £500.00 of £1,500.00",
+    "CONTRACT_CAP": "CONTRACT_CAP  limit £2,500,000.00 − used before £2,500,000.00 = headroom £0.00; pays £0.00 of £2,000.00",
+    "PAYER_CAP": "PAYER_CAP  LCF: limit £300,000.00 − used before £299,850.00 = headroom £150.00; its part £450.00 is cut to £150.00",
+    "MISSING_FROM_EVIDENCE": "C0093,claim,P1207,,ACC_3M,,,rejected,MISSING_FROM_EVIDENCE,,0.00,1500.00,-1500.00,...",
+}
+
+
+def example_of(code: str) -> str | None:
+    """An example line of ``code`` as `sob` prints it (``None`` when the catalogue has none yet)."""
+    return EXAMPLES.get(code)
+
+
+# --------------------------------------------------------------------------
 # docs/codes.md
 
 
@@ -353,6 +435,12 @@ def render_markdown() -> str:
         "Every error, warning and reason code `sob` emits. Codes are stable: scripts",
         "and CI may rely on them. Errors make an input invalid (exit 1); warnings do",
         "not, unless `--strict` is given; reasons are the `reason` of an assessed claim.",
+        "",
+        "Each code's page says what it means, shows an example line, why it matters and",
+        "how to fix it. Examples of errors and warnings are as `sob validate` prints them",
+        "(`file:line:col: CODE message`, then the line itself and a hint); examples of",
+        "reasons are the line of `sob explain` (or of an export) that shows them. Your",
+        "messages name your own files, values and amounts.",
         "",
     ]
     for area, title in AREAS.items():
@@ -381,11 +469,18 @@ def _section(c: Code) -> list[str]:
         "",
         f"**What**: {_sentence(c.meaning)}",
         "",
+        *_example_lines(c.code),
         f"**Why**: {_sentence(c.why)}",
         "",
         f"**Fix**: {_sentence(c.fix)}",
         "",
     ]
+
+
+def _example_lines(code: str) -> list[str]:
+    """The **Example** block of a code's page: a line as a user meets it, so a search for the output finds the page."""
+    example = example_of(code)
+    return ["**Example**:", "", "```text", example, "```", ""] if example else []
 
 
 def _sentence(text: str) -> str:

@@ -123,6 +123,36 @@ _TITLE = {"claims": "Claims (SPEC 4.1)", "participants": "Participants register 
           "results": "Cohort results (SPEC 4.3)"}
 
 
+#: one example cell per column, so the reference shows what a real file of each kind looks like
+_EXAMPLE_CELLS: dict[tuple[str, str], str] = {
+    ("claims", "claim_id"): "C-0001", ("claims", "participant_id"): "P-0001", ("claims", "outcome_id"): "ACC-3M",
+    ("claims", "achieved_on"): "2021-02-01", ("claims", "submitted_on"): "2021-02-10", ("claims", "status"): "claimed",
+    ("claims", "evidence_ref"): "tenancy ref 4471", ("claims", "amount_claimed"): "1500.00",
+    ("participants", "participant_id"): "P-0001", ("participants", "enrolled_on"): "2020-09-14",
+    ("participants", "eligible"): "yes", ("participants", "cohort"): "18-24",
+    ("results", "result_id"): "R2021-C1", ("results", "outcome_id"): "REOFF-1", ("results", "cohort"): "2019 cohort",
+    ("results", "achieved_on"): "2021-06-30", ("results", "submitted_on"): "2021-07-15", ("results", "baseline"): "1.55",
+    ("results", "observed"): "1.42", ("results", "units"): "1000", ("results", "status"): "claimed",
+}
+
+
+def _example_file(file: str) -> list[str]:
+    """A header and one row of ``file`` with every column: a provider can check an export against it at a glance.
+
+    A column without an example cell (a column added to the catalogue later) shows an empty cell.
+    """
+    cols = columns_of(file)
+    return [
+        "Example (only the required columns must be present; extra columns are carried into exports):",
+        "",
+        "```csv",
+        ",".join(c.name for c in cols),
+        ",".join(_EXAMPLE_CELLS.get((file, c.name), "") for c in cols),
+        "```",
+        "",
+    ]
+
+
 def columns_markdown() -> str:
     """The reference page of the evidence columns (``docs/evidence-columns.md``), generated from the catalogue."""
     out = [
@@ -139,6 +169,7 @@ def columns_markdown() -> str:
         out += [f"## {_TITLE[file]}", "", "| column | required | type | meaning |", "|---|---|---|---|"]
         out += [f"| {c.name} | {'yes' if c.required else 'no'} | {c.type} | {c.meaning} |" for c in columns_of(file)]
         out.append("")
+        out += _example_file(file)
     out += ["## Value types", "", "| type | what a cell holds |", "|---|---|"]
     out += [f"| {t} | {_TYPE_DOC[t]} |" for t in VALUE_TYPES]
     out += [

@@ -16,9 +16,13 @@ the new one.  A Q.csv without a manifest is an incomplete close: it does not
 count, the next close of Q overwrites it, and :func:`verify` reports it.
 
 Q.csv is a machine record that ``sob`` reads back to work out what was paid,
-so it is written with the export's CSV rules (amounts ``1500.00``, ISO dates,
-null as an empty field) but *without* the spreadsheet formula prefix of SPEC 9:
-a ``'`` added to ``-P1`` would change the claim id it records.
+and a file people open in a spreadsheet, so it is written with the export's
+CSV rules (amounts ``1500.00``, ISO dates, null as an empty field) and the
+formula prefix of SPEC 9 made reversible: a text cell (or header) starting
+with ``= + - @``, a tab, a carriage return *or* ``'`` gets one leading ``'``,
+and every text cell read back loses one.  Escaping ``'`` itself is what makes
+the round trip exact: ``-P1`` is stored ``'-P1`` and ``'x`` is stored ``''x``.
+Amounts are numbers and are never prefixed.
 
 Each manifest records the SHA-256 of the previous closed quarter's manifest
 bytes (``""`` for the first), so editing, removing or reordering a closed
@@ -79,6 +83,53 @@ NOTE_COLUMN = "note"
 # Columns close_quarter needs in the claim table (besides due_<payer>).
 _TABLE_COLUMNS = META_COLUMNS + ("status", "entitled", "previously_paid", "due")
 _EVIDENCE_HASHES = ("contract", "claims", "participants", "results")
+
+
+# --------------------------------------------------------------------------
+# the ledger's CSV cells: formula-safe for spreadsheets, read back exactly
+
+# A text cell starting with one of these gets a leading "'" (SPEC 9's triggers, and "'" itself
+# so that the prefix can always be removed again without guessing).
+_LEDGER_ESCAPE = r"^[=+\-@\t\r']"
+
+
+def _ledger_escape(text: str) -> str:
+    """One header: ``'`` before a formula trigger or an apostrophe, so it reads back exactly."""
+    return "'" + text if re.match(_LEDGER_ESCAPE, text) else text
+
+
+def ledger_csv_bytes(table: pl.DataFrame, minor_units: int, plain: tuple[str, ...] = ()) -> bytes:
+    """``table`` as ledger CSV: the export's cells, with every text cell and header escaped.
+
+    A ledger file is opened in spreadsheets by finance teams, so a claim id
+    ``=HYPERLINK(...)`` must not run (SPEC 9); it is also read back by ``sob``,
+    so the escape is reversible (:func:`read_ledger_csv` undoes it exactly).
+    Money columns are integers here and written as plain amounts, never escaped;
+    ``plain`` names amounts already formatted as text, which are not escaped either.
+    """
+    escaped = table.with_columns(
+        pl.when(pl.col(name).cast(pl.String).str.contains(_LEDGER_ESCAPE))
+        .then(pl.lit("'") + pl.col(name).cast(pl.String))
+        .otherwise(pl.col(name).cast(pl.String))
+        .alias(name)
+        for name, dtype in table.schema.items()
+        if (dtype == pl.String or isinstance(dtype, (pl.Enum, pl.Categorical))) and name not in plain
+    ).rename({c: _ledger_escape(c) for c in table.columns})
+    return csv_bytes(escaped, minor_units, formula_prefix=False)
+
+
+def read_ledger_csv(data: bytes, columns: list[str] | None = None) -> pl.DataFrame:
+    """Ledger CSV bytes as text columns, with the escape of :func:`ledger_csv_bytes` removed.
+
+    Every cell and header loses one leading ``'``: the writer added one to
+    exactly the cells that start with ``'`` or a trigger, so the text read is
+    the text written.  ``columns`` (plain names) keeps only those columns.
+    """
+    df = pl.read_csv(io.BytesIO(data), infer_schema=False)
+    df = df.rename({c: c.removeprefix("'") for c in df.columns if c.startswith("'")})
+    if columns is not None:
+        df = df.select(columns)
+    return df.with_columns(pl.col(c).str.strip_prefix("'") for c in df.columns)
 
 
 # --------------------------------------------------------------------------
@@ -315,7 +366,7 @@ def closed_entitled(directory: Path, contract_id: str, q: Quarter, parsed: dict[
     """``claim_id`` and ``entitled`` (minor units) of a closed quarter's table, checked against its manifest."""
     cdir = _contract_dir(directory, contract_id)
     data = _vouched_table(cdir, q, parsed, f"ledger quarter {q} of {contract_id}")
-    df = pl.read_csv(io.BytesIO(data), infer_schema=False)
+    df = read_ledger_csv(data)
     if "claim_id" not in df.columns or "entitled" not in df.columns:
         raise InputError(f"ledger quarter {q} of {contract_id}: {q}.csv has no claim_id or entitled column")
     return _parse_money(df.select("claim_id", "entitled"), "entitled", _minor_units_of(parsed) if "minor_units" in parsed else minor_units, cdir / f"{q}.csv")
@@ -329,9 +380,7 @@ def opening_files(opening: pl.DataFrame, contract_id: str, q: Quarter, minor_uni
     """opening.csv and opening.toml of SPEC 10.3 for ``opening`` (``claim_id``, ``paid``, ``paid_<payer>``)."""
     amounts = ["paid", *(f"paid_{p}" for p in payer_ids)]
     table = opening.sort("claim_id").select("claim_id", *amounts)
-    buffer = io.BytesIO()
-    table.with_columns(money_text_expr(c, minor_units) for c in amounts).write_csv(buffer)
-    data = buffer.getvalue()
+    data = ledger_csv_bytes(table.with_columns(money_text_expr(c, minor_units) for c in amounts), minor_units, tuple(amounts))
     manifest = {
         "contract": contract_id,
         "precedes": str(q),
@@ -375,7 +424,7 @@ def _opening_frame(cdir: Path, minor_units: int, payer_ids: list[str]) -> pl.Dat
         raise InputError(f"ledger opening of {cdir.name}: {problem}; run `sob ledger verify`")
     if data is None:
         return None
-    df = pl.read_csv(io.BytesIO(data), infer_schema=False)
+    df = read_ledger_csv(data)
     wanted = ["claim_id", "paid", *(f"paid_{p}" for p in payer_ids)]
     missing = [c for c in wanted if c not in df.columns]
     if missing:
@@ -455,7 +504,7 @@ def _load_closed_table(
         )
     csv_path = cdir / f"{q}.csv"
     data = _vouched_table(cdir, q, parsed, where)
-    df = pl.read_csv(io.BytesIO(data), infer_schema=False)
+    df = read_ledger_csv(data)
     wanted = [*META_COLUMNS, "due", *(f"due_{p}" for p in payer_ids)]
     missing = [c for c in wanted if c not in df.columns]
     if missing:
@@ -491,7 +540,7 @@ def _totals_problem(data: bytes, parsed: dict[str, Any], csv_path: Path) -> str 
     payers = _manifest_payers(parsed)
     names = ["entitled", "previously_paid", "due", *(f"due_{p}" for p in payers)]
     try:
-        df = pl.read_csv(io.BytesIO(data), infer_schema=False)
+        df = read_ledger_csv(data)
         missing = [c for c in names if c not in df.columns]
         if missing:
             return f"{csv_path.name} has no column(s) {', '.join(missing)}"
@@ -893,7 +942,7 @@ def close_quarter(
     q = _as_quarter(quarter)
     cdir = _contract_dir(directory, contract_id)
     _check_table(table, payer_ids)
-    data = csv_bytes(table, minor_units, formula_prefix=False)
+    data = ledger_csv_bytes(table, minor_units)
     manifest_totals = _totals(table, minor_units, payer_ids, totals)
     evidence = _evidence_hashes(hashes)
     extra = dict(extra or {})
@@ -1338,7 +1387,7 @@ def _cap_use(
     limits = {k: v for k, v in totals.items() if k.startswith("cap_")}
     if not limits:
         return {}
-    table = pl.read_csv(io.BytesIO(data), infer_schema=False, columns=["outcome_id", "due"])
+    table = read_ledger_csv(data, columns=["outcome_id", "due"])
     table = _parse_money(table, "due", units, cdir / f"{q}.csv")
     for outcome, due in table.group_by("outcome_id").agg(pl.col("due").sum()).iter_rows():
         by_outcome[outcome] = by_outcome.get(outcome, 0) + int(due or 0)

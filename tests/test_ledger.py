@@ -120,10 +120,26 @@ def test_close_writes_csv_and_chained_manifest(two: Path) -> None:
     assert ledger.verify(two) == []
 
 
-def test_ledger_csv_is_raw_not_formula_prefixed(two: Path) -> None:
+def test_ledger_csv_is_formula_safe_and_amounts_plain(two: Path) -> None:
+    """SPEC 9's prefix in the ledger too: a spreadsheet opening Q.csv never runs a formula."""
     text = (cdir(two) / "2025-Q1.csv").read_text()
-    assert "\n-C1,claim,=P1," in text and "'" not in text
+    assert "\n'-C1,claim,'=P1," in text and ",'=not a formula here\n" in text
     assert ",1500.00," in text and ",500.01," in text
+    q2 = (cdir(two) / "2025-Q2.csv").read_text()
+    assert ",-500.00,-350.00,-150.00," in q2  # negative amounts are numbers, never prefixed
+
+
+def test_ledger_csv_reads_back_every_escaped_id_exactly(root: Path) -> None:
+    """The escape is reversible: ids that start with a trigger or with an apostrophe come back unchanged."""
+    ids = ["=SUM(A1)", "+1", "-2", "@x", "\tT", "'quoted", "''two", "plain", "a'b"]
+    rows = [{"id": i, "participant": i, "entitled": 1, "due": 1, "kc": 1} for i in ids]
+    close(root, "2025-Q1", rows)
+    text = (cdir(root) / "2025-Q1.csv").read_text()
+    assert "\n'=SUM(A1),claim,'=SUM(A1)," in text and "\n'''two," in text and "\na'b,claim,a'b," in text
+    paid = ledger.previously_paid(root, CONTRACT, Quarter(2025, 2), PAYERS, 2)
+    assert sorted(paid["claim_id"]) == sorted(ids)
+    assert sorted(paid["participant_id"]) == sorted(ids)
+    assert ledger.verify(root) == []
 
 
 def test_previously_paid_sums_dues_per_claim_and_payer(two: Path) -> None:

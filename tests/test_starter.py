@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tomllib
 from datetime import timedelta
 from decimal import Decimal
@@ -9,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from sob import columns
 from sob.contract import load_contract
-from sob.contract.starter import starter_contract, starter_text, write_starter
+from sob.contract.starter import STARTER_EVIDENCE, starter_contract, starter_text, write_starter
 from sob.findings import InputError
 from sob.quarters import Quarter
 
@@ -103,3 +107,50 @@ def test_worked_example_passes_in_the_engine(tmp_path):
     contract, _ = load_contract(path)
     results = examples.run_examples(contract)
     assert [(r.passed, r.differences) for r in results] == [(True, [])]
+
+
+# ---------------------------------------------------------------- sob init through the command line
+
+
+def _sob(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sob", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def test_sob_init_writes_a_starter_that_validates_tests_and_pays_as_written(tmp_path):
+    """A new user's first three commands all succeed on what `sob init` wrote, without editing it."""
+    init = _sob(tmp_path, "init")
+    assert init.returncode == 0, init.stderr
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == [
+        "contract.toml", "evidence/claims.csv", "evidence/participants.csv"]
+    text = (tmp_path / "contract.toml").read_text(encoding="utf-8")
+    assert "[evidence]" in text and "[[examples]]" in text
+    assert sum(line.startswith("#") for line in text.splitlines()) >= 20  # commented, not bare data
+    validate = _sob(tmp_path, "validate", "contract.toml")
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert "claims 2 rows" in validate.stdout and "participants 2 rows" in validate.stdout
+    test = _sob(tmp_path, "test", "contract.toml")
+    assert test.returncode == 0 and test.stdout.startswith("PASS"), test.stdout
+    # the template claims are the worked example's: the same quarter pays the same, by hand
+    # ENTRY 500.00 paid in 2025-Q1; SUSTAIN_3M 1500.00 cut to 1800.00 - 500.00 = 1300.00 in 2025-Q2
+    pay = _sob(tmp_path, "pay", "contract.toml", "--quarter", "2025-Q2", "--format", "json")
+    assert pay.returncode == 0, pay.stderr
+    totals = json.loads(pay.stdout)["totals"]
+    assert (totals["entitled"], totals["previously_paid"], totals["due"]) == ("1800.00", "500.00", "1300.00")
+
+
+def test_template_evidence_has_every_canonical_column_and_two_rows():
+    for name, text in STARTER_EVIDENCE.items():
+        kind = Path(name).stem
+        header, *rows = text.splitlines()
+        assert tuple(header.split(",")) == columns.names_of(kind)
+        assert len(rows) == 2
+
+
+def test_sob_init_refuses_when_a_template_file_exists_and_writes_nothing(tmp_path):
+    (tmp_path / "evidence").mkdir()
+    (tmp_path / "evidence" / "participants.csv").write_text("mine\n")
+    result = _sob(tmp_path, "init", "contract.toml")
+    assert result.returncode == 1
+    assert "participants.csv already exists" in result.stderr
+    assert not (tmp_path / "contract.toml").exists() and not (tmp_path / "evidence" / "claims.csv").exists()
+    assert (tmp_path / "evidence" / "participants.csv").read_text() == "mine\n"
