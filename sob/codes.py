@@ -340,6 +340,14 @@ def meaning(code: str) -> str | None:
 
 #: one line of output showing each code; ``tests/test_docs.py`` requires one for every code
 EXAMPLES: dict[str, str] = {
+    "BAD_STEPS": "contract.toml:14:40: BAD_STEPS outcome 'S' steps 'at' must increase: 0.1 follows 0.2",
+    "BAD_SCALE": "contract.toml:20:24: BAD_SCALE outcome 'C' scale has zero_at = full_at = 1: the scale has no width",
+    "NETTING_CYCLE": "contract.toml:32:11: NETTING_CYCLE net_of forms a cycle: N1 -> N2 -> N1",
+    "NETTED": "PB-C2F,improvement,,cohort-2,COHORT_2,...,rejected,NETTED,...   (the pooled result POOLED settled it)",
+    "ADJUSTMENT": "ADJ-2020-Q1-PROFILE,adjustment,,,,2020-06-30,...,paid,ADJUSTMENT,971234.00,...,"
+                  "Payment on profile, COVID-19 flexibility",
+    "CAP_LOWERED": "contract.toml:11:72: warning CAP_LOWERED caps.total is lowered from 2020-04-01 (1000.00 to 900.00): "
+                   "runs from then on may claw back what was paid under the higher limit",
     "NOT_UTF8": "contract.toml:1:1: NOT_UTF8 the file is UTF-16 text; a contract must be UTF-8",
     "TOML_SYNTAX": "contract.toml:2:10: TOML_SYNTAX TOML syntax: Expected ']' at the end of a table declaration",
     "UNKNOWN_SCHEMA": "contract.toml:1:1: UNKNOWN_SCHEMA schema \"sob/2\" is not a format this sob reads (sob/1)",
