@@ -79,7 +79,10 @@ def close_record(directory: Path | None, run: PayRun) -> CloseRecord:
         return CloseRecord("preview", builds_on=f"{q} {sha}") if q < run.quarter else CloseRecord("preview")
     data = summary(run)["totals"]
     recorded = parsed.get("totals", {})
-    same = all(str(recorded.get(k)) == str(data[k]) for k in ("claims", "entitled", "previously_paid", "due"))
+    # a manifest counts every row of Q.csv, adjustments included (SPEC 10.6: the JSON counts them apart)
+    rows = int(data["claims"]) + int(data.get("adjustments", 0))
+    same = str(recorded.get("claims")) == str(rows) and all(
+        str(recorded.get(k)) == str(data[k]) for k in ("entitled", "previously_paid", "due"))
     status = "closed" if same else "preview (differs from the closed quarter)"
     return CloseRecord(status, sha, None if parsed.get("closed_at") is None else str(parsed["closed_at"]))
 

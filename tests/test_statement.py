@@ -52,9 +52,10 @@ def test_the_statement_is_the_payers_json_figures_and_its_lines_add_up(closed: d
     assert _amount(rows["Due this quarter"][0]) == Decimal(lcf["due"])
     assert _amount(rows["Total due from LCF"][0]) == Decimal(lcf["due"])
     assert rows["Status"][0] == "closed"
-    by_outcome: dict[str, Decimal] = {}  # due_LCF of the claim table, by outcome, summed by hand
+    by_outcome: dict[str, Decimal] = {}  # due_LCF of the claim table, by outcome (adjustments: by id), by hand
     for r in read_rows(table):
-        by_outcome[r["outcome_id"]] = by_outcome.get(r["outcome_id"], Decimal(0)) + Decimal(r["due_LCF"])
+        key = r["claim_id"] if r["kind"] == "adjustment" else r["outcome_id"]
+        by_outcome[key] = by_outcome.get(key, Decimal(0)) + Decimal(r["due_LCF"])
     lines = {k: _amount(v[2]) for k, v in rows.items() if k in by_outcome}
     assert lines == {k: v for k, v in by_outcome.items() if v != 0}
     assert sum(lines.values()) == Decimal(lcf["due"])
