@@ -162,20 +162,32 @@ def assess(contract, claims, participants, results, as_at, parts=None):
     parts = {} if parts is None else parts
     for r in rows:
         rid = r["id"]
-        if reason[rid] is not None:
+        if reason.get(rid) is not None:
             st = "capped" if reason[rid] == "VOLUME_CAP" else "rejected"
             out[rid] = (st, reason[rid], None, 0)
             parts[rid] = [0] * len(contract.payers)
             continue
+        if r["kind"] == "adjustment":
+            # SPEC 10.6: never cut; its own signed split; counts against the total and every payer cap
+            # (headroom may go below zero); participant and outcome caps ignore it
+            amount = {a.id: a.amount for a in contract.adjustments}[rid]
+            row_parts = signed_split(amount, adjustment_shares(contract, rid))
+            parts[rid] = row_parts
+            for payer, part in zip(contract.payers, row_parts):
+                used_payer[payer.id] += part
+            used_t += amount
+            out[rid] = ("paid", "ADJUSTMENT", amount, amount)
+            continue
         p = price[rid]
         o = outcomes[r["outcome_id"]]
-        rooms = []
+        rooms = []  # SPEC 10.6: a headroom below zero (after an adjustment) counts as zero
         if contract.caps.per_participant is not None and r["kind"] == "claim":
-            rooms.append((contract.caps.per_participant - used_p.get(r["participant_id"], 0), 0, "PARTICIPANT_CAP"))
+            rooms.append((max(contract.caps.per_participant - used_p.get(r["participant_id"], 0), 0), 0,
+                          "PARTICIPANT_CAP"))
         if o.amount_cap is not None:
-            rooms.append((o.amount_cap - used_o.get(o.id, 0), 1, "OUTCOME_CAP"))
+            rooms.append((max(o.amount_cap - used_o.get(o.id, 0), 0), 1, "OUTCOME_CAP"))
         if contract.caps.total is not None:
-            rooms.append((contract.caps.total - used_t, 2, "CONTRACT_CAP"))
+            rooms.append((max(contract.caps.total - used_t, 0), 2, "CONTRACT_CAP"))
         if contract.caps.partial:
             pay = min([p] + [x[0] for x in rooms])
         else:
@@ -210,6 +222,20 @@ def split(amount: int, shares: list[Fraction]) -> list[int]:
     for i in sorted(range(len(shares)), key=lambda i: (-rema[i], i))[:left]:
         parts[i] += 1
     return parts
+
+
+def signed_split(amount: int, shares: list[Fraction]) -> list[int]:
+    """SPEC 10.6: a negative amount splits as the negative of the split of its absolute value."""
+    return [-x for x in split(-amount, shares)] if amount < 0 else split(amount, shares)
+
+
+def adjustment_shares(contract, adjustment_id: str) -> list[Fraction]:
+    """SPEC 10.6: the adjustment's own ``payers`` (others get 0), else the contract's shares."""
+    own = {a.id: a.payers for a in contract.adjustments}.get(adjustment_id)
+    if own is None:
+        return [Fraction(p.share) for p in contract.payers]
+    named = dict(own)
+    return [Fraction(named.get(p.id, 0)) for p in contract.payers]
 
 
 def payer_caps(contract, outcome, amount, used):
@@ -272,8 +298,11 @@ def pay(contract, claims, participants, results, as_at, previous_end):
     for rid in order:
         status, reason, price, entitled = now[rid]
         previous = before[rid][3] if rid in before else 0
-        split_shares = shares(contract, outcomes[outcome_of[rid]])
-        ent_parts, prev_parts = split(entitled, split_shares), split(previous, split_shares)
+        if rid in outcome_of:
+            split_shares = shares(contract, outcomes[outcome_of[rid]])
+        else:  # an adjustment (SPEC 10.6)
+            split_shares = adjustment_shares(contract, rid)
+        ent_parts, prev_parts = signed_split(entitled, split_shares), signed_split(previous, split_shares)
         if any(p.cap is not None for p in contract.payers):  # SPEC 11.1: a row's amounts per payer are its parts
             ent_parts, prev_parts = now_parts[rid], before_parts.get(rid, [0] * len(payer_ids))
         due_parts = {p: e - q for p, e, q in zip(payer_ids, ent_parts, prev_parts)}
