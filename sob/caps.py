@@ -15,11 +15,17 @@ Python would be slow, so the walk is confined to the rows that can be cut:
 * once the contract-wide headroom can fit no remaining price, every later row
   pays nothing; the walk stops and the rest is filled in vectorised.
 
+Adjustments (SPEC 10.6) are never cut and count against the total cap
+(a negative one gives headroom back), so with them a total cap takes the
+walk, adjustments are safe rows, and a negative one turns off the stop.
+
 Payer caps (SPEC 11.1) cut each payer's *part* of a row, so with them the
 caps also give every row's parts (``_part_<payer>`` columns).  Until the
 first row at which some payer's parts could pass its cap, no payer cap
-binds and the parts are the plain split; from that row on everything is
-walked, every cap together, in processing order.
+binds and the parts are the plain split.  From that row on the rows go in
+regimes over which the set of exhausted payers is fixed (see
+:func:`_payer_walk`): parts come from one split per distinct amount, and
+only the rows where that set may change are walked one at a time.
 """
 
 from __future__ import annotations
