@@ -15,6 +15,13 @@ interpreter (start-up included), interleaved rep by rep:
 - ``pay-json``: ``sob pay OUT/contract.toml --quarter Q --format json`` (stdout to /dev/null);
 - ``pay-export``: ``sob pay OUT/contract.toml --quarter Q --export OUT/out.parquet``.
 
+With ``--payer-caps`` two variants of the card's contract are timed too
+(``pay --format json``), both with the card's single payer replaced by two,
+DWP 0.7 and LCF 0.3 (SPEC 11.1): ``pay-split`` without caps, and
+``pay-pcaps`` with caps that bind early (LCF 30.00 per claim of the case,
+``shift``, binding after about 7% of the rows; DWP 1,000.00 per claim,
+``cut``, binding after about 70%), so every later claim meets a payer cap.
+
 Wall time is ``time.perf_counter()`` around start and reaping of the child;
 peak RSS is the child's own ``ru_maxrss`` from ``os.wait4`` (KiB on Linux).
 The table shows medians; ratios are against the bare read of the same size
@@ -31,6 +38,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -48,6 +56,7 @@ QUICK_SIZES = "100000"
 
 # Targets of the performance issue.
 PAY_VS_READ = 3.0  # sob pay --format json within 3x the bare read_csv (largest size)
+PAYER_CAPS_VS_SPLIT = 2.0  # issue 15: payer caps on every claim within 2x the same contract without them
 VALIDATE_VS_READ = 1.5  # sob validate within 1.5x the bare read_csv (largest size)
 RSS_VS_CSV = 3.0  # peak RSS of every sob command within 3x the claims CSV size (largest size)
 SCALING = 1.1  # time(10 N) <= 11 x time(N): at most 10% worse than linear
@@ -197,6 +206,27 @@ def commands(folder: Path, quarter: str) -> dict[str, list[str]]:
     }
 
 
+_ONE_PAYER = re.compile(r"^\[\[payers\]\]\r?\n(?:(?!\[).*\r?\n)*", re.MULTILINE)
+
+
+def payer_variants(folder: Path, n: int, quarter: str) -> dict[str, list[str]]:
+    """``pay-split`` and ``pay-pcaps``: the case's contract with two payers, without and with payer caps."""
+    text = (folder / "contract.toml").read_text(encoding="utf-8")
+    if len(_ONE_PAYER.findall(text)) != 1:
+        raise ValueError("the payer-caps variant needs a contract with one [[payers]] table")
+    two = ('[[payers]]\nid = "DWP"\nname = "DWP"\nshare = 0.7\n{dwp}\n'
+           '[[payers]]\nid = "LCF"\nname = "LCF"\nshare = 0.3\n{lcf}\n')
+    split = _ONE_PAYER.sub(two.format(dwp="", lcf=""), text)
+    capped = _ONE_PAYER.sub(two.format(dwp=f'cap = {1000 * n}.00\non_cap = "cut"',
+                                       lcf=f'cap = {30 * n}.00\non_cap = "shift"'), text)
+    out = {}
+    for name, body in (("pay-split", split), ("pay-pcaps", capped)):
+        path = folder / f"contract-{name}.toml"
+        path.write_text(body, encoding="utf-8")
+        out[name] = sob_command() + ["pay", str(path), "--quarter", quarter, "--format", "json"]
+    return out
+
+
 # --- the run -------------------------------------------------------------------------------
 
 
@@ -206,10 +236,12 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
     claims_bytes = case["bytes"]["claims.csv"]
     warm([folder / "claims.csv", folder / "participants.csv"])
     argvs = commands(folder, case["quarter"])
-    runs: dict[str, list[dict]] = {c: [] for c in COMMANDS}
+    if args.payer_caps:
+        argvs |= payer_variants(folder, n, case["quarter"])
+    runs: dict[str, list[dict]] = {c: [] for c in argvs}
     failed: set[str] = set()
     for rep in range(args.reps):
-        for name in COMMANDS:
+        for name in argvs:
             if name in failed:
                 continue
             if name == "pay-export":
@@ -257,6 +289,10 @@ def check_targets(sizes: list[dict]) -> list[dict]:
     add("sob pay --format json <= 3x bare read_csv", c["pay-json"]["wall_vs_read"], PAY_VS_READ,
         "median wall time ratio")
     add("sob validate <= 1.5x bare read_csv", c["validate"]["wall_vs_read"], VALIDATE_VS_READ, "median wall time ratio")
+    if "pay-pcaps" in c:
+        with_caps, without = c["pay-pcaps"]["median_wall_s"], c["pay-split"]["median_wall_s"]
+        add("pay with payer caps binding <= 2x without", with_caps / without if with_caps and without else None,
+            PAYER_CAPS_VS_SPLIT, "median wall time ratio, two payers")
     rss = [c[k]["rss_vs_csv"] for k in SOB_COMMANDS if c[k]["rss_vs_csv"] is not None]
     worst = max(SOB_COMMANDS, key=lambda k: c[k]["rss_vs_csv"] or 0.0)
     add("peak RSS <= 3x CSV file size", max(rss) if len(rss) == len(SOB_COMMANDS) else None, RSS_VS_CSV,
@@ -331,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contract", type=Path, default=None, help="source contract for the generator")
     ap.add_argument("--timeout", type=float, default=None, help="kill a child after this many seconds")
     ap.add_argument("--quick", action="store_true", help=f"smoke test: sizes {QUICK_SIZES} only")
+    ap.add_argument("--payer-caps", action="store_true",
+                    help="also time the card with two payers, without and with payer caps that bind early")
     ap.add_argument("--json", nargs="?", const=HERE / "results.json", type=Path, default=None, metavar="PATH",
                     help="also write the results as JSON (default path benchmarks/results.json)")
     args = ap.parse_args(argv)

@@ -8,6 +8,10 @@ integer expressions per payer, evaluated over all rows at once.  When the
 products could overflow 64 bits (shares with very many decimals, huge
 amounts), the split falls back to splitting each distinct (outcome, amount)
 pair exactly in Python and joining the parts back.
+
+Adjustments (SPEC 10.6) are split with their own ``payers`` (else the
+contract's shares), a negative amount as the negative of the split of its
+absolute value; they are few, so their rows are split one by one.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from math import lcm
 
 import polars as pl
 
-from sob.contract import Contract
+from sob.contract import Adjustment, Contract
 from sob.money import split_largest_remainder
 from sob.rules import keyed_like
 
@@ -32,9 +36,35 @@ def share_table(contract: Contract) -> tuple[int, dict[str, list[int]], list[int
     """
     shares = {o.id: contract.shares_for(o) for o in contract.outcomes}
     default = [Fraction(p.share) for p in contract.payers]
-    denominator = lcm(*(s.denominator for row in [*shares.values(), default] for s in row))
+    own = [adjustment_shares(contract, a) for a in contract.adjustments]  # in D too, so their parts are integers
+    denominator = lcm(*(s.denominator for row in [*shares.values(), default, *own] for s in row))
     numerators = {oid: [int(s * denominator) for s in row] for oid, row in shares.items()}
     return denominator, numerators, [int(s * denominator) for s in default]
+
+
+def adjustment_shares(contract: Contract, adjustment: Adjustment) -> list[Fraction]:
+    """Shares of every contract payer (``[[payers]]`` order) for an adjustment (SPEC 10.6).
+
+    Its own ``payers`` table, payers it does not name getting 0, else the
+    contract's shares, as an outcome's ``payers`` overrides them (5.6).
+    """
+    if adjustment.payers is None:
+        return [Fraction(p.share) for p in contract.payers]
+    named = dict(adjustment.payers)
+    return [Fraction(named.get(p.id, 0)) for p in contract.payers]
+
+
+def adjustment_numerators(contract: Contract) -> dict[str, list[int]]:
+    """Each adjustment's numerators over the common denominator of :func:`share_table`, by adjustment id."""
+    denominator = share_table(contract)[0]
+    return {a.id: [int(s * denominator) for s in adjustment_shares(contract, a)] for a in contract.adjustments}
+
+
+def signed_split(amount: int, numerators: list[int], denominator: int) -> list[int]:
+    """SPEC 10.6: a negative amount splits as the negative of the split of its absolute value."""
+    if amount < 0:
+        return [-x for x in split_integers(-amount, numerators, denominator)]
+    return split_integers(amount, numerators, denominator)
 
 
 def one_payer_takes_all(contract: Contract) -> bool:
@@ -64,7 +94,31 @@ def split_amounts(frame: pl.DataFrame, contract: Contract, amount: str, prefix: 
     """Add ``<prefix><payer id>`` columns splitting ``amount`` per the outcome's shares.
 
     Null amounts split as 0.  The parts of every row sum to its amount.
+    Rows of kind ``adjustment`` (when ``frame`` has ``kind`` and
+    ``claim_id``) are split with the adjustment's own shares, signed.
     """
+    if contract.adjustments and {"kind", "claim_id"} <= set(frame.columns):
+        return _split_adjustments(_split_plain(frame, contract, amount, prefix), contract, amount, prefix)
+    return _split_plain(frame, contract, amount, prefix)
+
+
+def _split_adjustments(frame: pl.DataFrame, contract: Contract, amount: str, prefix: str) -> pl.DataFrame:
+    """Redo the parts of the adjustment rows (few) with their own shares and sign (SPEC 10.6)."""
+    at = frame.select((pl.col("kind") == "adjustment").fill_null(False).arg_true()).to_series()
+    if not at.len():
+        return frame
+    denominator, _, default = share_table(contract)
+    own = adjustment_numerators(contract)
+    picked = frame.select(pl.col("claim_id").gather(at), pl.col(amount).fill_null(0).gather(at)).rows()
+    parts = [signed_split(int(value), own.get(str(aid), default), denominator) for aid, value in picked]
+    return frame.with_columns(
+        frame[f"{prefix}{pid}"].cast(pl.Int64).scatter(at, [p[i] for p in parts])
+        for i, pid in enumerate(contract.payer_ids)
+    )
+
+
+def _split_plain(frame: pl.DataFrame, contract: Contract, amount: str, prefix: str) -> pl.DataFrame:
+    """The split of every row by its outcome's shares (the contract's for an unknown outcome)."""
     if one_payer_takes_all(contract):
         return frame.with_columns(pl.col(amount).fill_null(0).alias(f"{prefix}{contract.payer_ids[0]}"))
     denominator, numerators, default = share_table(contract)

@@ -223,13 +223,14 @@ def assess(contract, claims, participants, results, as_at, parts=None):
             used_t += p
             continue
         o = outcomes[r["outcome_id"]]
-        rooms = []
+        rooms = []  # SPEC 10.6: a headroom below zero (after an adjustment) counts as zero
         if contract.caps.per_participant is not None and r["kind"] == "claim":
-            rooms.append((contract.caps.per_participant - used_p.get(r["participant_id"], 0), 0, "PARTICIPANT_CAP"))
+            rooms.append((max(contract.caps.per_participant - used_p.get(r["participant_id"], 0), 0), 0,
+                          "PARTICIPANT_CAP"))
         if o.amount_cap is not None:
-            rooms.append((o.amount_cap - used_o.get(o.id, 0), 1, "OUTCOME_CAP"))
+            rooms.append((max(o.amount_cap - used_o.get(o.id, 0), 0), 1, "OUTCOME_CAP"))
         if contract.caps.total is not None:
-            rooms.append((contract.caps.total - used_t, 2, "CONTRACT_CAP"))
+            rooms.append((max(contract.caps.total - used_t, 0), 2, "CONTRACT_CAP"))
         if contract.caps.partial:  # a headroom below zero (after an adjustment) counts as zero (SPEC 10.6)
             pay = max(0, min([p] + [x[0] for x in rooms]))
         else:
