@@ -36,7 +36,7 @@ from typer.testing import CliRunner
 from sob.assessment import assess
 from sob.cli import app
 from sob.contract.model import CapPoint, Payer
-from sob.contract.starter import CAP_SCHEDULE_EXAMPLE, starter_text
+from sob.contract.starter import CAP_SCHEDULE_EXAMPLE, starter_text, write_starter
 from sob.payrun import pay_quarter, summary
 from sob.quarters import Quarter
 
@@ -152,11 +152,13 @@ def test_the_schema_accepts_a_schedule_and_refuses_a_bad_entry():
 
 
 def test_sob_init_shows_a_schedule_that_validates_when_uncommented(tmp_path):
-    text = starter_text()
-    assert CAP_SCHEDULE_EXAMPLE in text
+    path = tmp_path / "c.toml"
+    write_starter(path)  # the contract and the template evidence its [evidence] names
+    text = path.read_text(encoding="utf-8")
+    assert text == starter_text("c.toml") and CAP_SCHEDULE_EXAMPLE in text
     block = "\n".join(line.removeprefix("# ") for line in CAP_SCHEDULE_EXAMPLE.splitlines() if line.startswith(("# total", "#   ", "# ]")))
     edited = text.replace("total = 250000.00\n", block + "\n")
-    path = tmp_path / "c.toml"
+    assert edited != text
     path.write_text(edited)
     result = run("validate", path, "--format", "json")
     assert result.returncode == 0, result.stdout
