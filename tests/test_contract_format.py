@@ -23,6 +23,7 @@ KEY_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "### `requires`": (fmt.REQUIREMENT_FIELDS, ("outcome",)),
     "### `steps`": (fmt.STEP_FIELDS, ("at", "amount")),
     "### `scale`": (fmt.SCALE_FIELDS, ("zero_at", "full_at")),
+    "### `age_at_enrolment`": (fmt.AGE_BAND_FIELDS, ()),
 }
 
 
@@ -42,7 +43,7 @@ def rows(text: str) -> list[list[str]]:
 def test_every_kind_in_the_key_tables_has_a_converter():
     used = {kind for fields in (fmt.CONTRACT_FIELDS, fmt.PAYER_FIELDS, fmt.CAPS_FIELDS, fmt.EVIDENCE_FIELDS,
                                 fmt.OUTCOME_FIELDS, fmt.PRICE_POINT_FIELDS, fmt.TIER_FIELDS, fmt.REQUIREMENT_FIELDS,
-                                fmt.STEP_FIELDS, fmt.SCALE_FIELDS)
+                                fmt.STEP_FIELDS, fmt.SCALE_FIELDS, fmt.AGE_BAND_FIELDS)
             for kind in fields.values()}
     assert used == set(CONVERTERS)
 
