@@ -314,8 +314,8 @@ def _assess_results(results: pl.DataFrame, contract: Contract) -> pl.DataFrame:
 
 
 def _apply_money(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
-    """Caps over accepted rows, then status and reason as SPEC 5.5 names them."""
-    rows = apply_caps(rows, contract).rename({"status": "_evidence_status"})
+    """Netting (SPEC 11.6), caps over accepted rows, then status and reason as SPEC 5.5 names them."""
+    rows = apply_caps(_apply_netting(rows, contract), contract).rename({"status": "_evidence_status"})
     price, payable = pl.col("price"), pl.col("payable")
     status = (
         pl.when(pl.col("reason") == "VOLUME_CAP")
@@ -331,3 +331,66 @@ def _apply_money(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     # the last step: later stages group and filter these columns, never gather from them
     rows = with_row_wise(rows, status.alias("status"), pl.coalesce("reason", "cap_reason").alias("reason"), rechunk=False)
     return rows.drop("cap_reason", "_o")
+
+
+def netting_rows(rows: pl.DataFrame, contract: Contract) -> tuple[list[int], list[int]]:
+    """Positions (in ``rows``, sorted in processing order) of the netting rows and of the NETTED rows (SPEC 11.6).
+
+    Rows are decided in processing order, because a netting row may itself
+    be a row of an outcome another one is net of: a *netting row* is a
+    result of an outcome with ``net_of`` that took its cohort's slot
+    (reason null or ``BELOW_THRESHOLD``) and is not NETTED; a result of a
+    listed outcome that passed every rule of 5.3 and comes after a netting
+    row that lists it is ``NETTED``.  Only the few result rows of the
+    outcomes involved are read.
+    """
+    netting = {o.id: set(o.net_of) for o in contract.outcomes if o.net_of}
+    involved = set(netting).union(*netting.values())
+    candidates = (
+        rows.lazy()
+        .with_row_index("_at")
+        .filter((pl.col("kind") == "improvement") & pl.col("outcome_id").cast(pl.String).is_in(sorted(involved)))
+        .select("_at", pl.col("outcome_id").cast(pl.String), pl.col("reason").cast(pl.String))
+        .collect()
+    )
+    settled: set[str] = set()
+    nets: list[int] = []
+    netted: list[int] = []
+    for at, outcome_id, reason in candidates.iter_rows():
+        if outcome_id in settled and reason is None:
+            netted.append(at)
+        elif outcome_id in netting and reason in (None, "BELOW_THRESHOLD"):
+            nets.append(at)
+            settled |= netting[outcome_id]
+    return nets, netted
+
+
+def _apply_netting(rows: pl.DataFrame, contract: Contract) -> pl.DataFrame:
+    """``NETTED`` rows, and each netting row's price reduced by what its listed outcomes were entitled to.
+
+    What the listed outcomes' rows before a netting row are entitled to is
+    what the sequential cap walk gives them, which depends on every row
+    before them; netting rows are few, so the walk is run on the prefix of
+    rows before each one, with the prices of earlier netting rows already
+    reduced.  The reduced price, floored at zero, is the row's price in
+    every output, and the caps then apply to it.
+    """
+    if not any(o.net_of for o in contract.outcomes) or rows.height == 0:
+        return rows
+    nets, netted = netting_rows(rows, contract)
+    if netted:
+        rows = rows.with_columns(
+            rows["reason"].cast(pl.String).scatter(netted, "NETTED").cast(REASON),
+            rows["price"].scatter(netted, None),
+        )
+    listed = {o.id: sorted(o.net_of) for o in contract.outcomes}
+    for at in nets:
+        price = rows["price"][at]
+        if rows["reason"][at] is not None or price is None:
+            continue  # below the threshold: the pooled assessment settled the listed rows, and pays nothing
+        before = apply_caps(rows.head(at), contract)
+        is_listed = (pl.col("kind") == "improvement") & pl.col("outcome_id").cast(pl.String).is_in(
+            listed[str(rows["outcome_id"][at])])
+        already = before.filter(is_listed)["payable"].sum()
+        rows = rows.with_columns(rows["price"].scatter(at, max(0, price - int(already))))
+    return rows

@@ -264,6 +264,11 @@ _CATALOGUE: tuple[Code, ...] = (
     _reason("BELOW_THRESHOLD", "rejected", "5.3", "a cohort result below `min_improvement`",
             "An improvement outcome pays only for an improvement of at least the threshold.",
             "check baseline and observed in the results file"),
+    _reason("NETTED", "rejected", "11.6",
+            "a result of an outcome that an earlier pooled payment (`net_of`) already settled",
+            "The pooled payment was reduced by what the listed outcomes were paid before it; paying a later "
+            "result of them as well would pay the same improvement twice.",
+            "nothing to fix: the pooled payment before it in processing order settled the outcome"),
     _reason("PARTICIPANT_CAP", "partial / capped", "5.5", "cut by the per-participant cap (`caps.per_participant`)",
             "The contract caps what is paid for any one participant.", "nothing to fix unless the cap is wrong"),
     _reason("OUTCOME_CAP", "partial / capped", "5.5", "cut by the outcome's `amount_cap`",

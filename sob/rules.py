@@ -52,6 +52,7 @@ RESULT_RULES: tuple[str, ...] = (
     "LATE_CLAIM",
     "MAX_CLAIMS",
     "BELOW_THRESHOLD",
+    "NETTED",
 )
 CAP_REASONS: tuple[str, ...] = ("PARTICIPANT_CAP", "OUTCOME_CAP", "CONTRACT_CAP")
 

@@ -142,6 +142,7 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
                b.is_not_null() & decimal_ok("baseline") & ~positive("baseline"), "baseline"),
         Check("BAD_NUMBER", "observed", o.is_not_null() & ~non_negative("observed"), "observed"),
         Check("BAD_NUMBER", "units", u.is_not_null() & ~positive("units"), "units"),
+        *_steps_units_check(contract),
         *_range_checks(contract),
     ]
     out = {
@@ -213,6 +214,23 @@ def _range_checks(contract: Contract) -> list[Check]:
     return checks
 
 
+_STEPS_UNITS = "must be 1: the outcome pays by steps, a whole amount per result that units do not multiply"
+
+
+def _steps_units_check(contract: Contract) -> list[Check]:
+    """SPEC 11.3: a result of a ``steps`` outcome with ``units`` other than 1 (as a number) is BAD_NUMBER.
+
+    A step's amount is the payment for the whole result; units would be
+    silently ignored, so a file that gives them is refused instead.
+    """
+    ids = [o.id for o in contract.outcomes if o.steps]
+    if not ids:
+        return []
+    u = pl.col("units")
+    other = u.is_not_null() & positive("units") & ~u.str.contains(r"^\+?0*1(\.0*)?$")
+    return [Check("BAD_NUMBER", "units", one_of("outcome_id", ids) & other, "units", _STEPS_UNITS)]
+
+
 def _value_text(v: Any) -> str | None:
     return None if v is None else cut(v)
 
@@ -222,7 +240,8 @@ def _message(code: str, fieldname: str | None, value: str | None, raw: Raw, row:
     shown = raw.shown.get(fieldname or "", fieldname)
     where = fieldname if shown == fieldname else f"{fieldname} (column {shown!r})"
     if why is not None:
-        return f"{where} {value!r} {why}", "see the supported range in docs/evidence-columns.md"
+        hint = "leave units empty, or write 1" if why == _STEPS_UNITS else "see the supported range in docs/evidence-columns.md"
+        return f"{where} {value!r} {why}", hint
     fmt = raw.date_format
     if code == "BAD_ROW_LENGTH":
         n = row.get("__sob_ncells")
