@@ -238,8 +238,8 @@ def scaled_decimal(column: str, digits: int) -> pl.Expr:
     frac = parts.struct.field("field_1").fill_null("").str.strip_chars_end("0")
     text = pl.concat_str([whole, frac.str.pad_end(digits, "0")])
     number = pl.when(text == "").then(pl.lit("0")).otherwise(text).str.to_integer(dtype=pl.Int128, strict=False)
-    number = pl.when(c.str.starts_with("-")).then(-number).otherwise(number)
-    return pl.when(c.str.contains(_DECIMAL) & (frac.str.len_bytes() <= digits)).then(number)
+    number = pl.when(c.str.starts_with("-")).then(pl.lit(0, pl.Int128) - number).otherwise(number)  # no Int128 neg
+    return pl.when(c.str.contains(_DECIMAL) & (frac.str.len_bytes() <= digits)).then(number).alias(column)
 
 
 def _passes(t: ScaleTerms, v: pl.Expr) -> pl.Expr:
@@ -281,7 +281,7 @@ def scaled_price_expr(scales: ClaimScales, price: pl.Expr) -> pl.Expr:
         zero, full = pl.lit(t.zero, pl.Int128), pl.lit(t.full, pl.Int128)
         width = pl.lit(abs(t.full - t.zero), pl.Int128)
         reached = v >= full if t.increasing else v <= full
-        part = (v - zero).abs()
+        part = (v - zero) if t.increasing else (zero - v)  # > 0: the value passed zero_at
         cut = ((2 * price.cast(pl.Int128) * part + width) // (2 * width)).cast(pl.Int64)
         scaled = pl.when(reached).then(price).otherwise(cut)
         cond = pl.col("_o") == t.outcome
