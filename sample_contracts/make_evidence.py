@@ -621,6 +621,30 @@ def peterborough() -> None:
         ["PB-P0", "POOLED", "1+2", "2016-06-30", "2016-08-11", "1.54", "1.41", "2000", "withdrawn"],
         # pooled: 9% overall reduction (published, 2017); pooled figures illustrative
         ["PB-P1", "POOLED", "1+2", "2017-06-30", "2017-07-27", "1.545", "1.405", "2000", "claimed"],
+        # illustrative: a cohort-2 figure against the final matched comparison, submitted after the
+        # pooled payment (11%): NETTED, because the pooled payment (net_of) already settled cohort 2
+        ["PB-C2F", "COHORT_2", "2 (final comparison)", "2017-06-30", "2017-09-14", "1.54", "1.37", "1000",
+         "claimed"],
+    ])
+
+
+# ---------------------------------------------------------------------------------------------
+# nyc-able (cohort results paid by echelons of reduction in jail days)
+# ---------------------------------------------------------------------------------------------
+
+def nyc_able() -> None:
+    folder = HERE / "nyc-able" / "evidence"
+    write_csv(folder / "claims.csv", CLAIMS_HEADER, [])
+    write_csv(folder / "results.csv", RESULTS_HEADER, [
+        # the first released cohort: no reduction (as happened): jail days rose, BELOW_THRESHOLD
+        ["NYC-01", "JAIL_DAYS", "2012-13 releases", "2015-06-30", "2015-07-31", "34000", "34120", "", "claimed"],
+        # illustrative: 3240 of 36000 jail days avoided = 9%, the 8.5% echelon (4,800,000.00)
+        ["NYC-02", "JAIL_DAYS", "2013-14 releases", "2015-06-30", "2015-08-28", "36000", "32760", "1", "claimed"],
+        # an interim estimate, withdrawn when the 24-month figures came in
+        ["NYC-03", "JAIL_DAYS", "2014-15 releases", "2015-09-30", "2015-10-30", "35000", "31500", "", "withdrawn"],
+        # illustrative: 4200 of 35000 = exactly 12%, the 12% echelon (10,400,000.00), cut to what is
+        # left of the 11,712,000.00 commitment after NYC-02: 6,912,000.00 (CONTRACT_CAP)
+        ["NYC-04", "JAIL_DAYS", "2014-15 releases", "2015-12-31", "2016-01-29", "35000", "30800", "", "claimed"],
     ])
 
 
@@ -780,6 +804,7 @@ def main() -> None:
     norfolk_families()
     ways_to_wellness()
     youth_engagement_fund()
+    nyc_able()
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ def explain_claim(run: PayRun, claim_id: str, ledger_dir: Path | None = None) ->
     else:
         ex.steps.extend(_result_steps(contract, assessed, info))
         if info.get("price") is not None:
-            ex.price_source = (f"price × units {info['units']} × improvement × (1 − deadweight {o.deadweight}), rounded once")
+            ex.price_source = _result_price_source(contract, assessed, info)
     _mark_decisive(ex.steps, t["reason"])
     if t["status"] != "rejected" and t["reason"] != "VOLUME_CAP":
         ex.caps = _cap_story(contract, assessed, info)
@@ -332,7 +332,7 @@ def _result_steps(contract: Contract, assessed: pl.DataFrame, info: Row) -> list
     o = contract.outcome(info["outcome_id"])
     ach, sub, status = info["achieved_on"], info["submitted_on"], info["_evidence_status"]
     reason = pl.col("reason")
-    reached_4 = reason.is_null() | reason.is_in(["MAX_CLAIMS", "BELOW_THRESHOLD", *CAP_REASONS])
+    reached_4 = reason.is_null() | reason.is_in(["MAX_CLAIMS", "BELOW_THRESHOLD", "NETTED", "PAYER_CAP", *CAP_REASONS])
     earlier = _earlier(assessed, info, pl.col("kind") == "improvement", pl.col("outcome_id") == o.id,
                        pl.col("cohort").cast(pl.String).eq_missing(info.get("cohort")), reached_4).sort("_order")
     first = f"earlier result {earlier['claim_id'][0]} took the slot" if earlier.height else "no earlier result took the slot"
@@ -345,13 +345,53 @@ def _result_steps(contract: Contract, assessed: pl.DataFrame, info: Row) -> list
         Step("MAX_CLAIMS", _verdict(earlier.height > 0), f"one result of {o.id} per cohort {_text(info.get('cohort'))}: {first}"),
     ]
     detail = (f"{o.direction}: baseline {info.get('baseline')}, observed {info.get('observed')}; "
-              f"needs a relative improvement of at least {o.min_improvement}")
+              f"needs a relative improvement of at least {o.steps[0].at if o.steps else o.min_improvement}")
+    if o.scale is not None:
+        detail += f" and an improvement above the scale's zero_at {o.scale.zero_at}"
     if ach is None or info.get("baseline") is None or info.get("observed") is None:
         steps.append(Step("BELOW_THRESHOLD", "n/a", detail))
     else:
         verdict = price_result(o, contract, ach, info["baseline"], info["observed"], info.get("units") or "1")
         steps.append(Step("BELOW_THRESHOLD", _verdict(not verdict.passes), f"{detail}; improvement {verdict.improvement}"))
+    steps.append(_netted_step(contract, assessed, info))
     return steps
+
+
+def _netted_step(contract: Contract, assessed: pl.DataFrame, info: Row) -> Step:
+    """SPEC 11.6: was a pooled payment that lists this outcome made before this result?"""
+    o = contract.outcome(info["outcome_id"])
+    pools = [other.id for other in contract.outcomes if o.id in other.net_of]
+    if not pools:
+        return Step("NETTED", "n/a", f"no outcome is net of {o.id}")
+    if info.get("reason") != "NETTED":
+        return Step("NETTED", "pass", f"no pooled payment of {', '.join(pools)} settled {o.id} before this result")
+    settling = _earlier(assessed, info, pl.col("kind") == "improvement",
+                        pl.col("outcome_id").cast(pl.String).is_in(pools)).sort("_order")
+    first = settling["claim_id"][-1] if settling.height else "an earlier pooled result"
+    return Step("NETTED", "fail", f"pooled result {first} ({', '.join(pools)}, net of {o.id}) came before it")
+
+
+def _result_price_source(contract: Contract, assessed: pl.DataFrame, info: Row) -> str:
+    """The price of a cohort result in words: the formula, the step reached or the scale's fraction, the netting."""
+    o = contract.outcome(info["outcome_id"])
+    verdict = price_result(o, contract, info["achieved_on"], info["baseline"], info["observed"], info.get("units") or "1")
+    if verdict.step is not None:
+        step = o.steps[verdict.step - 1]
+        text = (f"step {verdict.step} of {len(o.steps)} reached: improvement {verdict.improvement} >= "
+                f"{step.at} × baseline {info['baseline']}, amount {contract.money(step.amount)}")
+    else:
+        text = f"price × units {info['units']} × improvement"
+        if verdict.fraction is not None and o.scale is not None:
+            text += (f" × scale fraction {verdict.fraction} (improvement {verdict.improvement} between "
+                     f"zero_at {o.scale.zero_at} and full_at {o.scale.full_at})")
+        text += f" × (1 − deadweight {o.deadweight}), rounded once"
+    if o.net_of and verdict.amount is not None:
+        listed = _earlier(assessed, info, pl.col("kind") == "improvement",
+                          pl.col("outcome_id").cast(pl.String).is_in(list(o.net_of)), pl.col("payable") > 0)
+        netted = int(listed["payable"].sum() or 0)
+        text += (f" = {contract.money(verdict.amount)}, less {contract.money(netted)} entitled by "
+                 f"{listed.height} earlier paid result(s) of {', '.join(o.net_of)} (net_of), floored at 0")
+    return text
 
 
 def _cap_story(contract: Contract, assessed: pl.DataFrame, info: Row) -> list[CapStory]:

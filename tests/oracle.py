@@ -142,11 +142,20 @@ def assess(contract, claims, participants, results, as_at, parts=None):
         if why is None:
             b, ob, u = Fraction(Decimal(r["baseline"])), Fraction(Decimal(r["observed"])), Fraction(Decimal(r.get("units") or "1"))
             imp = b - ob if o.direction == "decrease" else ob - b
-            if imp < Fraction(o.min_improvement) * b:
+            # SPEC 11.3: steps reached when imp >= at x baseline; the highest one's amount, as it stands
+            reached = [st.amount for st in o.steps if imp >= Fraction(st.at) * b]
+            # SPEC 11.4: a scale on the absolute improvement, after min_improvement
+            z = None if o.scale is None else (Fraction(o.scale.zero_at), Fraction(o.scale.full_at))
+            if o.steps and not reached:
                 why = "BELOW_THRESHOLD"
+            elif o.steps:
+                price[r["id"]] = reached[-1]
+            elif imp < Fraction(o.min_improvement) * b or (z is not None and imp <= z[0]):
+                why = "BELOW_THRESHOLD"  # min_improvement first, then the scale's zero_at
             else:
+                f = Fraction(1) if z is None else min(Fraction(1), (imp - z[0]) / (z[1] - z[0]))
                 p = o.price if o.price is not None else [x.price for x in o.prices if x.start <= r["achieved_on"]][-1]
-                exact = Fraction(p) * u * imp * (1 - Fraction(o.deadweight))
+                exact = Fraction(p) * u * imp * (1 - Fraction(o.deadweight)) * f
                 sign = -1 if exact < 0 else 1
                 q, rem = divmod(abs(exact.numerator), exact.denominator)
                 if 2 * rem >= exact.denominator:
@@ -160,8 +169,18 @@ def assess(contract, claims, participants, results, as_at, parts=None):
     used_payer = {p.id: 0 for p in contract.payers}
     out = {}
     parts = {} if parts is None else parts
+    settled: set = set()  # SPEC 11.6: outcomes a netting row has settled so far
+    entitled_of: dict = {}  # what each outcome's rows were entitled to so far, in processing order
     for r in rows:
         rid = r["id"]
+        o = outcomes.get(r["outcome_id"])
+        if r["kind"] == "improvement" and o is not None:
+            if r["outcome_id"] in settled and reason[rid] is None:
+                reason[rid] = "NETTED"
+            elif o.net_of and reason[rid] in (None, "BELOW_THRESHOLD"):
+                if reason[rid] is None:
+                    price[rid] = max(0, price[rid] - sum(entitled_of.get(x, 0) for x in o.net_of))
+                settled |= set(o.net_of)
         if reason[rid] is not None:
             st = "capped" if reason[rid] == "VOLUME_CAP" else "rejected"
             out[rid] = (st, reason[rid], None, 0)
@@ -195,6 +214,8 @@ def assess(contract, claims, participants, results, as_at, parts=None):
             used_p[r["participant_id"]] = used_p.get(r["participant_id"], 0) + pay
         used_o[o.id] = used_o.get(o.id, 0) + pay
         used_t += pay
+        if r["kind"] == "improvement":
+            entitled_of[o.id] = entitled_of.get(o.id, 0) + pay
         if pay == p:
             out[rid] = ("paid", None, p, pay)
         else:

@@ -43,6 +43,7 @@ SAMPLE_QUARTER = {
     "mhep-employment": "2020-Q4",
     "norfolk-families": "2021-Q1",
     "peterborough": "2016-Q3",
+    "nyc-able": "2016-Q1",
 }
 
 AMOUNT = re.compile(r"-?\d+\.\d{2}")

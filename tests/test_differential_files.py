@@ -38,6 +38,7 @@ from typer.testing import CliRunner
 
 from sob.cli import app
 from sob.contract import Contract, Outcome
+from sob.contract.model import Scale, Step
 from sob.evidence import read_evidence
 from sob.payrun import pay_quarter
 from sob.quarters import Quarter
@@ -69,8 +70,15 @@ def _share(value: Decimal | Fraction) -> int | float | str:
 def _outcome_doc(o: Outcome) -> dict[str, Any]:
     doc: dict[str, Any] = {"id": o.id}
     if o.kind == "improvement":
-        doc |= {"kind": "improvement", "direction": o.direction,
-                "min_improvement": _decimal(o.min_improvement), "deadweight": _decimal(o.deadweight)}
+        doc |= {"kind": "improvement", "direction": o.direction}
+        if o.steps:  # SPEC 11.3: steps take no threshold or deadweight
+            doc["steps"] = [{"at": _decimal(s.at), "amount": _money(s.amount)} for s in o.steps]
+        else:
+            doc |= {"min_improvement": _decimal(o.min_improvement), "deadweight": _decimal(o.deadweight)}
+        if o.scale is not None:
+            doc["scale"] = {"zero_at": _decimal(o.scale.zero_at), "full_at": _decimal(o.scale.full_at)}
+        if o.net_of:
+            doc["net_of"] = list(o.net_of)
     else:
         doc |= {"max_claims": o.max_claims}
         optional = {"window_days": o.window_days, "exclusive": o.exclusive, "volume_cap": o.volume_cap,
@@ -299,6 +307,68 @@ def test_random_cases_through_the_command_agree_with_the_oracle(tmp_path_factory
     path, files = write_case(folder, contract, claim_rows, reg_rows, result_rows, fmt, seed)
     loaded = load(path)
     summary, table = run_cli(path, files, quarter, folder / "table.csv")
+    assert_cli_same_as_oracle(loaded, _expected(loaded, claim_rows, reg_rows, result_rows, quarter), summary, table)
+
+
+def random_case_with_results_mechanics(seed: int):
+    """``random_case`` plus improvement outcomes with steps, a scale and netting (SPEC 11.3, 11.4, 11.6).
+
+    Three outcomes are added to the random contract: ``S`` paying by steps,
+    ``C`` on a sliding scale, and ``N`` a pooled payment net of some of the
+    improvement outcomes (sometimes itself netted by ``M``), with results
+    of each at thresholds, around them and in any processing order.
+    """
+    contract, claim_rows, reg_rows, result_rows = random_case(seed)
+    r = random.Random(seed * 7 + 11)
+    steps = (Step(Decimal("0.085"), r.choice([4800, 0])), Step(Decimal("0.1"), 6000), Step(Decimal("0.2"), 11712))
+    s = Outcome("S", kind="improvement", direction="decrease", steps=steps, amount_cap=r.choice([None, 15000]))
+    zero, full = r.choice([("0", "10"), ("5", "20"), ("0.5", "1.4"), ("-5", "5")])
+    c = Outcome("C", kind="improvement", direction=r.choice(["decrease", "increase"]), price=r.choice([1999, 200]),
+                scale=Scale(Decimal(zero), Decimal(full)), min_improvement=Decimal(r.choice(["0", "0.1"])),
+                deadweight=Decimal(r.choice(["0", "0.33"])))
+    earlier = [o.id for o in contract.outcomes if o.kind == "improvement"]
+    listed = tuple(r.sample(["S", "C", *earlier], r.randint(1, 2 + len(earlier))))
+    n = Outcome("N", kind="improvement", direction="decrease", price=r.choice([500, 2000]), net_of=listed,
+                amount_cap=r.choice([None, None, 20000]))
+    added = [s, c, n]
+    if r.random() < 0.3:
+        added.append(Outcome("M", kind="improvement", direction="decrease", price=700, net_of=("N", "S")))
+    contract = Contract(**{**contract.__dict__, "outcomes": (*contract.outcomes, *added)})
+    rows = list(result_rows)
+    for o in added:
+        for j in range(r.randint(1, 4)):
+            ach = START + timedelta(days=r.randrange(-20, 460))
+            rows.append({
+                "id": f"r{o.id}{j}", "outcome_id": o.id, "cohort": r.choice(["k1", "k2", "all"]),
+                "achieved_on": ach, "submitted_on": ach + timedelta(days=r.choice([0, 30, 90])),
+                "baseline": "100", "observed": r.choice(["100", "95", "91.5", "91.6", "90", "80", "50", "110", "85"]),
+                "units": "1" if o.steps else r.choice(["1", "3.5"]),
+                "status": r.choice(["claimed"] * 6 + ["withdrawn"]),
+            })
+    return contract, claim_rows, reg_rows, rows
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**9), quarter=st.sampled_from(QUARTERS), fmt=st.sampled_from(["csv", "parquet"]))
+def test_steps_scales_and_netting_through_the_readers_agree_with_the_oracle(tmp_path_factory, seed, quarter, fmt):
+    contract, claim_rows, reg_rows, result_rows = random_case_with_results_mechanics(seed)
+    folder = tmp_path_factory.mktemp("case")
+    path, files = write_case(folder, contract, claim_rows, reg_rows, result_rows, fmt, seed)
+    loaded, table, totals = run_reader_path(path, files, quarter)
+    assert loaded.outcome("N").net_of == contract.outcome("N").net_of
+    assert_same_as_oracle(loaded, _expected(loaded, claim_rows, reg_rows, result_rows, quarter), table, totals)
+
+
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**9), quarter=st.sampled_from(QUARTERS[2:]))
+def test_steps_scales_and_netting_through_the_command_agree_with_the_oracle(tmp_path_factory, seed, quarter):
+    contract, claim_rows, reg_rows, result_rows = random_case_with_results_mechanics(seed)
+    folder = tmp_path_factory.mktemp("case")
+    path, files = write_case(folder, contract, claim_rows, reg_rows, result_rows, "csv", seed)
+    summary, table = run_cli(path, files, quarter, folder / "table.csv")
+    loaded = load(path)
     assert_cli_same_as_oracle(loaded, _expected(loaded, claim_rows, reg_rows, result_rows, quarter), summary, table)
 
 

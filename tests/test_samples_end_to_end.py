@@ -371,27 +371,74 @@ def test_peterborough_threshold(tmp_path):
     #   t2 COHORT_2: baseline 2.00, observed 1.801 -> 0.199 < 0.20 -> BELOW_THRESHOLD
     #   (t1 and t2 submitted 2014-08-07, in scope in 2014-Q3 too)
     #   t3 POOLED: baseline 2.00, observed 1.849995, units 1. Improvement 0.150005;
-    #      threshold 0.075 x 2.00 = 0.15 -> met. 2000 x 0.150005 = 300.01; submitted 2014-10-02
+    #      threshold 0.075 x 2.00 = 0.15 -> met. 2000 x 0.150005 = 300.01; submitted 2014-10-02.
+    #      POOLED is net_of the cohorts (SPEC 11.6): 300.01 - 40000.00 (t1) -> 0.00, paid at price 0
     results = RESULTS_HEAD + (
         "t1,COHORT_1,1,2014-06-30,2014-08-07,2.00,1.80,100,claimed\n"
         "t2,COHORT_2,2,2014-06-30,2014-08-07,2.00,1.801,100,claimed\n"
         "t3,POOLED,1+2,2014-09-30,2014-10-02,2.00,1.849995,1,claimed\n"
     )
     doc = pay("peterborough", "2014-Q4", tmp_path, claims=CLAIMS_HEAD, results=results)
-    # entitled = 40000.00 + 300.01 = 40300.01; previously paid (t1) = 40000.00; due = 300.01
+    # entitled = 40000.00 + 0.00 = 40000.00; previously paid (t1) = 40000.00; due = 0.00
     assert doc["totals"] == {
         "claims": 3, "paid": 2, "partial": 0, "capped": 0, "rejected": 1,
-        "entitled": "40300.01", "previously_paid": "40000.00", "due": "300.01",
+        "entitled": "40000.00", "previously_paid": "40000.00", "due": "0.00",
     }
     assert doc["rejections"] == {"BELOW_THRESHOLD": 1}
-    # Split MOJ 0.5 / BLF 0.5:
-    #   40000.00 -> 20000.00 / 20000.00
-    #   300.01 = 30001p -> 15000.5 / 15000.5: floors 15000 / 15000, one penny left, remainders
-    #            tie -> the first payer, MOJ: 150.01 / 150.00
-    assert payers(doc) == {"MOJ": ("20150.01", "20000.00", "150.01"), "BLF": ("20150.00", "20000.00", "150.00")}
+    # Split MOJ 0.5 / BLF 0.5: 40000.00 -> 20000.00 / 20000.00
+    assert payers(doc) == {"MOJ": ("20000.00", "20000.00", "0.00"), "BLF": ("20000.00", "20000.00", "0.00")}
     assert [o["outcome_id"] for o in doc["by_outcome"]] == ["COHORT_1", "COHORT_2", "POOLED"]
     assert outcome(doc, "COHORT_2") == {"outcome_id": "COHORT_2", "claims": 1, "accepted": 0,
                                         "entitled": "0.00", "due": "0.00"}
+    assert_consistent(doc)
+
+
+def test_peterborough_pooled_payment_is_net_of_the_cohort_payments(tmp_path):
+    # Calendar quarters; 2017-Q3 = Jul-Sep 2017.
+    #   a1 COHORT_1 (2014): baseline 2.00, observed 1.70, units 100: 0.30 >= 0.20 -> 2000 x 100 x 0.30 = 60000.00
+    #   a2 POOLED (2017-07-27): baseline 2.00, observed 1.60, units 200: 0.40 >= 0.15
+    #      -> 2000 x 200 x 0.40 = 160000.00, less a1's 60000.00 = 100000.00
+    #   a3 COHORT_2 (2017-08-01, after the pool): 2.00 vs 1.50 passes 10%, but the pool settled it -> NETTED
+    results = RESULTS_HEAD + (
+        "a1,COHORT_1,1,2014-06-30,2014-08-07,2.00,1.70,100,claimed\n"
+        "a2,POOLED,1+2,2017-06-30,2017-07-27,2.00,1.60,200,claimed\n"
+        "a3,COHORT_2,2,2017-06-30,2017-08-01,2.00,1.50,100,claimed\n"
+    )
+    doc = pay("peterborough", "2017-Q3", tmp_path, claims=CLAIMS_HEAD, results=results)
+    # entitled = 60000.00 + 100000.00 = 160000.00 (the pooled figure, paid once); due = 100000.00
+    assert doc["totals"] == {
+        "claims": 3, "paid": 2, "partial": 0, "capped": 0, "rejected": 1,
+        "entitled": "160000.00", "previously_paid": "60000.00", "due": "100000.00",
+    }
+    assert doc["rejections"] == {"NETTED": 1}
+    assert outcome(doc, "POOLED")["entitled"] == "100000.00"
+    assert_consistent(doc)
+
+
+# --------------------------------------------------------------------------
+# nyc-able: threshold steps on the jail-day reduction (SPEC 11.3), USD
+# --------------------------------------------------------------------------
+
+
+def test_nyc_able_steps(tmp_path):
+    # Calendar quarters; 2015-Q3 = Jul-Sep 2015.
+    #   s1 cohort A: 1000 vs 900 -> 100 >= 0.10 x 1000: the 10% step, 9600000.00 (not 11%: 100 < 110)
+    #   s2 cohort B: 2000 vs 1830 -> 170 >= 0.085 x 2000 = 170 exactly: the 8.5% step, 4800000.00;
+    #      the commitment has 11712000.00 - 9600000.00 = 2112000.00 left -> partial, CONTRACT_CAP
+    #   s3 cohort C: 1000 vs 990 -> 1% reaches no step -> BELOW_THRESHOLD
+    results = RESULTS_HEAD + (
+        "s1,JAIL_DAYS,A,2015-06-30,2015-07-01,1000,900,,claimed\n"
+        "s2,JAIL_DAYS,B,2015-06-30,2015-07-02,2000,1830,1.0,claimed\n"
+        "s3,JAIL_DAYS,C,2015-06-30,2015-07-03,1000,990,,claimed\n"
+    )
+    doc = pay("nyc-able", "2015-Q3", tmp_path, claims=CLAIMS_HEAD, results=results)
+    assert doc["totals"] == {
+        "claims": 3, "paid": 1, "partial": 1, "capped": 0, "rejected": 1,
+        "entitled": "11712000.00", "previously_paid": "0.00", "due": "11712000.00",
+    }
+    assert doc["rejections"] == {"BELOW_THRESHOLD": 1}
+    assert payers(doc) == {"NYC_DOC": ("11712000.00", "0.00", "11712000.00")}
+    assert doc["caps"]["total"]["headroom"] == "0.00"
     assert_consistent(doc)
 
 
@@ -452,6 +499,7 @@ CONSECUTIVE = {
     "peterborough": ("2016-Q2", "2016-Q3"),
     "ways-to-wellness": ("2017-Q4", "2018-Q1"),  # across an April fiscal-year boundary
     "youth-engagement-fund": ("2016-Q3", "2016-Q4"),
+    "nyc-able": ("2015-Q4", "2016-Q1"),
 }
 
 
