@@ -27,7 +27,7 @@ from sob.findings import InputError
 from sob.payrun import PayRun
 from sob.pricing import price_result, price_source, scale_fraction
 from sob.quarters import Quarter
-from sob.rules import CAP_REASONS, qualified
+from sob.rules import CAP_REASONS, SCALE_RULE, qualified
 
 #: A row of the assessed frame, by column name.
 Row = dict[str, Any]
@@ -140,6 +140,8 @@ def explain_claim(run: PayRun, claim_id: str, ledger_dir: Path | None = None) ->
     if t["kind"] == "claim":
         ex.steps.extend(_claim_steps(contract, assessed, info))
         ex.price_source = price_source(o, info["achieved_on"], info.get("_rank_outcome")) if info.get("price") is not None else None
+        if ex.price_source is not None and o.scale is not None:  # SPEC 11.4: the price of 5.4, then the scale
+            ex.price_source += f", scaled by value {info.get('value')} (see {SCALE_RULE})"
     else:
         ex.steps.extend(_result_steps(contract, assessed, info))
         if info.get("price") is not None:

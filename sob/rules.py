@@ -224,9 +224,11 @@ def apply_rules_1_to_7(claims: pl.DataFrame, contract: Contract, register: bool)
         if contract.referrals_end is not None:
             out_of_period = out_of_period | (enrolled > pl.lit(contract.referrals_end))
         window = per_outcome([o.window_days for o in contract.outcomes], pl.Int64)
+        ineligible = pl.col("eligible").not_() | _cohort_refused(contract)
+        if contract.reads_date_of_birth:  # SPEC 11.5; a contract without age bands computes no age
+            ineligible = ineligible | _age_refused(contract)
         checks += [
-            ("INELIGIBLE", pl.col("eligible").not_() | _cohort_refused(contract)
-             | (_age_refused(contract) if contract.reads_date_of_birth else pl.lit(False))),
+            ("INELIGIBLE", ineligible),
             ("ENROLMENT_OUT_OF_PERIOD", out_of_period),
             ("BEFORE_ENROLMENT", ach < enrolled),
             ("OUT_OF_WINDOW", window.is_not_null() & (ach > enrolled + pl.duration(days=window))),

@@ -196,3 +196,18 @@ def test_min_above_max_and_negative_bounds_are_errors():
 def test_an_age_band_is_for_claim_outcomes_only():
     outcome = {"id": "I", "kind": "improvement", "direction": "decrease", "price": 1, "age_at_enrolment": {"min": 1}}
     assert codes(check(outcome)[1]) == ["WRONG_KIND_KEY"]
+
+
+def test_explain_shows_the_age_in_rule_2(tmp_path):
+    from sob.explain import explain_claim
+
+    path = make_contract(tmp_path, outcomes=[YOUNG], contract=LATER)
+    claims = write_rows(tmp_path / "claims.csv", ("claim_id", "participant_id", "outcome_id", "achieved_on"),
+                        [("c1", "A", "YOUNG", "2024-04-01"), ("c2", "B", "YOUNG", "2024-04-01")])
+    register = write_rows(tmp_path / "participants.csv", REGISTER, [("A", "2024-02-28", "2008-02-29"),
+                                                                    ("B", "2024-02-29", "2008-02-29")])
+    run = compute_pay(PayRequest(path, "2024-Q2", EvidencePaths(claims=claims, participants=register))).run
+    young = {s.code: s for s in explain_claim(run, "c1").steps}["INELIGIBLE"]
+    assert young.verdict == "pass" and "age 15 at enrolment" in young.detail
+    old = {s.code: s for s in explain_claim(run, "c2").steps}["INELIGIBLE"]
+    assert old.verdict == "fail" and old.decides and "age 16 at enrolment" in old.detail

@@ -270,3 +270,20 @@ def make_outcomes(outcomes):
     return Contract(id="t", name="", currency="GBP", minor_units=2, start=date(2020, 1, 1),
                     outcomes_end=date(2022, 12, 31), claims_end=date(2022, 12, 31), referrals_end=None,
                     fiscal_year_start_month=1, payers=(Payer("LA", "", Decimal(1)),), outcomes=tuple(outcomes))
+
+
+def test_explain_shows_the_scale_rule_between_rules_7_and_8_and_the_fraction(tmp_path):
+    from sob.explain import explain_claim
+
+    path = make_contract(tmp_path, outcomes=[STAR])
+    claims = write_rows(tmp_path / "claims.csv", COLUMNS, [("c1", "A", "STAR", "2020-02-01", "0.95"),
+                                                          ("c2", "B", "STAR", "2020-02-01", "0.5")])
+    run = compute_pay(PayRequest(path, "2020-Q1", EvidencePaths(claims=claims))).run
+    story = explain_claim(run, "c1")
+    codes = [s.code for s in story.steps]
+    assert codes.index("LATE_CLAIM") + 1 == codes.index("BELOW_THRESHOLD") == codes.index("PREREQUISITE_MISSING") - 1
+    step = story.steps[codes.index("BELOW_THRESHOLD")]
+    assert step.verdict == "pass" and "1/2 of the price" in step.detail
+    assert "scaled by value 0.95" in (story.price_source or "")
+    below = explain_claim(run, "c2").steps[codes.index("BELOW_THRESHOLD")]
+    assert below.verdict == "fail" and below.decides
