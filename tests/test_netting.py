@@ -9,8 +9,6 @@ across all cohorts, less what C1 and C2 rows before it were entitled to.
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,8 +19,10 @@ from conftest import contract_dict, make_contract, write_claims, write_results
 from engine_helpers import Caps, Outcome, contract, results
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from sob.assessment import assess
+from sob.cli import app
 from sob.contract import check_contract_text
 
 RATE = 100000
@@ -198,16 +198,41 @@ def test_pay_and_explain_on_real_files_show_the_netting(tmp_path):
                         ("r3", "C1", "c2", "2020-05-01", "", "100", "80", "", "")])
     out = tmp_path / "out.csv"
 
-    def sob(*args):
-        return subprocess.run([sys.executable, "-m", "sob", *map(str, args)], capture_output=True, text=True, timeout=60)
+    def sob(*args):  # the real command line, in process (a subprocess per call would be slow)
+        return CliRunner().invoke(app, [str(a) for a in args])
 
     run = sob("pay", c, "--quarter", "2020-Q2", "--claims", claims, "--results", res, "--export", out)
-    assert run.returncode == 0, run.stderr
+    assert run.exit_code == 0, run.output
     rows = {r["claim_id"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
     assert (rows["r2"]["price"], rows["r2"]["entitled"]) == ("8000.00", "8000.00")  # 20,000.00 − 12,000.00
     assert (rows["r3"]["status"], rows["r3"]["reason"], rows["r3"]["entitled"]) == ("rejected", "NETTED", "0.00")
     shown = sob("explain", c, "--quarter", "2020-Q2", "--claim", "r2", "--claims", claims, "--results", res)
-    assert shown.returncode == 0, shown.stderr
+    assert shown.exit_code == 0, shown.output
     assert "less 12000.00" in shown.stdout and "net_of" in shown.stdout
     netted = sob("explain", c, "--quarter", "2020-Q2", "--claim", "r3", "--claims", claims, "--results", res)
     assert "NETTED" in netted.stdout and "r2" in netted.stdout
+
+
+def test_closes_in_a_ledger_pay_the_pooled_figure_once_in_all(tmp_path):
+    # 2020-Q1 closes C1's 12,000.00; 2020-Q2 closes the pool: 20,000.00 − 12,000.00 = 8,000.00 due.
+    # Across both closes exactly the pooled 20,000.00 is paid.
+    imp = {"kind": "improvement", "direction": "decrease", "price": "1000.00"}
+    c = make_contract(tmp_path, outcomes=[{"id": "P", "price": 1}, {"id": "C1", **imp},
+                                          {"id": "POOL", **imp, "net_of": ["C1"]}])
+    claims, res = write_claims(tmp_path / "claims.csv", []), tmp_path / "results.csv"
+    write_results(res, [("r1", "C1", "c1", "2020-02-01", "", "100", "88", "", ""),
+                        ("r2", "POOL", "all", "2020-04-01", "", "200", "180", "", "")])
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    dues = []
+    for i, quarter in enumerate(("2020-Q1", "2020-Q2")):
+        out = tmp_path / f"{quarter}.csv"
+        args = ["pay", str(c), "--quarter", quarter, "--claims", str(claims),
+                "--results", str(res), "--ledger", str(ledger), "--close", "--export", str(out)]
+        if i == 0:
+            args += ["--opening", "none"]
+        run = CliRunner().invoke(app, args)
+        assert run.exit_code == 0, run.output
+        dues.append({r["claim_id"]: r["due"] for r in csv.DictReader(out.open(encoding="utf-8"))})
+    assert dues[0] == {"r1": "12000.00"}
+    assert dues[1] == {"r1": "0.00", "r2": "8000.00"}

@@ -9,6 +9,7 @@ of 5.5 then apply to it.
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from datetime import date
@@ -20,8 +21,10 @@ import pytest
 import tomli_w
 from conftest import contract_dict, make_contract, write_claims, write_results
 from engine_helpers import Outcome, contract, d, results
+from typer.testing import CliRunner
 
 from sob.assessment import assess
+from sob.cli import app
 from sob.contract import check_contract_text
 from sob.contract.model import Step
 from sob.pricing import price_result
@@ -177,8 +180,22 @@ def test_pay_on_real_files_pays_the_step_reached(tmp_path):
     assert (rows["r3"]["status"], rows["r3"]["entitled"]) == ("paid", "6000000.00")
 
 
+def _in_process(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
 def test_units_other_than_one_on_a_steps_outcome_is_bad_number(tmp_path):
     c = _files(tmp_path, [("r1", "JAIL", "A", "2020-02-01", "", "100", "91.5", "250", "")])
-    run = _sob("validate", c, "--claims", tmp_path / "claims.csv", "--results", tmp_path / "results.csv")
-    assert run.returncode == 1
-    assert "BAD_NUMBER" in run.stdout + run.stderr and "units" in run.stdout + run.stderr
+    run = _in_process("validate", c, "--claims", tmp_path / "claims.csv", "--results", tmp_path / "results.csv")
+    assert run.exit_code == 1
+    assert "BAD_NUMBER" in run.output and "units" in run.output
+
+
+def test_units_are_compared_as_a_number(tmp_path):
+    c = _files(tmp_path, [(f"r{i}", "JAIL", f"k{i}", "2020-02-01", "", "100", "91.5", units, "")
+                          for i, units in enumerate(["1.0", "+01", "", "1", "0.5", "10", "1.01"])])
+    run = _in_process("validate", c, "--claims", tmp_path / "claims.csv", "--results", tmp_path / "results.csv",
+                      "--format", "json")
+    flagged = {(f["line"], f["field"]) for f in json.loads(run.stdout)["findings"] if f["code"] == "BAD_NUMBER"}
+    assert flagged == {(6, "units"), (7, "units"), (8, "units")}  # 0.5, 10 and 1.01; the header is line 1
+
