@@ -8,6 +8,7 @@ age below is counted by hand from those words.
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from datetime import date
@@ -211,3 +212,14 @@ def test_explain_shows_the_age_in_rule_2(tmp_path):
     assert young.verdict == "pass" and "age 15 at enrolment" in young.detail
     old = {s.code: s for s in explain_claim(run, "c2").steps}["INELIGIBLE"]
     assert old.verdict == "fail" and old.decides and "age 16 at enrolment" in old.detail
+
+
+def test_sob_schema_covers_the_band_and_the_register_column():
+    proc = subprocess.run([sys.executable, "-m", "sob", "schema"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    schema = json.loads(proc.stdout)["$defs"]
+    assert schema["outcome"]["properties"]["age_at_enrolment"] == {"$ref": "#/$defs/age_band"}
+    assert set(schema["age_band"]["properties"]) == {"min", "max"} and not schema["age_band"]["additionalProperties"]
+    assert schema["age"]["minimum"] == 0
+    assert "date_of_birth" in schema["example"]["properties"]["participants"]["items"]["properties"]
+    assert {"date_of_birth", "value"} <= set(schema["columns"]["properties"])
