@@ -262,6 +262,8 @@ def _assess_claims(claims: pl.DataFrame, participants: pl.DataFrame | None, cont
         claims = claims.with_columns(
             pl.col("value").cast(pl.String) if "value" in claims.columns else pl.lit(None, pl.String).alias("value"))
     claims = apply_rules_1_to_7(claims, contract, participants is not None)
+    if scales is not None:  # the value read once, for the threshold and the price
+        claims = with_row_wise(claims, scales.read())
     claims = apply_scale_threshold(claims, scales)
     claims = apply_prerequisites(claims, contract)
     claims = apply_ranked_rules(claims, contract)
@@ -269,7 +271,7 @@ def _assess_claims(claims: pl.DataFrame, participants: pl.DataFrame | None, cont
     if scales is not None:
         price = scaled_price_expr(scales, price)
     claims = with_row_wise(claims, pl.when(pl.col("reason").is_null()).then(price).otherwise(None).alias("price"))
-    return _scale_by_hand(claims, scales)
+    return _scale_by_hand(claims, scales).drop("_sv", strict=False)
 
 
 def _scale_by_hand(claims: pl.DataFrame, scales: ClaimScales | None) -> pl.DataFrame:

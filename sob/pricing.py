@@ -176,8 +176,17 @@ class ClaimScales:
     terms: tuple[ScaleTerms, ...]
 
     def value(self) -> pl.Expr:
-        """The claim's ``value`` as an Int128 at 10**digits (null when there is none)."""
-        return scaled_decimal("value", self.digits)
+        """The claim's ``value`` as an Int128 at 10**digits (null when there is none).
+
+        Read once into ``_sv`` by :meth:`read`, when the frame has it: the
+        threshold and the price both use it.
+        """
+        return pl.col("_sv")
+
+    def read(self) -> pl.Expr:
+        """``_sv``: the value read at the common scale, on the rows of outcomes priced in Int128."""
+        scaled = pl.col("_o").is_in([t.outcome for t in self.vectorised()])
+        return pl.when(scaled).then(scaled_decimal("value", self.digits)).alias("_sv")
 
     def vectorised(self) -> list[ScaleTerms]:
         return [t for t in self.terms if t.exact]
