@@ -701,6 +701,99 @@ def norfolk_families() -> None:
     write_csv(folder / "results.csv", RESULTS_HEADER, rows)
 
 
+# ---------------------------------------------------------------------------------------------
+# ways-to-wellness (a sliding scale on each claim's value)
+# ---------------------------------------------------------------------------------------------
+
+def ways_to_wellness() -> None:
+    """Patients referred over five years; a Wellbeing Star review about six months on, with its change.
+
+    The change is drawn around the published scale: some at or below 0.5 (BELOW_THRESHOLD), most
+    in between (a share of the price), some from 1.4 up (the whole price), a few exactly on the ends.
+    """
+    rng = random.Random(20150401)
+    start, referrals_end = date(2015, 4, 1), date(2020, 3, 31)
+    outcomes_end, claims_end = date(2022, 3, 31), date(2022, 6, 30)
+    book = Book(rng, outcomes_end, claims_end)
+    people = []
+    values: dict[int, str] = {}
+    for i in range(1, 361):
+        enrolled = rand_date(rng, start, referrals_end)
+        people.append([f"WW{i:04d}", enrolled, rng.random() > 0.01, "west-newcastle"])
+    for pid, enrolled, _eligible, _ in people:
+        if rng.random() > 0.85:
+            continue
+        review = plus(enrolled, rng.randint(170, 230) if rng.random() > 0.03 else rng.randint(366, 400))
+        row = book.add(pid, "WELLBEING", review, status=pick_status(rng))
+        if row is None:
+            continue
+        x = rng.random()
+        change = "0.5" if x < 0.03 else "1.4" if x < 0.06 else f"{rng.gauss(0.95, 0.55):.2f}"
+        values[id(row)] = change
+    rows = [claim_row(r, f"WS-{r['id'][2:]}", values[id(r)]) for r in book.numbered("WW", 5)]
+    write_evidence("ways-to-wellness", rows, people, extra_header=("value",))
+
+
+# ---------------------------------------------------------------------------------------------
+# youth-engagement-fund (age bands at the start)
+# ---------------------------------------------------------------------------------------------
+
+YEF_HEADER = ["participant_id", "enrolled_on", "eligible", "cohort", "date_of_birth"]
+
+
+def youth_engagement_fund() -> None:
+    """Young people of 13 to 17 at the start; school outcomes for 14/15 year olds, jobs for 16+.
+
+    A few claims are for the wrong band (INELIGIBLE), a few participants have no date of birth
+    (INELIGIBLE for banded outcomes), and some birthdays fall on 29 February.
+    """
+    rng = random.Random(20150101)
+    start, referrals_end = date(2015, 1, 1), date(2016, 6, 30)
+    outcomes_end, claims_end = date(2018, 6, 30), date(2018, 9, 30)
+    book = Book(rng, outcomes_end, claims_end)
+    people = []
+    for i in range(1, 321):
+        enrolled = rand_date(rng, start, referrals_end)
+        age = rng.choice([13, 14, 14, 15, 15, 16, 16, 17])
+        born = plus(date(enrolled.year - age - 1, enrolled.month, 1), rng.randint(0, 364))
+        if rng.random() < 0.02:
+            born = date(2000, 2, 29)
+        if born > plus(enrolled, -365 * 13):
+            born = plus(enrolled, -365 * 13 - rng.randint(1, 300))
+        people.append([f"YE{i:04d}", enrolled, rng.random() > 0.01, "sheffield", born if rng.random() > 0.03 else None])
+    for pid, enrolled, _eligible, _, born in people:
+        def add(outcome, d):
+            return book.add(pid, outcome, d, status=pick_status(rng))
+
+        if born is None:
+            age = 15
+        else:
+            age = enrolled.year - born.year - ((enrolled.month, enrolled.day) < (born.month, born.day))
+        young = age <= 15
+        if rng.random() < 0.04:  # claimed for the other band (INELIGIBLE)
+            young = not young
+        if young:
+            if rng.random() < 0.7:
+                add("ATTITUDE_1415", plus(enrolled, rng.randint(60, 200)))
+            if rng.random() < 0.5:
+                add("ATTENDANCE", plus(enrolled, rng.randint(120, 300)))
+        else:
+            if rng.random() < 0.6:
+                add("ATTITUDE_16", plus(enrolled, rng.randint(60, 200)))
+            if rng.random() < 0.35:
+                job = plus(enrolled, rng.randint(120, 400))
+                if add("JOB_13W", job) is not None and rng.random() < 0.6:
+                    add("JOB_26W", plus(job, rng.randint(91, 140)))
+        if rng.random() < 0.4:
+            add("ENTRY_QUAL", plus(enrolled, rng.randint(90, 500)))
+    rows = [claim_row(r, f"YEF-{r['id'][2:]}") for r in book.numbered("YE", 5)]
+    folder = HERE / "youth-engagement-fund" / "evidence"
+    write_csv(folder / "claims.csv", CLAIM_HEADER, rows)
+    write_csv(folder / "participants.csv", YEF_HEADER,
+              [[p[0], p[1].isoformat(), "true" if p[2] else "false", p[3], "" if p[4] is None else p[4].isoformat()]
+               for p in people])
+
+
 def main() -> None:
     dwp_innovation_fund()
     fair_chance_fund()
@@ -709,6 +802,8 @@ def main() -> None:
     mhep_employment()
     peterborough()
     norfolk_families()
+    ways_to_wellness()
+    youth_engagement_fund()
     nyc_able()
 
 

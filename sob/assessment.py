@@ -16,7 +16,7 @@ import polars as pl
 from sob.caps import apply_caps
 from sob.contract import Contract
 from sob.idkeys import positions_in
-from sob.pricing import claim_price_expr, price_result
+from sob.pricing import ClaimScales, claim_price_expr, claim_scales, price_result, scaled_amount, scaled_price_expr
 from sob.rules import (
     COHORT,
     KIND,
@@ -26,6 +26,7 @@ from sob.rules import (
     apply_ranked_rules,
     apply_result_rules,
     apply_rules_1_to_7,
+    apply_scale_threshold,
     outcome_index,
     reason_code,
     stacked,
@@ -137,7 +138,7 @@ def assess(
     contract = contract.in_force(as_at)
     if not _rows_still_fit(claims, participants, participant_rows):
         participant_rows = None
-    narrow, wide = _split_columns(claims, participant_rows)
+    narrow, wide = _split_columns(claims, participant_rows, _rule_columns(contract))
     in_scope = _prepare(results, _RESULT_SCHEMA, "improvement", as_at)
     adjustments = adjustment_rows(contract, as_at, taken=_ids_taken(contract, claims, results))
     others = in_scope if adjustments.height == 0 else stacked([in_scope, adjustments])
@@ -229,18 +230,27 @@ def _rows_still_fit(claims: pl.DataFrame | None, participants: pl.DataFrame | No
 
 #: Claim columns the rules read; everything else rides along by row position.
 #: ``assess(..., carry=False)`` needs no other column of the claims frame.
-RULE_COLUMNS = ("claim_id", "participant_id", "outcome_id", "achieved_on", "submitted_on", "status", "error")
+#: ``value`` is read only when a claim outcome has a ``scale`` (SPEC 11.4); otherwise it is carried.
+RULE_COLUMNS = ("claim_id", "participant_id", "outcome_id", "achieved_on", "submitted_on", "status", "error", "value")
+
+
+def _rule_columns(contract: Contract) -> tuple[str, ...]:
+    """The claim columns this contract's rules read: ``value`` only with a scaled claim outcome."""
+    if any(o.kind == "claim" and o.scale is not None for o in contract.outcomes):
+        return RULE_COLUMNS
+    return tuple(c for c in RULE_COLUMNS if c != "value")
 #: Columns the assessment itself adds; a claims column of that name is not carried.
 _PRODUCED = {"cohort", "enrolled_on", "eligible", "kind", "reason", "price", "payable", "_evidence_status"}
 
 
 def _split_columns(claims: pl.DataFrame | None, participant_rows: pl.Series | None = None,
+                   rule_columns: tuple[str, ...] = RULE_COLUMNS,
                    ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     """(rule columns + ``_row`` and ``_preg`` when given, the other columns) of the claims frame."""
     if claims is None:
         return None, None
     claims = claims.with_row_index("_row")
-    keep = ["_row", *(c for c in RULE_COLUMNS if c in claims.columns)]
+    keep = ["_row", *(c for c in rule_columns if c in claims.columns)]
     rest = [c for c in claims.columns if c not in keep and c not in _PRODUCED and not c.startswith("_")]
     narrow = claims.select(keep)
     if participant_rows is not None:
@@ -270,7 +280,8 @@ def _attach(rows: pl.DataFrame, wide: pl.DataFrame | None) -> pl.DataFrame:
 _REGISTER_SCHEMA = {"participant_id": pl.String, "enrolled_on": pl.Date, "eligible": pl.Boolean, "cohort": pl.String}
 
 
-def _join_register(claims: pl.DataFrame, participants: pl.DataFrame | None) -> pl.DataFrame:
+def _join_register(claims: pl.DataFrame, participants: pl.DataFrame | None, contract: Contract | None = None,
+                   ) -> pl.DataFrame:
     """The register's columns and ``_p``, the participant's integer key, on every claim.
 
     ``_p`` is the participant's row in the register; ids the register does
@@ -279,11 +290,16 @@ def _join_register(claims: pl.DataFrame, participants: pl.DataFrame | None) -> p
     by id.  The register's columns are then gathered by ``_p``, from one
     piece each (gathering across chunks is several times slower).
     """
+    births = contract is not None and contract.reads_date_of_birth  # SPEC 11.5: as ``_dob``
     if participants is None:
-        register = _empty(_REGISTER_SCHEMA)
+        register = _empty({**_REGISTER_SCHEMA, **({"_dob": pl.Date} if births else {})})
     else:
         # The evidence reader merges duplicated register ids into one row.
         register = participants.select(*_REGISTER_SCHEMA).rechunk()
+        if births:
+            dob = participants["date_of_birth"] if "date_of_birth" in participants.columns else None
+            register = register.with_columns(
+                _dob=pl.lit(None, pl.Date) if dob is None else dob.cast(pl.Date, strict=False).rechunk())
     # a register names few cohorts: codes are gathered onto every claim, not strings
     register = register.with_columns(pl.col("cohort").cast(COHORT))
     # ids are matched as text (sob.idkeys), whatever type the caller gave them
@@ -300,13 +316,40 @@ def _join_register(claims: pl.DataFrame, participants: pl.DataFrame | None) -> p
 
 def _assess_claims(claims: pl.DataFrame, participants: pl.DataFrame | None, contract: Contract) -> pl.DataFrame:
     """Rules 1–11 and the price of accepted claims."""
-    claims = _join_register(claims, participants).with_columns(outcome_index(contract), reason=pl.col("error").cast(REASON))
+    claims = _join_register(claims, participants, contract)
+    claims = claims.with_columns(outcome_index(contract), reason=pl.col("error").cast(REASON))
+    scales = claim_scales(contract, claims)
+    if scales is not None:  # a frame without values pays nothing on a scale: every value is missing
+        claims = claims.with_columns(
+            pl.col("value").cast(pl.String) if "value" in claims.columns else pl.lit(None, pl.String).alias("value"))
     claims = apply_rules_1_to_7(claims, contract, participants is not None)
+    if scales is not None:  # the value read once, for the threshold and the price
+        claims = with_row_wise(claims, scales.read())
+    claims = apply_scale_threshold(claims, scales)
     claims = apply_prerequisites(claims, contract)
     claims = apply_ranked_rules(claims, contract)
-    return with_row_wise(
-        claims, pl.when(pl.col("reason").is_null()).then(claim_price_expr(contract)).otherwise(None).alias("price")
-    )
+    price = claim_price_expr(contract)
+    if scales is not None:
+        price = scaled_price_expr(scales, price)
+    claims = with_row_wise(claims, pl.when(pl.col("reason").is_null()).then(price).otherwise(None).alias("price"))
+    return _scale_by_hand(claims, scales).drop("_sv", strict=False)
+
+
+def _scale_by_hand(claims: pl.DataFrame, scales: ClaimScales | None) -> pl.DataFrame:
+    """Exact Fraction prices for scaled outcomes whose numbers could overflow 128-bit integers.
+
+    Only an absurd rate card (a scale end or price of dozens of digits) has
+    such an outcome; its accepted claims are priced one by one, exactly.
+    """
+    if scales is None or not scales.by_hand():
+        return claims
+    for t in scales.by_hand():
+        rows = claims.with_row_index("_i").filter((pl.col("_o") == t.outcome) & pl.col("price").is_not_null())
+        if rows.height == 0:
+            continue
+        amounts = [scaled_amount(t, price, value) for price, value in rows.select("price", "value").iter_rows()]
+        claims = claims.with_columns(claims["price"].scatter(rows["_i"], amounts))
+    return claims
 
 
 def _assess_results(results: pl.DataFrame, contract: Contract) -> pl.DataFrame:

@@ -267,9 +267,12 @@ _CATALOGUE: tuple[Code, ...] = (
     _reason("VOLUME_CAP", "capped", "5.2", "over the outcome's `volume_cap` of claims (rule 11)",
             "The contract pays for a limited number of claims of the outcome.",
             "nothing to fix unless the cap in the contract is wrong"),
-    _reason("BELOW_THRESHOLD", "rejected", "5.3", "a cohort result below `min_improvement`",
-            "An improvement outcome pays only for an improvement of at least the threshold.",
-            "check baseline and observed in the results file"),
+    _reason("BELOW_THRESHOLD", "rejected", "5.3, 11.4",
+            "a cohort result below `min_improvement`, or a claim or result whose value does not pass a "
+            "`scale`'s `zero_at`",
+            "An improvement outcome pays only for an improvement of at least the threshold; a scale pays "
+            "nothing at or before `zero_at`.",
+            "check baseline and observed in the results file, or the claim's `value`"),
     _reason("NETTED", "rejected", "11.6",
             "a result of an outcome that an earlier pooled payment (`net_of`) already settled",
             "The pooled payment was reduced by what the listed outcomes were paid before it; paying a later "

@@ -43,6 +43,9 @@ class Column:
     required: bool
     type: str  # one of VALUE_TYPES
     meaning: str
+    #: the outcome key that makes the column read and checked (SPEC 11.4, 11.5); without it in the
+    #: contract the column is an ordinary carried one, so a version-1 file reads as before
+    read_with: str | None = None
 
     @property
     def example_type(self) -> str:
@@ -50,8 +53,8 @@ class Column:
         return {"money": "number", "decimal": "number", "status": "text"}.get(self.type, self.type)
 
 
-def _c(file: str, name: str, required: bool, type_: str, meaning: str) -> Column:
-    return Column(name=name, file=file, required=required, type=type_, meaning=meaning)
+def _c(file: str, name: str, required: bool, type_: str, meaning: str, read_with: str | None = None) -> Column:
+    return Column(name=name, file=file, required=required, type=type_, meaning=meaning, read_with=read_with)
 
 
 #: every evidence column, file by file, in the order of the typed frames
@@ -65,10 +68,16 @@ COLUMNS: tuple[Column, ...] = (
        "`claimed` (default), `withdrawn`, `failed` (failed verification or audit); case-insensitive"),
     _c("claims", "evidence_ref", False, "text", "free text, carried through"),
     _c("claims", "amount_claimed", False, "money", "what the provider invoiced; compared, never trusted"),
+    _c("claims", "value", False, "decimal",
+       "the measured value a `scale` pays on (SPEC 11.4); read only when some outcome has `scale`, "
+       "required on claims of such an outcome", read_with="scale"),
     _c("participants", "participant_id", True, "text", "unique"),
     _c("participants", "enrolled_on", True, "date", "enrolment (referral) date"),
     _c("participants", "eligible", False, "flag", "`true/false/yes/no/1/0`, case-insensitive; default true"),
     _c("participants", "cohort", False, "text", "free text, carried through"),
+    _c("participants", "date_of_birth", False, "date",
+       "for `age_at_enrolment` (SPEC 11.5); read only when some outcome has it, and not after enrolled_on",
+       read_with="age_at_enrolment"),
     _c("results", "result_id", True, "text", "unique across the claims and results files"),
     _c("results", "outcome_id", True, "text", "an outcome of kind `improvement`"),
     _c("results", "cohort", True, "text", "the cohort measured"),
@@ -89,6 +98,15 @@ def columns_of(file: str) -> tuple[Column, ...]:
     return tuple(c for c in COLUMNS if c.file == file)
 
 
+def read_with(file: str, keys: frozenset[str] | set[str]) -> tuple[str, ...]:
+    """The names of one file's columns read when the contract uses the outcome ``keys`` (in frame order).
+
+    Columns that need no key are always read; ``value`` only with ``scale``,
+    ``date_of_birth`` only with ``age_at_enrolment``.
+    """
+    return tuple(c.name for c in columns_of(file) if c.read_with is None or c.read_with in keys)
+
+
 def names_of(file: str) -> tuple[str, ...]:
     """The names of one file's columns, in frame order."""
     return tuple(c.name for c in columns_of(file))
@@ -99,7 +117,8 @@ def required_of(file: str) -> tuple[str, ...]:
     return tuple(c.name for c in columns_of(file) if c.required)
 
 
-#: canonical columns of each evidence file, in the order of the typed frames
+#: canonical columns of each evidence file, in the order of the typed frames (those read with an
+#: outcome key included: see ``read_with``)
 KIND_COLUMNS: dict[str, tuple[str, ...]] = {f: names_of(f) for f in FILE_KINDS}
 #: required columns of each evidence file
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {f: required_of(f) for f in FILE_KINDS}
@@ -178,7 +197,11 @@ def columns_markdown() -> str:
         "",
         f"- `baseline`, `observed` and `units` are exact decimals with at most {MAX_DECIMAL_WHOLE_DIGITS} digits "
         f"before the point and {MAX_DECIMAL_FRACTION_DIGITS} after it (leading zeros before it and trailing zeros "
-        "after it do not count). A larger value is a `BAD_NUMBER` data error naming the line and column.",
+        "after it do not count). A larger value is a `BAD_NUMBER` data error naming the line and column. "
+        "So is the claims' `value` when it is read (some outcome has `scale`).",
+        "- `value` and `date_of_birth` are read and checked only when some outcome has `scale` or "
+        "`age_at_enrolment` (SPEC 11.4, 11.5); otherwise they are ordinary carried columns, and a version-1 "
+        "file reads as before. `value` is carried into exports in its place either way.",
         "- `amount_claimed` fits in 18 digits of minor units; a larger amount is a `BAD_NUMBER` data error.",
         "- A NUL character inside a cell is a data error of that cell (`BAD_TEXT`), with its line and column; "
         "a file with NULs in alternate bytes, a UTF-16/32 byte-order mark or binary content is refused "

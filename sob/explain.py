@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +26,9 @@ from sob.contract import Contract
 from sob.contract.model import Outcome, entry_in_force
 from sob.findings import InputError
 from sob.payrun import PayRun
-from sob.pricing import price_result, price_source
+from sob.pricing import price_result, price_source, scale_fraction
 from sob.quarters import Quarter
-from sob.rules import CAP_REASONS, qualified
+from sob.rules import CAP_REASONS, SCALE_RULE, qualified
 
 #: A row of the assessed frame, by column name.
 Row = dict[str, Any]
@@ -146,6 +148,8 @@ def explain_claim(run: PayRun, claim_id: str, ledger_dir: Path | None = None) ->
     if t["kind"] == "claim":
         ex.steps.extend(_claim_steps(contract, assessed, info))
         ex.price_source = price_source(o, info["achieved_on"], info.get("_rank_outcome")) if info.get("price") is not None else None
+        if ex.price_source is not None and o.scale is not None:  # SPEC 11.4: the price of 5.4, then the scale
+            ex.price_source += f", scaled by value {info.get('value')} (see {SCALE_RULE})"
     else:
         ex.steps.extend(_result_steps(contract, assessed, info))
         if info.get("price") is not None:
@@ -262,8 +266,10 @@ def _claim_steps(contract: Contract, assessed: pl.DataFrame, info: Row) -> list[
     reg_note = "no participants register given: rule not applied"
     if register:
         refused = info.get("eligible") is False or (o.cohorts is not None and info.get("cohort") not in o.cohorts)
-        steps.append(Step("INELIGIBLE", _verdict(refused), f"eligible = {info.get('eligible')}, cohort = {_text(info.get('cohort'))}"
-                          + (f", outcome admits {', '.join(o.cohorts)}" if o.cohorts else "")))
+        age_refused, age_note = _age_check(o, info)
+        steps.append(Step("INELIGIBLE", _verdict(refused or age_refused),
+                          f"eligible = {info.get('eligible')}, cohort = {_text(info.get('cohort'))}"
+                          + (f", outcome admits {', '.join(o.cohorts)}" if o.cohorts else "") + age_note))
         period = f"{contract.start}" + (f" to {contract.referrals_end}" if contract.referrals_end else " onwards")
         outside = None if enrolled is None else (
             enrolled < contract.start or (contract.referrals_end is not None and enrolled > contract.referrals_end))
@@ -283,9 +289,39 @@ def _claim_steps(contract: Contract, assessed: pl.DataFrame, info: Row) -> list[
                       f"achieved {_text(ach)}; outcomes count from {contract.start} to {contract.outcomes_end}"))
     steps.append(Step("LATE_CLAIM", _verdict(None if sub is None else sub > contract.claims_end),
                       f"submitted {_text(sub)}; claims accepted until {contract.claims_end}"))
+    if o.scale is not None:  # the rule SPEC 11.4 adds after rule 7, on scaled outcomes only
+        steps.append(_scale_step(o, info))
     steps.append(_prerequisite_step(contract, assessed, info))
     steps += _ranked_steps(contract, assessed, info)
     return steps
+
+
+def _age_check(o: Outcome, info: Row) -> tuple[bool, str]:
+    """SPEC 11.5 for rule 2: is the participant's age at enrolment outside the outcome's band, and why."""
+    band = o.age_at_enrolment
+    if band is None:
+        return False, ""
+    born, enrolled = info.get("_dob"), info.get("enrolled_on")
+    bounds = f"{'' if band.min is None else band.min}–{'' if band.max is None else band.max}"
+    if born is None or enrolled is None:
+        return True, f"; no date of birth, so the age band {bounds} cannot be shown"
+    age = enrolled.year - born.year - ((enrolled.month, enrolled.day) < (born.month, born.day))
+    outside = (band.min is not None and age < band.min) or (band.max is not None and age > band.max)
+    return outside, f"; born {born}, age {age} at enrolment, outcome admits ages {bounds}"
+
+
+def _scale_step(o: Outcome, info: Row) -> Step:
+    """The scale rule (SPEC 11.4): the claim's value against ``zero_at``, and the fraction of the price."""
+    assert o.scale is not None
+    value = info.get("value")
+    ends = f"scale from {o.scale.zero_at} (nothing) to {o.scale.full_at} (full price)"
+    if value is None:
+        return Step("BELOW_THRESHOLD", "n/a", f"no value; {ends}")
+    fraction = scale_fraction(o.scale.zero_at, o.scale.full_at, Fraction(Decimal(value)))
+    if fraction is None:
+        return Step("BELOW_THRESHOLD", "fail", f"value {value} does not pass zero_at; {ends}")
+    percent = (Decimal(fraction.numerator) * 100 / Decimal(fraction.denominator)).quantize(Decimal("0.01"))
+    return Step("BELOW_THRESHOLD", "pass", f"value {value}: {fraction} of the price (about {percent}%), {ends}")
 
 
 def _ranked_steps(contract: Contract, assessed: pl.DataFrame, info: Row) -> list[Step]:

@@ -134,3 +134,165 @@ def scale_fraction(zero_at: Decimal, full_at: Decimal, value: Fraction) -> Fract
     if not passes:
         return None
     return min(Fraction(1), (value - zero) / (full - zero))
+
+
+# --- sliding scales on claim outcomes (SPEC 11.4) ----------------------------------------------
+#
+# A claim's ``value`` is decimal text.  Values and the scale's ends are compared and priced as
+# integers at one common scale 10**digits (Int128), which is exact: digits is at least the
+# fraction digits of every value and of every end.  The scaled price is
+# price × (value − zero_at) / (full_at − zero_at) rounded half away from zero; for a positive
+# amount that is floor((2·price·N + D) / (2·D)) with N = |V − Z| < D = |F − Z|, all integers.
+# An outcome whose numbers could overflow 128 bits (absurd ends or prices) is priced with
+# Python fractions instead, row by row, so the answer is exact whatever the contract says.
+
+_INT128_SAFE = 2**126
+#: the most fraction digits a common scale may have: a value has at most 18 whole digits,
+#: so V = value × 10**digits stays below 10**38, inside Int128
+_MAX_SCALE_DIGITS = 20
+
+
+@dataclass(frozen=True)
+class ScaleTerms:
+    """One scaled claim outcome: its rate-card position, ends at the common scale, and direction."""
+
+    outcome: int  # ``_o``
+    zero_at: Fraction
+    full_at: Fraction
+    zero: int  # zero_at × 10**digits (when ``exact``)
+    full: int
+    exact: bool  # Int128 arithmetic cannot overflow for this outcome
+
+    @property
+    def increasing(self) -> bool:
+        return self.full_at > self.zero_at
+
+
+@dataclass(frozen=True)
+class ClaimScales:
+    """The scaled claim outcomes of a contract and the common scale their values are read at."""
+
+    digits: int
+    terms: tuple[ScaleTerms, ...]
+
+    def value(self) -> pl.Expr:
+        """The claim's ``value`` as an Int128 at 10**digits (null when there is none).
+
+        Read once into ``_sv`` by :meth:`read`, when the frame has it: the
+        threshold and the price both use it.
+        """
+        return pl.col("_sv")
+
+    def read(self) -> pl.Expr:
+        """``_sv``: the value read at the common scale, on the rows of outcomes priced in Int128."""
+        scaled = pl.col("_o").is_in([t.outcome for t in self.vectorised()])
+        return pl.when(scaled).then(scaled_decimal("value", self.digits)).alias("_sv")
+
+    def vectorised(self) -> list[ScaleTerms]:
+        return [t for t in self.terms if t.exact]
+
+    def by_hand(self) -> list[ScaleTerms]:
+        return [t for t in self.terms if not t.exact]
+
+
+def _fraction_digits(number: Decimal) -> int:
+    exponent = number.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _max_price(outcome: Outcome) -> int:
+    prices = [outcome.price or 0, *(p.price for p in outcome.prices), *(t.price for t in outcome.tiers)]
+    return max(prices)
+
+
+def claim_scales(contract: Contract, claims: pl.DataFrame) -> ClaimScales | None:
+    """The common scale of the claim outcomes with ``scale``, or None when there are none.
+
+    ``digits`` covers the fraction digits of the scale ends and of every
+    readable value of those outcomes' claims (at most 18, the evidence
+    checks see to it), so reading them at 10**digits loses nothing.
+    """
+    scaled = [(i, o) for i, o in enumerate(contract.outcomes) if o.kind == "claim" and o.scale is not None]
+    if not scaled:
+        return None
+    digits = max(_fraction_digits(d) for _, o in scaled for d in (o.scale.zero_at, o.scale.full_at))  # type: ignore[union-attr]
+    if claims.height and "value" in claims.columns:  # the values of claims without a data error
+        value = pl.col("value").cast(pl.String)
+        of_scaled = pl.col("_o").is_in([i for i, _ in scaled]) & value.str.contains(_DECIMAL)
+        if "reason" in claims.columns:
+            of_scaled = of_scaled & pl.col("reason").is_null()
+        frac = value.str.splitn(".", 2).struct.field("field_1").fill_null("").str.strip_chars_end("0")
+        found = claims.lazy().filter(of_scaled).select(frac.str.len_bytes().max()).collect().item()
+        digits = max(digits, int(found or 0))
+    terms = []
+    for i, o in scaled:
+        assert o.scale is not None
+        zero, full = Fraction(o.scale.zero_at), Fraction(o.scale.full_at)
+        z, f = zero * 10**digits, full * 10**digits
+        width = abs(f - z)
+        exact = (digits <= _MAX_SCALE_DIGITS and max(abs(z), abs(f)) < _INT128_SAFE
+                 and (2 * _max_price(o) + 1) * width < _INT128_SAFE)
+        terms.append(ScaleTerms(i, zero, full, int(z) if exact else 0, int(f) if exact else 0, exact))
+    return ClaimScales(digits, tuple(terms))
+
+
+_DECIMAL = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+
+
+def scaled_decimal(column: str, digits: int) -> pl.Expr:
+    """Plain decimal text → Int128 of value × 10**digits (null when not a decimal or finer than digits)."""
+    c = pl.col(column)
+    parts = c.str.strip_chars_start("+-").str.splitn(".", 2)
+    whole = parts.struct.field("field_0").str.strip_chars_start("0")
+    frac = parts.struct.field("field_1").fill_null("").str.strip_chars_end("0")
+    text = pl.concat_str([whole, frac.str.pad_end(digits, "0")])
+    number = pl.when(text == "").then(pl.lit("0")).otherwise(text).str.to_integer(dtype=pl.Int128, strict=False)
+    number = pl.when(c.str.starts_with("-")).then(pl.lit(0, pl.Int128) - number).otherwise(number)  # no Int128 neg
+    return pl.when(c.str.contains(_DECIMAL) & (frac.str.len_bytes() <= digits)).then(number).alias(column)
+
+
+def _passes(t: ScaleTerms, v: pl.Expr) -> pl.Expr:
+    """The value passes ``zero_at``: above it on an increasing scale, below it on a decreasing one."""
+    zero = pl.lit(t.zero, pl.Int128)
+    return v > zero if t.increasing else v < zero
+
+
+def below_threshold_expr(scales: ClaimScales) -> pl.Expr:
+    """True for a claim of a (vectorised) scaled outcome whose value does not pass ``zero_at``."""
+    v = scales.value()
+    below = pl.lit(False)
+    for t in scales.vectorised():
+        below = below | ((pl.col("_o") == t.outcome) & ~_passes(t, v).fill_null(False))
+    return below
+
+
+def value_passes(t: ScaleTerms, value: str) -> bool:
+    """The exact threshold test of one value, for outcomes priced by hand."""
+    v = Fraction(Decimal(value))
+    return v > t.zero_at if t.increasing else v < t.zero_at
+
+
+def scaled_amount(t: ScaleTerms, price: int, value: str) -> int:
+    """price × min(1, (value − zero_at) / (full_at − zero_at)), exact, rounded once half away from zero."""
+    share = min(Fraction(1), (Fraction(Decimal(value)) - t.zero_at) / (t.full_at - t.zero_at))
+    return round_half_away(Fraction(price) * share, 0)
+
+
+def scaled_price_expr(scales: ClaimScales, price: pl.Expr) -> pl.Expr:
+    """``price`` scaled by the claim's value for the vectorised scaled outcomes; unchanged for others.
+
+    The rows reaching it passed ``zero_at`` (the rule after 7), so N > 0; a
+    value at or past ``full_at`` pays the whole price.
+    """
+    v = scales.value()
+    expr: Then | ChainedThen | None = None
+    for t in scales.vectorised():
+        zero, full = pl.lit(t.zero, pl.Int128), pl.lit(t.full, pl.Int128)
+        width = pl.lit(abs(t.full - t.zero), pl.Int128)
+        reached = v >= full if t.increasing else v <= full
+        part = (v - zero) if t.increasing else (zero - v)  # > 0: the value passed zero_at
+        cut = ((2 * price.cast(pl.Int128) * part + width) // (2 * width)).cast(pl.Int64)
+        scaled = pl.when(reached).then(price).otherwise(cut)
+        cond = pl.col("_o") == t.outcome
+        expr = pl.when(cond).then(scaled) if expr is None else expr.when(cond).then(scaled)
+    return price if expr is None else expr.otherwise(price)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from sob.contract import Contract
+from sob.pricing import ClaimScales, below_threshold_expr, value_passes
 
 if TYPE_CHECKING:
     from polars.expr.whenthen import ChainedThen, Then
@@ -63,6 +64,11 @@ KIND = pl.Enum(["claim", "improvement", "adjustment"])
 STATUS = pl.Enum(["paid", "partial", "capped", "rejected"])
 REASON = pl.Categorical()
 COHORT = pl.Categorical()
+
+#: The rule SPEC 11.4 adds after rule 7 and before rule 8, for claims of an outcome with ``scale``.
+#: It is not in ``CLAIM_RULES`` (whose order the outputs of version-1 contracts list reasons in):
+#: a claim of an outcome without a scale never meets it.
+SCALE_RULE = "BELOW_THRESHOLD"
 
 #: Reasons given after rule 8: such a claim is still *qualified* as a prerequisite.
 AFTER_RULE_8: tuple[str, ...] = ("MAX_CLAIMS", "EXCLUSIVE", "VOLUME_CAP", *CAP_REASONS)
@@ -168,6 +174,41 @@ def _cohort_refused(contract: Contract) -> pl.Expr:
     return refused
 
 
+def age_at_enrolment() -> pl.Expr:
+    """Whole years between ``_dob`` and ``enrolled_on``: the birthdays passed on or before enrolment (SPEC 11.5).
+
+    A birthday has passed when (month, day) of enrolment is at or after
+    (month, day) of birth.  A 29 February birthday compares as 2-29, which
+    in a year without that day is passed exactly from 1 March: the rule of
+    SPEC 11.5, with no special case.
+    """
+    enrolled, born = pl.col("enrolled_on"), pl.col("_dob")
+    passed = (enrolled.dt.month().cast(pl.Int32) * 100 + enrolled.dt.day().cast(pl.Int32)) >= (
+        born.dt.month().cast(pl.Int32) * 100 + born.dt.day().cast(pl.Int32))
+    return enrolled.dt.year().cast(pl.Int32) - born.dt.year().cast(pl.Int32) - (~passed).cast(pl.Int32)
+
+
+def _age_refused(contract: Contract) -> pl.Expr:
+    """The outcome has ``age_at_enrolment`` and the age is outside it, or unknown (no date of birth).
+
+    Eligibility that cannot be shown is refused: nothing is paid on a
+    claim whose participant's age is not known (SPEC 11.5).
+    """
+    refused = pl.lit(False)
+    age = age_at_enrolment()
+    for i, o in enumerate(contract.outcomes):
+        band = o.age_at_enrolment
+        if band is None:
+            continue
+        outside = age.is_null()
+        if band.min is not None:
+            outside = outside | (age < band.min)
+        if band.max is not None:
+            outside = outside | (age > band.max)
+        refused = refused | ((pl.col("_o") == i) & outside.fill_null(True))
+    return refused
+
+
 def apply_rules_1_to_7(claims: pl.DataFrame, contract: Contract, register: bool) -> pl.DataFrame:
     """Rules 1–7: per-row checks of status, register, dates and submission.
 
@@ -183,8 +224,11 @@ def apply_rules_1_to_7(claims: pl.DataFrame, contract: Contract, register: bool)
         if contract.referrals_end is not None:
             out_of_period = out_of_period | (enrolled > pl.lit(contract.referrals_end))
         window = per_outcome([o.window_days for o in contract.outcomes], pl.Int64)
+        ineligible = pl.col("eligible").not_() | _cohort_refused(contract)
+        if contract.reads_date_of_birth:  # SPEC 11.5; a contract without age bands computes no age
+            ineligible = ineligible | _age_refused(contract)
         checks += [
-            ("INELIGIBLE", pl.col("eligible").not_() | _cohort_refused(contract)),
+            ("INELIGIBLE", ineligible),
             ("ENROLMENT_OUT_OF_PERIOD", out_of_period),
             ("BEFORE_ENROLMENT", ach < enrolled),
             ("OUT_OF_WINDOW", window.is_not_null() & (ach > enrolled + pl.duration(days=window))),
@@ -194,6 +238,24 @@ def apply_rules_1_to_7(claims: pl.DataFrame, contract: Contract, register: bool)
         ("LATE_CLAIM", pl.col("submitted_on") > pl.lit(contract.claims_end)),
     ]
     return with_row_wise(claims, _first_failure(checks))
+
+
+def apply_scale_threshold(claims: pl.DataFrame, scales: ClaimScales | None) -> pl.DataFrame:
+    """The rule after 7 (SPEC 11.4): ``BELOW_THRESHOLD`` when a scaled claim's value does not pass ``zero_at``.
+
+    Such a claim is not qualified for prerequisites and takes no place in
+    rules 9–11 nor a tier rank: those rules only look at rows without a
+    reason, and ``qualified`` does not count this one.
+    """
+    if scales is None or claims.height == 0:
+        return claims
+    if scales.vectorised():
+        claims = with_row_wise(claims, _first_failure([(SCALE_RULE, below_threshold_expr(scales))]))
+    for t in scales.by_hand():  # only outcomes whose numbers could overflow 128 bits
+        rows = claims.select(_position(), "_o", "value", _open=_OPEN).filter(pl.col("_open") & (pl.col("_o") == t.outcome))
+        below = [i for i, value in rows.select("_i", "value").iter_rows() if value is None or not value_passes(t, value)]
+        claims = _reject(claims, pl.Series(below, dtype=pl.UInt32), SCALE_RULE)
+    return claims
 
 
 def _requirement_depths(contract: Contract) -> dict[str, int]:

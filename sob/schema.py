@@ -150,6 +150,9 @@ def _definitions() -> dict[str, Any]:
         "step": _object(cc.STEP_FIELDS, ("at", "amount")),
         "scale": _object(cc.SCALE_FIELDS, ("zero_at", "full_at")),
         "net_of": {"type": "array", "items": _ref("outcome_ref")},
+        "age": {**integer, "minimum": 0, "maximum": cc.MAX_INT, "description": "whole years"},
+        "age_band": {**_object(cc.AGE_BAND_FIELDS),
+                     "description": "ages at enrolment, both bounds inclusive; either may be left out"},
         "flag": {"type": ["boolean", "string"]},
         "cell_text": {"type": ["string", "integer"]},
     }

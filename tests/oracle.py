@@ -41,6 +41,36 @@ def as_at_caps(contract, day):
                              amount_cap=cap_at(o.amount_cap, o.amount_cap_schedule, day), amount_cap_schedule=())
                      for o in contract.outcomes)
     return replace(contract, caps=caps, payers=payers, outcomes=outcomes)
+def _birthday(year, born):
+    """The day a birthday falls on in ``year``: 29 February falls on 1 March in other years (SPEC 11.5)."""
+    try:
+        return date(year, born.month, born.day)
+    except ValueError:
+        return date(year, 3, 1)
+
+
+def _age_in_band(born, enrolled, band):
+    """SPEC 11.5: the birthdays passed on or before enrolled_on, counted one year at a time."""
+    if born is None:
+        return False
+    age = sum(1 for year in range(born.year + 1, enrolled.year + 1) if _birthday(year, born) <= enrolled)
+    return (band.min is None or age >= band.min) and (band.max is None or age <= band.max)
+
+
+def _passes_zero_at(value, scale):
+    """SPEC 11.4: the value is past zero_at (above it, or below it when zero_at > full_at)."""
+    if value is None:
+        return False
+    v, zero = Fraction(Decimal(value)), Fraction(scale.zero_at)
+    return v > zero if zero < Fraction(scale.full_at) else v < zero
+
+
+def _scaled(price, value, scale):
+    """price × min(1, (value − zero_at) / (full_at − zero_at)), rounded once, half away from zero."""
+    zero, full = Fraction(scale.zero_at), Fraction(scale.full_at)
+    exact = price * min(Fraction(1), (Fraction(Decimal(value)) - zero) / (full - zero))
+    whole = exact.numerator // exact.denominator  # >= 0: the value passed zero_at
+    return whole + (1 if exact - whole >= Fraction(1, 2) else 0)
 
 
 def assess(contract, claims, participants, results, as_at, parts=None):
@@ -73,6 +103,9 @@ def assess(contract, claims, participants, results, as_at, parts=None):
             p = reg[c["participant_id"]]
             if p["eligible"] is False or (o.cohorts is not None and p.get("cohort") not in o.cohorts):
                 return "INELIGIBLE"
+            if o.age_at_enrolment is not None and not _age_in_band(p.get("date_of_birth"), p["enrolled_on"],
+                                                                   o.age_at_enrolment):
+                return "INELIGIBLE"  # SPEC 11.5: outside the band, or no date of birth
             if p["enrolled_on"] < contract.start or (
                 contract.referrals_end is not None and p["enrolled_on"] > contract.referrals_end
             ):
@@ -85,6 +118,8 @@ def assess(contract, claims, participants, results, as_at, parts=None):
             return "OUT_OF_CONTRACT_PERIOD"
         if c["submitted_on"] > contract.claims_end:
             return "LATE_CLAIM"
+        if o.scale is not None and not _passes_zero_at(c.get("value"), o.scale):
+            return "BELOW_THRESHOLD"  # SPEC 11.4: the rule after rule 7
         return None
 
     pre = {c["id"]: rules_1_to_7(c) for c in claim_rows}
@@ -152,6 +187,8 @@ def assess(contract, claims, participants, results, as_at, parts=None):
                     if t.up_to is None or rank[c["id"]] <= t.up_to:
                         price[c["id"]] = t.price
                         break
+            if o.scale is not None and price.get(c["id"]) is not None:
+                price[c["id"]] = _scaled(price[c["id"]], c["value"], o.scale)
     # cohort results
     slots: set = set()
     for r in [r for r in rows if r["kind"] == "improvement"]:

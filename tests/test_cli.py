@@ -45,6 +45,8 @@ SAMPLE_QUARTER = {
     "norfolk-families": "2021-Q1",
     "peterborough": "2016-Q3",
     "nyc-able": "2016-Q1",
+    "ways-to-wellness": "2018-Q1",
+    "youth-engagement-fund": "2016-Q4",
 }
 
 AMOUNT = re.compile(r"-?\d+\.\d{2}")

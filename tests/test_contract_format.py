@@ -26,6 +26,7 @@ KEY_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "## `[[adjustments]]`": (fmt.ADJUSTMENT_FIELDS, fmt.ADJUSTMENT_REQUIRED),
     "### `steps`": (fmt.STEP_FIELDS, ("at", "amount")),
     "### `scale`": (fmt.SCALE_FIELDS, ("zero_at", "full_at")),
+    "### `age_at_enrolment`": (fmt.AGE_BAND_FIELDS, ()),
 }
 
 
@@ -46,7 +47,7 @@ def test_every_kind_in_the_key_tables_has_a_converter():
     used = {kind for fields in (fmt.CONTRACT_FIELDS, fmt.PAYER_FIELDS, fmt.CAPS_FIELDS, fmt.EVIDENCE_FIELDS,
                                 fmt.OUTCOME_FIELDS, fmt.PRICE_POINT_FIELDS, fmt.TIER_FIELDS, fmt.REQUIREMENT_FIELDS,
                                 fmt.CAP_POINT_FIELDS, fmt.COUNT_POINT_FIELDS, fmt.ADJUSTMENT_FIELDS,
-                                fmt.STEP_FIELDS, fmt.SCALE_FIELDS)
+                                fmt.STEP_FIELDS, fmt.SCALE_FIELDS, fmt.AGE_BAND_FIELDS)
             for kind in fields.values()}
     assert used == set(CONVERTERS)
 

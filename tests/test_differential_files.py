@@ -31,7 +31,7 @@ import oracle
 import polars as pl
 import pytest
 import tomli_w
-from conftest import load, write_claims, write_participants, write_results
+from conftest import load, write_claims, write_results, write_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_engine_properties import random_case
@@ -39,7 +39,7 @@ from typer.testing import CliRunner
 
 from sob.cli import app
 from sob.contract import Adjustment, Contract, Outcome
-from sob.contract.model import Scale, Step
+from sob.contract.model import AgeBand, Scale, Step, Tier
 from sob.evidence import read_evidence
 from sob.payrun import pay_quarter
 from sob.quarters import Quarter
@@ -98,6 +98,11 @@ def _outcome_doc(o: Outcome) -> dict[str, Any]:
         if o.tiers:
             doc["tiers"] = [{"price": _money(t.price)} | ({} if t.up_to is None else {"up_to": t.up_to})
                             for t in o.tiers]
+        if o.scale is not None:  # SPEC 11.4 on a claim outcome
+            doc["scale"] = {"zero_at": str(o.scale.zero_at), "full_at": str(o.scale.full_at)}
+        if o.age_at_enrolment is not None:  # SPEC 11.5
+            band = o.age_at_enrolment
+            doc["age_at_enrolment"] = {k: v for k, v in (("min", band.min), ("max", band.max)) if v is not None}
     if o.price is not None:
         doc["price"] = _money(o.price)
     if o.prices:
@@ -177,7 +182,7 @@ def _file_rows(claim_rows, reg_rows, result_rows, r: random.Random):
         {"claim_id": c["id"], "participant_id": _padded(c["participant_id"], r), "outcome_id": c["outcome_id"],
          "achieved_on": c["achieved_on"],
          "submitted_on": None if c["submitted_on"] == c["achieved_on"] and r.random() < 0.5 else c["submitted_on"],
-         "status": _status_cell(c["status"], r)}
+         "status": _status_cell(c["status"], r)} | ({"value": c["value"]} if "value" in c else {})
         for c in claim_rows
     ]
     register = None
@@ -188,7 +193,8 @@ def _file_rows(claim_rows, reg_rows, result_rows, r: random.Random):
             return r.choice(["true", "yes", "1", "TRUE"] if flag else ["false", "no", "0", "No"])
 
         register = [{"participant_id": p["participant_id"], "enrolled_on": p["enrolled_on"],
-                     "eligible": eligible(p["eligible"]), "cohort": p["cohort"]} for p in reg_rows]
+                     "eligible": eligible(p["eligible"]), "cohort": p["cohort"]}
+                    | ({"date_of_birth": p["date_of_birth"]} if "date_of_birth" in p else {}) for p in reg_rows]
     results = [
         {"result_id": x["id"], "outcome_id": x["outcome_id"], "cohort": x["cohort"], "achieved_on": x["achieved_on"],
          "submitted_on": x["submitted_on"], "baseline": x["baseline"], "observed": x["observed"],
@@ -208,7 +214,7 @@ _RESULT_COLS = ("result_id", "outcome_id", "cohort", "achieved_on", "submitted_o
 
 def _parquet(path: Path, columns: tuple[str, ...], rows: list[dict]) -> Path:
     """A Parquet file with real Date and Boolean columns where the data has them."""
-    schema = {c: pl.Date if c.endswith("_on") else pl.String for c in columns}
+    schema = {c: pl.Date if c.endswith("_on") or c == "date_of_birth" else pl.String for c in columns}
     frame = pl.DataFrame([{c: row.get(c) for c in columns} for row in rows], schema=schema, orient="row")
     if "eligible" in columns:  # a Boolean column; the words of the CSV file become true/false/null
         words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
@@ -224,13 +230,16 @@ def write_case(folder: Path, contract: Contract, claim_rows, reg_rows, result_ro
     path = folder / "contract.toml"
     path.write_text(tomli_w.dumps(contract_doc(contract)), encoding="utf-8")
     claims, register, results = _file_rows(claim_rows, reg_rows, result_rows, random.Random(seed))
+    # the columns SPEC 11.4 and 11.5 add, when the case has them
+    claim_cols = (*_CLAIM_COLS, "value") if any("value" in c for c in claims) else _CLAIM_COLS
+    reg_cols = (*_REG_COLS, "date_of_birth") if any("date_of_birth" in p for p in register or []) else _REG_COLS
     if fmt == "csv":
-        files = (write_claims(folder / "claims.csv", claims),
-                 None if register is None else write_participants(folder / "participants.csv", register),
+        files = (write_claims(folder / "claims.csv", claims, claim_cols),
+                 None if register is None else write_rows(folder / "participants.csv", reg_cols, register),
                  write_results(folder / "results.csv", results) if results else None)
     else:
-        files = (_parquet(folder / "claims.parquet", _CLAIM_COLS, claims),
-                 None if register is None else _parquet(folder / "participants.parquet", _REG_COLS, register),
+        files = (_parquet(folder / "claims.parquet", claim_cols, claims),
+                 None if register is None else _parquet(folder / "participants.parquet", reg_cols, register),
                  _parquet(folder / "results.parquet", _RESULT_COLS, results) if results else None)
     return path, files
 
@@ -417,6 +426,83 @@ def test_steps_scales_and_netting_through_the_readers_agree_with_the_oracle(tmp_
 @given(seed=st.integers(0, 10**9), quarter=st.sampled_from(QUARTERS[2:]))
 def test_steps_scales_and_netting_through_the_command_agree_with_the_oracle(tmp_path_factory, seed, quarter):
     contract, claim_rows, reg_rows, result_rows = random_case_with_results_mechanics(seed)
+    folder = tmp_path_factory.mktemp("case")
+    path, files = write_case(folder, contract, claim_rows, reg_rows, result_rows, "csv", seed)
+    summary, table = run_cli(path, files, quarter, folder / "table.csv")
+    loaded = load(path)
+    assert_cli_same_as_oracle(loaded, _expected(loaded, claim_rows, reg_rows, result_rows, quarter), summary, table)
+
+
+def random_case_with_claim_mechanics(seed: int):
+    """``random_case`` plus claim outcomes on a sliding scale and with age bands (SPEC 11.4, 11.5).
+
+    ``SC`` pays on a scale (increasing or decreasing, flat or tiered), ``AG``
+    only for some ages at enrolment; claims of them have values at, around
+    and past the scale's ends, and participants birthdays on 29 February,
+    on the enrolment day, or none.  ``AG`` needs the register, so it is added
+    only to cases that have one.
+    """
+    contract, claim_rows, reg_rows, result_rows = random_case(seed)
+    r = random.Random(seed * 13 + 5)
+    zero, full = r.choice([("0.5", "1.4"), ("10", "4"), ("-1", "1"), ("0", "0.003")])
+    tiered = r.random() < 0.3
+    sc = Outcome("SC", price=None if tiered else r.choice([22400, 1, 3, 99999]),
+                 tiers=(Tier(1, 50000), Tier(None, 30000)) if tiered else (), max_claims=r.choice([1, 2]),
+                 scale=Scale(Decimal(zero), Decimal(full)), volume_cap=r.choice([None, None, 2]),
+                 amount_cap=r.choice([None, None, 40000]))
+    added = [sc]
+    people = sorted({c["participant_id"] for c in claim_rows} | {p["participant_id"] for p in reg_rows or []}) or ["p0"]
+    if reg_rows is not None:
+        band = r.choice([AgeBand(14, 15), AgeBand(16, None), AgeBand(None, 0), AgeBand(15, 15)])
+        added.append(Outcome("AG", price=r.choice([100, 7000]), age_at_enrolment=band))
+        births = [None, date(2004, 2, 29), date(2006, 2, 28), date(2006, 3, 1), date(2005, 6, 30), date(2008, 2, 29)]
+        reg_rows = [p | {"date_of_birth": p["enrolled_on"] if r.random() < 0.1 else r.choice(births)}
+                    for p in reg_rows]
+        # enrolments around 29 February and 1 March, in leap years and others
+        for p in reg_rows:
+            if r.random() < 0.4:
+                p["enrolled_on"] = r.choice([date(2020, 2, 28), date(2020, 2, 29), date(2020, 3, 1), date(2021, 2, 28),
+                                             date(2021, 3, 1)])
+                if p["date_of_birth"] is not None and p["date_of_birth"] > p["enrolled_on"]:
+                    p["date_of_birth"] = p["enrolled_on"]
+    contract = Contract(**{**contract.__dict__, "outcomes": (*contract.outcomes, *added)})
+    z, f = Decimal(zero), Decimal(full)
+    values = [format(v.quantize(Decimal("1e-12")).normalize(), "f")  # plain decimals of at most 12 places
+              for v in (z, f, (z + f) / 2, z + (f - z) / 3, f + (f - z), z - (f - z), z + (f - z) / 900)]
+    claim_rows = [c | {"value": r.choice(values)} if r.random() < 0.5 else c for c in claim_rows]
+    for i in range(r.randint(1, 12)):
+        o = r.choice(added)
+        ach = START + timedelta(days=r.randrange(60, 440))
+        claim_rows.append({"id": f"k{i:02d}{o.id}", "participant_id": r.choice(people), "outcome_id": o.id,
+                           "achieved_on": ach, "submitted_on": ach + timedelta(days=r.choice([0, 0, 40])),
+                           "status": r.choice(["claimed"] * 8 + ["withdrawn"]),
+                           "value": r.choice(values)})
+    if reg_rows is not None:
+        known = {p["participant_id"] for p in reg_rows}
+        for c in claim_rows:
+            if c["participant_id"] not in known:
+                c["participant_id"] = reg_rows[0]["participant_id"]
+    return contract, claim_rows, reg_rows, result_rows
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**9), quarter=st.sampled_from(QUARTERS), fmt=st.sampled_from(["csv", "parquet"]))
+def test_scales_and_age_bands_on_claims_through_the_readers_agree_with_the_oracle(tmp_path_factory, seed, quarter,
+                                                                                   fmt):
+    contract, claim_rows, reg_rows, result_rows = random_case_with_claim_mechanics(seed)
+    folder = tmp_path_factory.mktemp("case")
+    path, files = write_case(folder, contract, claim_rows, reg_rows, result_rows, fmt, seed)
+    loaded, table, totals = run_reader_path(path, files, quarter)
+    assert loaded.outcome("SC").scale == contract.outcome("SC").scale
+    assert_same_as_oracle(loaded, _expected(loaded, claim_rows, reg_rows, result_rows, quarter), table, totals)
+
+
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**9), quarter=st.sampled_from(QUARTERS[2:]))
+def test_scales_and_age_bands_on_claims_through_the_command_agree_with_the_oracle(tmp_path_factory, seed, quarter):
+    contract, claim_rows, reg_rows, result_rows = random_case_with_claim_mechanics(seed)
     folder = tmp_path_factory.mktemp("case")
     path, files = write_case(folder, contract, claim_rows, reg_rows, result_rows, "csv", seed)
     summary, table = run_cli(path, files, quarter, folder / "table.csv")

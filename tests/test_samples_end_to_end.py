@@ -451,6 +451,49 @@ def test_nyc_able_steps(tmp_path):
 
 
 # --------------------------------------------------------------------------
+# ways-to-wellness: a sliding scale on each claim's value (SPEC 11.4)
+# --------------------------------------------------------------------------
+
+
+def test_ways_to_wellness_scale(tmp_path):
+    """224.00 on a scale from 0.5 to 1.4 points: 0.5 nothing, 0.95 half (112.00), 1.3 8/9 (199.11), 3 all.
+
+    224.00 × 0.8 / 0.9 = 199.111… -> 199.11.  Total 535.11, each claim split on its own by
+    largest remainder and the parts summed per payer (worked below).
+    """
+    claims = ("claim_id,participant_id,outcome_id,achieved_on,value\n"
+              "k1,A,WELLBEING,2016-05-02,0.5\nk2,B,WELLBEING,2016-05-02,0.95\n"
+              "k3,C,WELLBEING,2016-05-02,1.3\nk4,D,WELLBEING,2016-05-02,3\n")
+    register = "participant_id,enrolled_on\n" + "".join(f"{p},2015-11-02\n" for p in "ABCD")
+    doc = pay("ways-to-wellness", "2016-Q1", tmp_path, claims=claims, participants=register)
+    assert doc["totals"]["entitled"] == "535.11"
+    assert doc["rejections"] == {"BELOW_THRESHOLD": 1}
+    # per claim: 112.00 -> 71.01/27.33/13.66; 199.11 -> 126.24/48.58/24.29; 224.00 -> 142.02/54.65/27.33
+    # (199.11: 126.23574, 48.58284, 24.29142 -> floors 126.23/48.58/24.29, 0.01 left to CCG's .574)
+    assert payers(doc) == {"CCG": ("339.27", "0.00", "339.27"), "CBO": ("130.56", "0.00", "130.56"),
+                           "SOF": ("65.28", "0.00", "65.28")}
+    assert_consistent(doc)
+
+
+# --------------------------------------------------------------------------
+# youth-engagement-fund: age bands at the start (SPEC 11.5)
+# --------------------------------------------------------------------------
+
+
+def test_youth_engagement_fund_age_bands(tmp_path):
+    """Born 29 February 2000: 15 when enrolled 28 February 2016, 16 on 29 February 2016."""
+    claims = CLAIMS_HEAD + ("a,Y1,ATTITUDE_1415,2016-05-03,,\nb,Y1,ATTITUDE_16,2016-05-03,,\n"
+                            "c,Y2,ATTITUDE_1415,2016-05-03,,\nd,Y2,ATTITUDE_16,2016-05-03,,\n"
+                            "e,Y3,ENTRY_QUAL,2016-05-03,,\nf,Y3,ATTITUDE_16,2016-05-03,,\n")
+    register = ("participant_id,enrolled_on,date_of_birth\nY1,2016-02-28,2000-02-29\n"
+                "Y2,2016-02-29,2000-02-29\nY3,2016-01-04,\n")
+    doc = pay("youth-engagement-fund", "2016-Q2", tmp_path, claims=claims, participants=register)
+    assert doc["totals"]["entitled"] == "2300.00"  # a 700 + d 700 + e 900
+    assert doc["rejections"] == {"INELIGIBLE": 3}  # b (15), c (16), f (no date of birth)
+    assert_consistent(doc)
+
+
+# --------------------------------------------------------------------------
 # The bundled evidence over two consecutive quarters (no ledger)
 # --------------------------------------------------------------------------
 
@@ -462,6 +505,8 @@ CONSECUTIVE = {
     "mhep-employment": ("2020-Q3", "2020-Q4"),
     "norfolk-families": ("2020-Q4", "2021-Q1"),
     "peterborough": ("2016-Q2", "2016-Q3"),
+    "ways-to-wellness": ("2017-Q4", "2018-Q1"),  # across an April fiscal-year boundary
+    "youth-engagement-fund": ("2016-Q3", "2016-Q4"),
     "nyc-able": ("2015-Q4", "2016-Q1"),
 }
 

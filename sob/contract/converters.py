@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from sob.contract import format as fmt
-from sob.contract.model import CapPoint, PricePoint, Requirement, Scale, Share, Step, Tier
+from sob.contract.model import AgeBand, CapPoint, PricePoint, Requirement, Scale, Share, Step, Tier
 from sob.contract.paths import confine
 from sob.contract.report import Reporter, did_you_mean, quoted, show
 from sob.contract.toml_locate import KeyPath
@@ -886,6 +886,31 @@ def as_net_of(r: Reporter, facts: Facts, value: object, path: KeyPath) -> tuple[
     return tuple(i for i in ids if i is not None)
 
 
+def as_age(r: Reporter, facts: Facts, value: object, path: KeyPath) -> int | None:
+    return integer(r, value, path, 0, fmt.MAX_INT, "an age in whole years >= 0")
+
+
+def as_age_band(r: Reporter, facts: Facts, value: object, path: KeyPath) -> AgeBand | None:
+    """``{ min = 14, max = 15 }`` (SPEC 11.5): whole years >= 0, both inclusive, min <= max.
+
+    A band with min above max admits nobody: every claim of the outcome
+    would be rejected, which is a mistake in the contract, not a rule.
+    """
+    band = table(r, value, path, "{ min = YEARS, max = YEARS }", hint="write age_at_enrolment = { min = 14, max = 15 }")
+    if band is None:
+        return None
+    mark = r.mark()
+    fields = convert_fields(r, facts, band, path, fmt.AGE_BAND_FIELDS)
+    if not r.clean_since(mark):
+        return None
+    low, high = fields.get("min"), fields.get("max")
+    if low is not None and high is not None and low > high:
+        r.error("BAD_RANGE", (*path, "max"), f"{r.subject(path)} has min = {low} above max = {high}: no age fits",
+                value=high, hint="both bounds are inclusive: { min = 14, max = 15 } admits 14 and 15 year olds")
+        return None
+    return AgeBand(low, high)
+
+
 #: The converter of every kind of value named in the key tables of :mod:`sob.contract.format`.
 CONVERTERS: dict[str, Converter] = {
     "text": as_text,
@@ -926,6 +951,8 @@ CONVERTERS: dict[str, Converter] = {
     "steps": as_steps,
     "scale": as_scale,
     "net_of": as_net_of,
+    "age": as_age,
+    "age_band": as_age_band,
 }
 
 

@@ -74,6 +74,7 @@ CLAIM_ONLY_KEYS: tuple[str, ...] = (
     "max_claims",
     "volume_cap",
     "tiers",
+    "age_at_enrolment",
 )
 IMPROVEMENT_ONLY_KEYS: tuple[str, ...] = ("direction", "min_improvement", "deadweight", "steps", "net_of")
 #: an improvement outcome's price keys: exactly one of them (SPEC 11.3: steps replaces price/prices)
@@ -102,6 +103,7 @@ OUTCOME_FIELDS: dict[str, str] = {
     "steps": "steps",
     "scale": "scale",
     "net_of": "net_of",
+    "age_at_enrolment": "age_band",
 }
 OUTCOME_REQUIRED: tuple[str, ...] = (
     "id",
@@ -125,6 +127,8 @@ TIER_FIELDS: dict[str, str] = {"up_to": "positive", "price": "money"}
 REQUIREMENT_FIELDS: dict[str, str] = {"outcome": "outcome_ref", "min_days": "days"}
 STEP_FIELDS: dict[str, str] = {"at": "step_at", "amount": "money"}
 SCALE_FIELDS: dict[str, str] = {"zero_at": "number", "full_at": "number"}
+#: ``age_at_enrolment = { min = 14, max = 15 }`` (SPEC 11.5): whole years, either bound may be left out
+AGE_BAND_FIELDS: dict[str, str] = {"min": "age", "max": "age"}
 
 # Canonical evidence columns (SPEC 4), from the one column catalogue, and the kind
 # of value a worked example's row gives each.

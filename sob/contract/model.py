@@ -124,6 +124,19 @@ class Scale:
 
 
 @dataclass(frozen=True)
+class AgeBand:
+    """Ages at enrolment an outcome may be claimed for (SPEC 11.5): whole years, both bounds inclusive.
+
+    A bound left out is open.  The age is the number of birthdays passed on
+    or before ``enrolled_on`` (a 29 February birthday falls on 1 March in
+    other years).
+    """
+
+    min: int | None = None
+    max: int | None = None
+
+
+@dataclass(frozen=True)
 class Outcome:
     """One line of the rate card."""
 
@@ -154,6 +167,8 @@ class Outcome:
     scale: Scale | None = None
     #: improvement outcomes whose entitled amounts this one's price is reduced by (SPEC 11.6)
     net_of: tuple[str, ...] = ()
+    #: only participants of these ages at enrolment qualify (SPEC 11.5; claim outcomes)
+    age_at_enrolment: AgeBand | None = None
 
     def price_on(self, day: date) -> int | None:
         """Flat or dated price for an achievement on ``day`` (not for tiers)."""
@@ -331,7 +346,13 @@ class Contract:
 
     @property
     def needs_register(self) -> bool:
-        """The register is required by ``referrals_end``, ``window_days`` or ``cohorts`` (SPEC 4.2)."""
+        """The register is required by ``referrals_end``, ``window_days``, ``cohorts`` (SPEC 4.2) or ``age_at_enrolment`` (11.5)."""
         return self.referrals_end is not None or any(
-            o.window_days is not None or o.cohorts is not None for o in self.outcomes
+            o.window_days is not None or o.cohorts is not None or o.age_at_enrolment is not None
+            for o in self.outcomes
         )
+
+    @property
+    def reads_date_of_birth(self) -> bool:
+        """Some outcome has ``age_at_enrolment``: the register's ``date_of_birth`` is read and checked (SPEC 11.5)."""
+        return any(o.age_at_enrolment is not None for o in self.outcomes)

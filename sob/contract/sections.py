@@ -303,6 +303,7 @@ def check_outcome(r: Reporter, facts: Facts, item: object, i: int) -> tuple[Outc
         steps=fields.get("steps", ()),
         scale=fields.get("scale"),
         net_of=fields.get("net_of", ()),
+        age_at_enrolment=fields.get("age_at_enrolment"),
     ), found
 
 

@@ -17,7 +17,7 @@ from sob.evidence.csv_reader import load_csv
 from sob.evidence.detailed import finalise, type_detailed
 from sob.evidence.duplicates import Dups, adjustment_findings, adjustment_ids_in, dup_findings, find_dups
 from sob.evidence.inline import inline_raw
-from sob.evidence.kinds import CLAIMS, KINDS, PARTICIPANTS, RESULTS, Kind
+from sob.evidence.kinds import KINDS, Kind, kind_for
 from sob.evidence.model import Evidence, EvidenceFile
 from sob.evidence.parquet_reader import load_parquet
 from sob.evidence.raw import Loaded, Planned, Raw, Typed
@@ -68,7 +68,7 @@ def _assemble_clean(ev: Evidence, contract: Contract, craw: Raw | None, rraw: Ra
         if raw.path is not None:
             files[raw.kind.kind] = raw.evidence_file(frame.height)  # type: ignore[assignment]
         per_file[raw.kind.kind] += found
-        _add_carried(ev, raw.carried)
+        _add_carried(ev, _exported(raw))
     ev.claims = None if claims is None else claims[0]
     ev.participant_rows = None if claims is None else claims[2]
     ev.results = None if results is None else results[0]
@@ -158,7 +158,7 @@ def _assemble(contract: Contract, raws: dict[str, Planned | None], register_give
         if keep is not None:
             ev.claims = ev.claims.select(c for c in ev.claims.columns if c in keep or c == "claim_id")
         per_file["claims"] += found
-        _add_carried(ev, ctyped.raw.carried)
+        _add_carried(ev, _exported(ctyped.raw))
         ev.has_amount_claimed = "amount_claimed" in ctyped.raw.present
         ev.has_evidence_ref = "evidence_ref" in ctyped.raw.present
         del ctyped
@@ -170,11 +170,21 @@ def _assemble(contract: Contract, raws: dict[str, Planned | None], register_give
             frame = frame.filter(~pl.col("result_id").is_in(shared))
         ev.results = frame
         per_file["results"] += found
-        _add_carried(ev, rtyped.raw.carried)
+        _add_carried(ev, _exported(rtyped.raw))
     for kind in ("claims", "participants", "results"):
         ev.findings += _in_order(per_file[kind])
     ev.files = [files[k] for k in ("claims", "participants", "results") if k in files]
     return ev
+
+
+def _exported(raw: Raw) -> list[str]:
+    """A file's columns carried into exports: its carried ones and, in their place among them, the
+    columns read only for an outcome key (``value``: SPEC 11.4 carries it either way)."""
+    keyed = [c for c in raw.kind.columns if c in raw.present and c not in KINDS[raw.kind.kind].columns]
+    if not keyed:
+        return raw.carried
+    at = {name: raw.col_no.get(name, len(raw.col_no) + i) for i, name in enumerate([*raw.carried, *keyed])}
+    return sorted([*raw.carried, *keyed], key=lambda name: at[name])
 
 
 def _add_carried(ev: Evidence, names: list[str]) -> None:
@@ -203,7 +213,7 @@ def read_evidence(contract: Contract, claims: Path | None, participants: Path | 
             raws[kind] = None
             continue
         # the claims' reading is planned after the register is read, their byte scan running meanwhile
-        raw, errors, ef = _load(KINDS[kind], path, contract, later=kind == "claims" and participants is not None)
+        raw, errors, ef = _load(kind_for(kind, contract), path, contract, later=kind == "claims" and participants is not None)
         raws[kind] = raw
         file_errors += errors
         if ef is not None:
@@ -226,9 +236,9 @@ def read_inline(contract: Contract, participants: list[dict[str, Any]], claims: 
     """
     tag = f"<example {name}" if name else "<example"
     raws: dict[str, Planned | None] = {
-        "claims": inline_raw(CLAIMS, claims or [], f"{tag}: claims>"),
-        "participants": (inline_raw(PARTICIPANTS, participants, f"{tag}: participants>")
+        "claims": inline_raw(kind_for("claims", contract), claims or [], f"{tag}: claims>"),
+        "participants": (inline_raw(kind_for("participants", contract), participants, f"{tag}: participants>")
                          if participants else None),
-        "results": inline_raw(RESULTS, results or [], f"{tag}: results>"),
+        "results": inline_raw(kind_for("results", contract), results or [], f"{tag}: results>"),
     }
     return _assemble(contract, raws, bool(participants), [], {}, f"{tag}: participants>")

@@ -27,7 +27,7 @@ from sob.evidence.cells import (
     unparsed,
     whole_digits,
 )
-from sob.evidence.kinds import CLAIMS, FALSE, PARTICIPANTS, TRUE, Kind
+from sob.evidence.kinds import FALSE, TRUE, Kind
 from sob.evidence.raw import Raw, Typed
 from sob.evidence.register import Register
 from sob.findings import Finding, cut
@@ -40,7 +40,7 @@ def _outcome_checks(kind: Kind, contract: Contract) -> tuple[pl.Expr, list[Check
     clean file keeps (see ``typed_schema``).
     """
     all_ids = [o.id for o in contract.outcomes]
-    want = "claim" if kind is CLAIMS else "improvement"
+    want = "claim" if kind.kind == "claims" else "improvement"
     wrong = [o.id for o in contract.outcomes if o.kind != want]
     oc = pl.col("outcome_id")
     return oc.cast(pl.Enum(all_ids), strict=False).alias("__sob_oc"), [
@@ -89,8 +89,9 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
     """
     length = Check("BAD_ROW_LENGTH", None, pl.col("__sob_ncells").is_not_null(), None)
     missing = [Check("MISSING_VALUE", c, pl.col(c).is_null(), None) for c in kind.required]
+    missing += _missing_value(kind, contract)
     missing += [Check("BAD_TEXT", c, pl.col(c).str.contains("\x00", literal=True), c) for c in nul_columns]
-    if kind is PARTICIPANTS:
+    if kind.kind == "participants":
         el = pl.col("eligible").str.to_lowercase()
         derived = [
             parse_date("enrolled_on", fmt).alias("__sob_enr"),
@@ -98,11 +99,14 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
         ]
         checks = [length, *missing,
                   Check("BAD_DATE", "enrolled_on", unparsed("enrolled_on", "__sob_enr"), "enrolled_on"),
+                  *_birth_checks(kind, fmt, derived),
                   Check("BAD_BOOLEAN", "eligible", unparsed("eligible", "__sob_el"), "eligible")]
         out = {
             "enrolled_on": pl.col("__sob_enr"),
             "eligible": pl.when(pl.col("eligible").is_null()).then(True).otherwise(pl.col("__sob_el")),
         }
+        if "date_of_birth" in kind.columns:
+            out["date_of_birth"] = pl.col("__sob_dob")
         return derived, checks, out
     dexprs, dchecks = _common_date_checks(fmt)
     st_exprs, st_check = _status_check()
@@ -110,7 +114,7 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
     derived = [*dexprs, *st_exprs, oc_expr]
     checks = [length, *missing, *dchecks, st_check, *oc_checks]
     status_out, submitted_out = typed_status(), pl.col("__sob_sub")
-    if kind is CLAIMS:
+    if kind.kind == "claims":
         # a file without the column is not parsed for amounts
         amount = (money_minor("amount_claimed", contract.minor_units) if "amount_claimed" in present
                   else pl.lit(None, dtype=pl.Int64))
@@ -121,6 +125,10 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
                                  pid.is_not_null() & ~register.contains(pid), "participant_id"))
         checks.append(Check("BAD_NUMBER", "amount_claimed",
                              pl.col("amount_claimed").is_not_null() & pl.col("__sob_amt").is_null(), "amount_claimed"))
+        if "value" in kind.columns:  # read and checked on every claim when some outcome has a scale (SPEC 11.4)
+            v = pl.col("value")
+            checks.append(Check("BAD_NUMBER", "value", v.is_not_null() & ~decimal_ok("value"), "value"))
+            checks.append(Check("BAD_NUMBER", "value", out_of_range("value"), "value", _RANGE))
         out = {
             "achieved_on": pl.col("__sob_ach"), "submitted_on": submitted_out, "status": status_out,
             "amount_claimed": pl.col("__sob_amt"),
@@ -145,6 +153,35 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
         "status": status_out,
     }
     return derived, checks, out
+def _missing_value(kind: Kind, contract: Contract) -> list[Check]:
+    """``MISSING_VALUE`` for a claim of a scaled outcome without ``value`` (SPEC 11.4).
+
+    It comes right after the required columns' ``MISSING_VALUE`` in 4.4's
+    order.  A file without the column at all gets it on every such claim:
+    the column is optional for the file, not for those claims.
+    """
+    if "value" not in kind.columns:
+        return []
+    scaled = [o.id for o in contract.outcomes if o.kind == "claim" and o.scale is not None]
+    if not scaled:
+        return []
+    return [Check("MISSING_VALUE", "value", pl.col("value").is_null() & one_of("outcome_id", scaled), None)]
+
+
+def _birth_checks(kind: Kind, fmt: str, derived: list[pl.Expr]) -> list[Check]:
+    """``BAD_DATE`` for a ``date_of_birth`` that cannot be read or is after ``enrolled_on`` (SPEC 11.5).
+
+    Read only when some outcome has ``age_at_enrolment``; ``derived`` gains
+    the parsed date ``__sob_dob``.  A birth after enrolment would give a
+    negative age, which no band can be meant to admit.
+    """
+    if "date_of_birth" not in kind.columns:
+        return []
+    derived.append(parse_date("date_of_birth", fmt).alias("__sob_dob"))
+    after = (pl.col("__sob_dob") > pl.col("__sob_enr")).fill_null(False)
+    return [Check("BAD_DATE", "date_of_birth", unparsed("date_of_birth", "__sob_dob") | after, "date_of_birth")]
+
+
 _RANGE = (f"is outside the supported range: at most {MAX_DECIMAL_WHOLE_DIGITS} digits before the point "
           f"and {MAX_DECIMAL_FRACTION_DIGITS} after it")
 
@@ -212,10 +249,16 @@ def _message(code: str, fieldname: str | None, value: str | None, raw: Raw, row:
             return f"the record has {n} cells but the header has {header_cols}", "a cell is missing, or a delimiter"
         return (f"the record has {n} cells but the header has {header_cols}, and a cell beyond the last "
                 "header column is not empty"), "remove the extra cells, or quote a cell that holds the delimiter"
+    if code == "MISSING_VALUE" and fieldname == "value":
+        return (f"{where} is empty, and outcome {cut(row.get('outcome_id'))!r} is paid on a scale of it",
+                "give the measured value the scale pays on (SPEC 11.4)")
     if code == "MISSING_VALUE":
         return f"{where} is empty", None
     if code == "BAD_TEXT":
         return f"{where} {value!r} holds a NUL character (byte 0)", "remove it: a cell must be text"
+    if code == "BAD_DATE" and fieldname == "date_of_birth" and row.get("__sob_dob") is not None:
+        return (f"{where} {value!r} is after enrolled_on {cut(row.get('enrolled_on'))!r}",
+                "a participant is born before enrolment; check both dates")
     if code == "BAD_DATE":
         return (f"{where} {value!r} is not a date in the format {fmt!r}",
                 f"write dates like {date(2025, 4, 30).strftime(fmt)}")
@@ -232,7 +275,7 @@ def _message(code: str, fieldname: str | None, value: str | None, raw: Raw, row:
         return (f"{where} {value!r} is not an outcome of the contract",
                 f"did you mean {close[0]!r}?" if close else None)
     if code == "WRONG_OUTCOME_KIND":
-        if raw.kind is CLAIMS:
+        if raw.kind.kind == "claims":
             return (f"outcome {value!r} is an improvement outcome: it is paid on cohort results, not claims",
                     "put it in the results file")
         return (f"outcome {value!r} is a claim outcome: it is paid on claims, not cohort results",
@@ -255,7 +298,8 @@ def row_findings(typed: Typed, contract: Contract, bad: pl.DataFrame) -> list[tu
     if bad.height == 0:
         return []
     out: list[tuple[int, int, Finding]] = []
-    wanted = [c for c in ("line", "__sob_ncells", "achieved_on", "outcome_id") if c in bad.columns]
+    wanted = [c for c in ("line", "__sob_ncells", "achieved_on", "outcome_id", "enrolled_on", "__sob_dob")
+              if c in bad.columns]
     for i, chk in enumerate(typed.checks):
         cols = list(dict.fromkeys(wanted + ([chk.value] if chk.value else [])))
         part = bad.filter(pl.col(f"__sob_f{i}")).select(cols)

@@ -15,7 +15,7 @@ from sob.evidence.checks import row_checks, row_findings
 from sob.evidence.detailed import mend_outputs, typed_query
 from sob.evidence.duplicates import ids_distinct
 from sob.evidence.frames import beside, collect
-from sob.evidence.kinds import CLAIMS, PARTICIPANTS, typed_schema
+from sob.evidence.kinds import typed_schema
 from sob.evidence.raw import Fallback, Raw, Typed
 from sob.evidence.register import Register
 from sob.findings import Finding
@@ -42,7 +42,7 @@ def read_clean(raw: Raw, contract: Contract, register: Register | None, keep: Co
     one search of the register costs what a check in the query would.
     """
     kind = raw.kind
-    locate = kind is CLAIMS and register is not None
+    locate = kind.kind == "claims" and register is not None
     derived, checks, out = row_checks(kind, contract, raw.date_format, None if locate else register, raw.present,
                                        raw.nul_columns())
     flags = [c.flag.fill_null(False) for c in checks]
@@ -50,9 +50,9 @@ def read_clean(raw: Raw, contract: Contract, register: Register | None, keep: Co
     bad = pl.any_horizontal(flags)
     if "__sob_blank" in marks:
         bad = bad & ~pl.col("__sob_blank")
-    if kind is not PARTICIPANTS:  # what mend_outputs does after the detailed query
+    if kind.kind != "participants":  # what mend_outputs does after the detailed query
         out = {**out, "submitted_on": typed_submitted()}
-    if kind is CLAIMS:  # unknown outcomes come out null here; _mend_bad_rows puts them back
+    if kind.kind == "claims":  # unknown outcomes come out null here; _mend_bad_rows puts them back
         out["outcome_id"] = pl.col("__sob_oc")
     schema = {n: t for n, t in typed_schema(kind, contract).items() if keep is None or n in keep or n == kind.id_col}
     carried = raw.carried if keep is None else [c for c in raw.carried if c in keep]
@@ -135,7 +135,7 @@ def _mend_bad_rows(raw: Raw, contract: Contract, register: Register | None, df: 
     findings = row_findings(typed, contract, rows.filter(pl.col("__sob_err0").is_not_null()))
     error = pl.repeat(None, df.height, dtype=pl.String, eager=True).scatter(at, rows["error"]).alias("error")
     outcome = None
-    if raw.kind is CLAIMS and "outcome_id" in df.columns:
+    if raw.kind.kind == "claims" and "outcome_id" in df.columns:
         enum = typed_schema(raw.kind, contract, rows)["outcome_id"]
         outcome = df["outcome_id"].cast(enum).scatter(at, rows["outcome_id"].cast(enum)).alias("outcome_id")
     return error, outcome, findings

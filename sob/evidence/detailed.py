@@ -12,7 +12,7 @@ from sob.contract import Contract
 from sob.evidence.cells import Check, typed_submitted
 from sob.evidence.checks import row_checks, row_findings
 from sob.evidence.frames import collect
-from sob.evidence.kinds import CLAIMS, PRIO, typed_schema
+from sob.evidence.kinds import PRIO, typed_schema
 from sob.evidence.raw import Fallback, Raw, Typed
 from sob.evidence.register import Register
 from sob.findings import Finding, cut
@@ -29,7 +29,7 @@ def typed_query(raw: Raw, lf: pl.LazyFrame, contract: Contract, register: Regist
         chain = (pl.when(flag) if chain is None else chain.when(flag)).then(pl.lit(c.code))
     err0 = chain.otherwise(pl.lit(None, dtype=pl.String)).alias("__sob_err0")
     lf = lf.with_columns(derived).with_columns(flags).with_columns(err0)
-    if kind is CLAIMS and register is not None and register.bad_ids:
+    if kind.kind == "claims" and register is not None and register.bad_ids:
         error = pl.coalesce(pl.col("__sob_err0"), register.code_of(pl.col("participant_id")))
     else:
         error = pl.col("__sob_err0")

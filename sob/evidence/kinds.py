@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from sob.columns import ID_COLUMN, STATUSES, Column, columns_of, names_of, required_of
+from sob.columns import ID_COLUMN, STATUSES, Column, columns_of, read_with, required_of
 from sob.contract import Contract
 
 TRUE = ("true", "yes", "1")
@@ -27,14 +27,38 @@ class Kind:
     required: tuple[str, ...]
 
 
-def _kind(file: str) -> Kind:
-    return Kind(file, ID_COLUMN[file], names_of(file), required_of(file))
+def _kind(file: str, keys: frozenset[str] = frozenset()) -> Kind:
+    return Kind(file, ID_COLUMN[file], read_with(file, keys), required_of(file))
 
 
 CLAIMS = _kind("claims")
 PARTICIPANTS = _kind("participants")
 RESULTS = _kind("results")
 KINDS = {k.kind: k for k in (CLAIMS, PARTICIPANTS, RESULTS)}
+
+
+def outcome_keys(contract: Contract) -> frozenset[str]:
+    """The outcome keys in use that make an evidence column read (``scale``, ``age_at_enrolment``)."""
+    keys: set[str] = set()
+    if any(o.scale is not None for o in contract.outcomes):
+        keys.add("scale")
+    if contract.reads_date_of_birth:
+        keys.add("age_at_enrolment")
+    return frozenset(keys)
+
+
+def kind_for(file: str, contract: Contract) -> Kind:
+    """The file as this contract reads it: with ``value`` when some outcome has ``scale`` (SPEC 11.4),
+    with ``date_of_birth`` when some outcome has ``age_at_enrolment`` (11.5).
+
+    Without those keys the columns are carried like any unknown column, so
+    a version-1 file is read exactly as before.  Code that asks which file
+    a ``Kind`` is compares ``kind.kind``: the object differs by contract.
+    """
+    keys = outcome_keys(contract)
+    base = KINDS[file]
+    wanted = read_with(file, keys)
+    return base if wanted == base.columns else _kind(file, keys)
 
 
 def _dtype(col: Column) -> pl.DataType:
@@ -62,8 +86,8 @@ def typed_schema(kind: Kind, contract: Contract, frame: pl.DataFrame | None = No
     unknown ids ``frame`` holds (rows rejected as ``UNKNOWN_OUTCOME``), so
     no id is lost.
     """
-    schema = dict(_TYPED_SCHEMA[kind.kind])
-    if kind is CLAIMS:
+    schema = {n: t for n, t in _TYPED_SCHEMA[kind.kind].items() if n in kind.columns or n in RESERVED}
+    if kind.kind == "claims":
         ids = [o.id for o in contract.outcomes]
         if frame is not None:
             known = set(ids)

@@ -63,6 +63,8 @@ def missing_register(contract: Contract, label: str) -> Finding:
         reasons.append("window_days")
     if any(o.cohorts is not None for o in contract.outcomes):
         reasons.append("cohorts")
+    if contract.reads_date_of_birth:
+        reasons.append("age_at_enrolment")
     return Finding(
         code="MISSING_REGISTER", file=label,
         message=f"the contract needs a participants register ({', '.join(reasons)}), and none was given",
