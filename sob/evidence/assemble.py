@@ -6,6 +6,7 @@ for them, else the detailed one.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,17 @@ from sob.evidence.model import Evidence, EvidenceFile
 from sob.evidence.parquet_reader import load_parquet
 from sob.evidence.raw import Loaded, Planned, Raw, Typed
 from sob.evidence.register import Register, missing_register, register_of
-from sob.findings import Finding
+from sob.findings import Finding, UsageError
+from sob.textcodecs import codec_name, unknown_codec
+
+
+def with_encoding(contract: Contract, encoding: str | None) -> Contract:
+    """The contract with ``--encoding`` in place of its ``[evidence] encoding`` (unchanged for ``None``)."""
+    if encoding is None:
+        return contract
+    if codec_name(encoding) is None:
+        raise UsageError(unknown_codec(encoding, "--encoding"))
+    return replace(contract, evidence=replace(contract.evidence, encoding=encoding))
 
 
 def _load(kind: Kind, path: Path | str, contract: Contract, *, later: bool = False) -> Loaded:
@@ -176,7 +187,8 @@ def _add_carried(ev: Evidence, names: list[str]) -> None:
 
 
 def read_evidence(contract: Contract, claims: Path | None, participants: Path | None,
-                  results: Path | None, *, claim_columns: Collection[str] | None = None) -> Evidence:
+                  results: Path | None, *, claim_columns: Collection[str] | None = None,
+                  encoding: str | None = None) -> Evidence:
     """Read and check the evidence files (SPEC 4).
 
     ``claim_columns``: only these columns of the claims frame are kept
@@ -186,7 +198,10 @@ def read_evidence(contract: Contract, claims: Path | None, participants: Path | 
     Raises :class:`~sob.findings.UsageError` (exit 2) for a file that cannot
     be read: missing, a directory, no permission, not UTF-8 text (UTF-16,
     binary).  Everything else is reported in the returned :class:`Evidence`.
+    ``encoding`` (``--encoding``) overrides ``[evidence] encoding``; an unknown
+    codec is a command-line error.
     """
+    contract = with_encoding(contract, encoding)
     raws: dict[str, Planned | None] = {}
     file_errors: list[Finding] = []
     files: dict[str, EvidenceFile] = {}

@@ -21,6 +21,7 @@ class Check:
     flag: pl.Expr
     value: str | None  # raw column whose text is the offending value
     why: str | None = None  # what is wrong, when the code's usual message does not say it
+    warn: bool = False  # a warning: the row is still valid (an informational column such as amount_claimed)
 
 
 def parse_date(col: str, fmt: str) -> pl.Expr:
@@ -67,9 +68,12 @@ def non_negative(col: str) -> pl.Expr:
     return decimal_ok(col) & (~c.str.starts_with("-") | ~c.str.contains("[1-9]"))
 
 
-def money_minor(col: str, units: int) -> pl.Expr:
-    """Plain decimal text -> Int64 minor units; null when not a number, too precise or too large."""
-    c = pl.col(col)
+def money_minor(col: str, units: int, text: pl.Expr | None = None) -> pl.Expr:
+    """Plain decimal text -> Int64 minor units; null when not a number, too precise or too large.
+
+    ``text``: the text to read instead of the column's (a lenient money cell made plain).
+    """
+    c = pl.col(col) if text is None else text
     neg = c.str.starts_with("-")
     body = c.str.strip_chars_start("+-")
     parts = body.str.splitn(".", 2)
@@ -83,7 +87,7 @@ def money_minor(col: str, units: int) -> pl.Expr:
     else:
         minor = whole_v
     minor = pl.when(neg).then(-minor).otherwise(minor)
-    return pl.when(decimal_ok(col) & fits).then(minor)
+    return pl.when(c.str.contains(_DECIMAL_RE) & fits).then(minor)
 
 
 def one_of(col: str, values: Iterable[str]) -> pl.Expr:

@@ -28,6 +28,7 @@ from sob.evidence.cells import (
     whole_digits,
 )
 from sob.evidence.kinds import CLAIMS, FALSE, PARTICIPANTS, TRUE, Kind
+from sob.evidence.money_cells import lenient_expr
 from sob.evidence.raw import Raw, Typed
 from sob.evidence.register import Register
 from sob.findings import Finding, cut
@@ -112,15 +113,19 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
     status_out, submitted_out = typed_status(), pl.col("__sob_sub")
     if kind is CLAIMS:
         # a file without the column is not parsed for amounts
-        amount = (money_minor("amount_claimed", contract.minor_units) if "amount_claimed" in present
+        text = (lenient_expr(pl.col("amount_claimed"), contract.currency) if contract.evidence.money == "lenient"
+                else None)
+        amount = (money_minor("amount_claimed", contract.minor_units, text) if "amount_claimed" in present
                   else pl.lit(None, dtype=pl.Int64))
         derived.append(amount.alias("__sob_amt"))
         if register is not None:
             pid = pl.col("participant_id")
             checks.append(Check("UNKNOWN_PARTICIPANT", "participant_id",
                                  pid.is_not_null() & ~register.contains(pid), "participant_id"))
-        checks.append(Check("BAD_NUMBER", "amount_claimed",
-                             pl.col("amount_claimed").is_not_null() & pl.col("__sob_amt").is_null(), "amount_claimed"))
+        # informational: a warning that leaves the row valid and its variance empty
+        checks.append(Check("BAD_AMOUNT_CLAIMED", "amount_claimed",
+                             pl.col("amount_claimed").is_not_null() & pl.col("__sob_amt").is_null(), "amount_claimed",
+                             warn=True))
         out = {
             "achieved_on": pl.col("__sob_ach"), "submitted_on": submitted_out, "status": status_out,
             "amount_claimed": pl.col("__sob_amt"),
@@ -222,10 +227,14 @@ def _message(code: str, fieldname: str | None, value: str | None, raw: Raw, row:
         return f"{where} {value!r} is not in the participants register", None
     if code == "NON_POSITIVE_BASELINE":
         return f"{where} {value!r} must be greater than 0", None
-    if code == "BAD_NUMBER":
-        if fieldname == "amount_claimed":
-            return (f"{where} {value!r} is not an amount in {contract.currency}",
-                    f"a plain decimal with at most {contract.minor_units} decimal places, no symbol or separators")
+    if code == "BAD_AMOUNT_CLAIMED":
+        msg = (f"{where} {value!r} is not an amount in {contract.currency}; it is only compared, so the claim is "
+               "assessed as usual and its claimed_variance is left empty")
+        if contract.evidence.money != "lenient":
+            return msg, (f"write a plain decimal with at most {contract.minor_units} decimal places, or set "
+                         'money = "lenient" under [evidence] to read currency symbols, separators and (negatives)')
+        return msg, (f"write an amount in {contract.currency} with at most {contract.minor_units} decimal places, "
+                     "e.g. 1,200.00 or (1,200.00)")
         rule = {"observed": "a decimal >= 0", "units": "a decimal > 0"}.get(fieldname or "", "a plain decimal")
         return f"{where} {value!r} is not {rule}", "plain decimals only: no exponent, thousands separator or symbol"
     return f"{where}: {code}", None  # pragma: no cover
@@ -246,5 +255,6 @@ def row_findings(typed: Typed, contract: Contract, bad: pl.DataFrame) -> list[tu
             out.append((row["line"], 100 + i, Finding(
                 code=chk.code, message=msg, file=raw.label, line=row["line"],
                 col=raw.col_no.get(chk.field or ""), field=chk.field, value=value, hint=hint,
+                severity="warning" if chk.warn else "error",
             )))
     return out

@@ -12,7 +12,7 @@ import polars as pl
 from sob.contract import Contract
 from sob.evidence.cells import typed_submitted
 from sob.evidence.checks import row_checks, row_findings
-from sob.evidence.detailed import mend_outputs, typed_query
+from sob.evidence.detailed import mend_outputs, reported, typed_query
 from sob.evidence.duplicates import ids_distinct
 from sob.evidence.frames import beside, collect
 from sob.evidence.kinds import CLAIMS, PARTICIPANTS, typed_schema
@@ -132,7 +132,7 @@ def _mend_bad_rows(raw: Raw, contract: Contract, register: Register | None, df: 
     if not rows["line"].equals(lines, check_names=False):
         return None
     typed = Typed(raw=raw, frame=rows, checks=checks, out=out, rows=rows.height)
-    findings = row_findings(typed, contract, rows.filter(pl.col("__sob_err0").is_not_null()))
+    findings = row_findings(typed, contract, rows.filter(reported()))
     error = pl.repeat(None, df.height, dtype=pl.String, eager=True).scatter(at, rows["error"]).alias("error")
     outcome = None
     if raw.kind is CLAIMS and "outcome_id" in df.columns:
