@@ -235,6 +235,7 @@ def _message(code: str, fieldname: str | None, value: str | None, raw: Raw, row:
                          'money = "lenient" under [evidence] to read currency symbols, separators and (negatives)')
         return msg, (f"write an amount in {contract.currency} with at most {contract.minor_units} decimal places, "
                      "e.g. 1,200.00 or (1,200.00)")
+    if code == "BAD_NUMBER":
         rule = {"observed": "a decimal >= 0", "units": "a decimal > 0"}.get(fieldname or "", "a plain decimal")
         return f"{where} {value!r} is not {rule}", "plain decimals only: no exponent, thousands separator or symbol"
     return f"{where}: {code}", None  # pragma: no cover
