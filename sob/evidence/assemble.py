@@ -23,6 +23,8 @@ from sob.evidence.model import Evidence, EvidenceFile
 from sob.evidence.parquet_reader import load_parquet
 from sob.evidence.raw import Loaded, Planned, Raw, Typed
 from sob.evidence.register import Register, missing_register, register_of
+from sob.evidence.spreadsheet import SPREADSHEET_SUFFIXES, cell_ref, load_spreadsheet
+from sob.evidence.values import with_values
 from sob.findings import Finding, UsageError
 from sob.textcodecs import codec_name, unknown_codec
 
@@ -41,8 +43,12 @@ def _load(kind: Kind, path: Path | str, contract: Contract, *, later: bool = Fal
     path = Path(path)
     label = str(path)
     if path.suffix.lower() == ".parquet":
-        return load_parquet(kind, path, label, contract)
-    return load_csv(kind, path, label, contract, later=later)
+        plan, errors, ef = load_parquet(kind, path, label, contract)
+    elif path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        plan, errors, ef = load_spreadsheet(kind, path, label, contract)
+    else:
+        plan, errors, ef = load_csv(kind, path, label, contract, later=later)
+    return with_values(plan, contract), errors, ef
 def _in_order(findings: list[tuple[int, int, Finding]]) -> list[Finding]:
     return [f for _, _, f in sorted(findings, key=lambda t: (t[0], t[1], t[2].col or 0))]
 
@@ -216,7 +222,19 @@ def read_evidence(contract: Contract, claims: Path | None, participants: Path | 
         if ef is not None:
             files[kind] = ef
     reg_label = str(participants) if participants is not None else "participants register"
-    return _assemble(contract, raws, participants is not None, file_errors, files, reg_label, claim_columns)
+    sheets = {r.label: r.sheet for r in raws.values() if isinstance(r, Raw) and r.sheet is not None}
+    sheets.update({str(f.path): f.sheet for f in files.values() if f.sheet is not None})
+    ev = _assemble(contract, raws, participants is not None, file_errors, files, reg_label, claim_columns)
+    if sheets:  # findings in a spreadsheet name cells, not lines
+        ev.findings = [_in_cell(f, sheets) for f in ev.findings]
+        ev.file_errors = [_in_cell(f, sheets) for f in ev.file_errors]
+    return ev
+
+
+def _in_cell(f: Finding, sheets: dict[str, str]) -> Finding:
+    """``f`` with its spreadsheet cell reference (``Claims!D12``) when its file is a spreadsheet."""
+    sheet = sheets.get(f.file or "")
+    return f if sheet is None else replace(f, cell=cell_ref(sheet, f.line, f.col))
 
 
 def read_inline(contract: Contract, participants: list[dict[str, Any]], claims: list[dict[str, Any]],

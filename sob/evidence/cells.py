@@ -24,8 +24,29 @@ class Check:
     warn: bool = False  # a warning: the row is still valid (an informational column such as amount_claimed)
 
 
+#: a midnight time after a date, as spreadsheets export date cells (``2020-03-31 00:00:00``)
+MIDNIGHT = r"[ T]00:00(?::00(?:\.0+)?)?$"
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p", "%T", "%R", "%X", "%c", "%f")
+
+
+def has_time(fmt: str) -> bool:
+    """The date format reads a time of day too (the time is then dropped: SPEC dates are days)."""
+    return any(d in fmt for d in _TIME_DIRECTIVES)
+
+
 def parse_date(col: str, fmt: str) -> pl.Expr:
-    d = pl.col(col).str.to_date(fmt, strict=False)  # cached: a file holds few distinct dates
+    """A date cell in ``fmt``; a cell that fails it but holds the date and a midnight time is read as the date.
+
+    A datetime at midnight is how spreadsheets export a date cell.  A time
+    other than midnight stays a ``BAD_DATE``: dropping it silently could move
+    a claim across a quarter's end in a time zone the file does not state;
+    a ``date_format`` with a time part says the time is expected and read.
+    Only rows that failed the plain format are looked at again.
+    """
+    c = pl.col(col)
+    d = c.str.to_date(fmt, strict=False)  # cached: a file holds few distinct dates
+    if not has_time(fmt):
+        d = pl.coalesce(d, pl.when(d.is_null()).then(c.str.replace(MIDNIGHT, "").str.to_date(fmt, strict=False)))
     if "%Y" in fmt:  # chrono accepts 1- to 3-digit years for %Y; strftime wants four
         d = pl.when(d >= _YEAR_1000).then(d)  # one comparison a row, not a year computed from days
     return d

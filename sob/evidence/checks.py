@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import date
 from typing import Any
 
@@ -17,6 +18,7 @@ from sob.evidence.cells import (
     STATUS_OF_SPELLING,
     Check,
     decimal_ok,
+    has_time,
     money_minor,
     non_negative,
     one_of,
@@ -31,6 +33,7 @@ from sob.evidence.kinds import CLAIMS, FALSE, PARTICIPANTS, TRUE, Kind
 from sob.evidence.money_cells import lenient_expr
 from sob.evidence.raw import Raw, Typed
 from sob.evidence.register import Register
+from sob.evidence.values import hint_values
 from sob.findings import Finding, cut
 
 
@@ -149,6 +152,7 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
         "status": status_out,
     }
     return derived, checks, out
+_TIMED = re.compile(r"\d[ T]\d{1,2}:\d{2}")
 _RANGE = (f"is outside the supported range: at most {MAX_DECIMAL_WHOLE_DIGITS} digits before the point "
           f"and {MAX_DECIMAL_FRACTION_DIGITS} after it")
 
@@ -202,6 +206,10 @@ def _message(code: str, fieldname: str | None, value: str | None, raw: Raw, row:
         return f"{where} is empty", None
     if code == "BAD_TEXT":
         return f"{where} {value!r} holds a NUL character (byte 0)", "remove it: a cell must be text"
+    if code == "BAD_DATE" and value is not None and not has_time(fmt) and _TIMED.search(value):
+        return (f"{where} {value!r} holds a time of day other than midnight; sob reads dates as days",
+                f"write the date only ({date(2025, 4, 30).strftime(fmt)}), or, if every cell has a time, add it to "
+                f"date_format (e.g. {fmt + ' %H:%M:%S'!r}): the day is then read and the time dropped")
     if code == "BAD_DATE":
         return (f"{where} {value!r} is not a date in the format {fmt!r}",
                 f"write dates like {date(2025, 4, 30).strftime(fmt)}")
@@ -209,9 +217,14 @@ def _message(code: str, fieldname: str | None, value: str | None, raw: Raw, row:
         return (f"submitted_on {value!r} is before achieved_on {cut(row.get('achieved_on'))!r}",
                 "a claim cannot be submitted before the outcome is achieved")
     if code == "BAD_STATUS":
-        return f"{where} {value!r} is not one of claimed, withdrawn, failed", None
+        return (f"{where} {value!r} is not one of claimed, withdrawn, failed",
+                hint_values(contract, "status", value, ["claimed", "withdrawn", "failed"]))
     if code == "BAD_BOOLEAN":
-        return f"{where} {value!r} is not true/false/yes/no/1/0", None
+        return (f"{where} {value!r} is not true/false/yes/no/1/0",
+                hint_values(contract, "eligible", value, ["true", "false", "yes", "no"]))
+    if code == "UNKNOWN_OUTCOME" and contract.evidence.value_map("outcome_id"):
+        return (f"{where} {value!r} is not an outcome of the contract",
+                hint_values(contract, "outcome_id", value, [o.id for o in contract.outcomes]))
     if code == "UNKNOWN_OUTCOME":
         ids = [o.id for o in contract.outcomes]
         close = difflib.get_close_matches(str(row.get("outcome_id")), ids, n=1, cutoff=0.6)
