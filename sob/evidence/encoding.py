@@ -102,17 +102,20 @@ def _head(path: Path | None, n: int) -> bytes:
 def likely_encoding(sample: bytes) -> str | None:
     """The encoding charset-normalizer finds most likely for ``sample`` (a Python codec name), or ``None``.
 
-    Short Western-European samples fit several single-byte code pages equally
-    well; among those, the one spreadsheets on Windows write is named.
+    Short Western-European samples fit several single-byte code pages
+    equally well (the same "chaos" score); among those, the one spreadsheets
+    on Windows write is named.
     """
     try:
         from charset_normalizer import from_bytes
     except ImportError:  # pragma: no cover - a core dependency
         return None
-    best = from_bytes(sample).best()
-    if best is None:
+    results = list(from_bytes(sample))
+    if not results:
         return None
-    candidates = [best.encoding, *best.could_be_from_charset]
+    best = results[0]
+    tied = [r for r in results if r.chaos <= best.chaos + 0.01]
+    candidates = {name for r in tied for name in (r.encoding, *r.could_be_from_charset)}
     for name in _PREFERRED:
         if name in candidates:
             return codec_name(name)
