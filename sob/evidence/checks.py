@@ -53,8 +53,9 @@ def _outcome_checks(kind: Kind, contract: Contract) -> tuple[pl.Expr, list[Check
     ]
 
 
-def _common_date_checks(fmt: str) -> tuple[list[pl.Expr], list[Check]]:
-    exprs = [parse_date("achieved_on", fmt).alias("__sob_ach"), parse_date("submitted_on", fmt).alias("__sob_sub")]
+def _common_date_checks(fmt: str, midnight: bool) -> tuple[list[pl.Expr], list[Check]]:
+    exprs = [parse_date("achieved_on", fmt, midnight).alias("__sob_ach"),
+             parse_date("submitted_on", fmt, midnight).alias("__sob_sub")]
     checks = [
         Check("BAD_DATE", "achieved_on", unparsed("achieved_on", "__sob_ach"), "achieved_on"),
         Check("BAD_DATE", "submitted_on", unparsed("submitted_on", "__sob_sub"), "submitted_on"),
@@ -80,9 +81,12 @@ def _status_check() -> tuple[list[pl.Expr], Check]:
 
 
 def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | None,
-               present: frozenset[str], nul_columns: tuple[str, ...] = (),
+               present: frozenset[str], nul_columns: tuple[str, ...] = (), midnight: bool = True,
                ) -> tuple[list[pl.Expr], list[Check], dict[str, pl.Expr]]:
     """Derived columns, checks in priority order, and the typed output columns.
+
+    ``midnight``: date cells holding a midnight datetime are read as dates
+    (``parse_date``); the compact path asks for the plain format only.
 
     ``nul_columns``: the columns whose cells are checked for a NUL character
     (``BAD_TEXT``); only a file that holds one pays for the check.
@@ -97,7 +101,7 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
     if kind is PARTICIPANTS:
         el = pl.col("eligible").str.to_lowercase()
         derived = [
-            parse_date("enrolled_on", fmt).alias("__sob_enr"),
+            parse_date("enrolled_on", fmt, midnight).alias("__sob_enr"),
             pl.when(el.is_in(TRUE)).then(True).when(el.is_in(FALSE)).then(False).alias("__sob_el"),
         ]
         checks = [length, *missing,
@@ -108,7 +112,7 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
             "eligible": pl.when(pl.col("eligible").is_null()).then(True).otherwise(pl.col("__sob_el")),
         }
         return derived, checks, out
-    dexprs, dchecks = _common_date_checks(fmt)
+    dexprs, dchecks = _common_date_checks(fmt, midnight)
     st_exprs, st_check = _status_check()
     oc_expr, oc_checks = _outcome_checks(kind, contract)
     derived = [*dexprs, *st_exprs, oc_expr]
