@@ -82,6 +82,8 @@ ParticipantsOpt = Annotated[
     Path | None, typer.Option("--participants", help="Participants register (default: [evidence] participants).")
 ]
 ResultsOpt = Annotated[Path | None, typer.Option("--results", help="Cohort results (default: [evidence] results).")]
+EncodingOpt = Annotated[str | None, typer.Option(
+    "--encoding", help="Text encoding of the CSV evidence, e.g. cp1252 (default: [evidence] encoding, else utf-8).")]
 
 
 def _version(value: bool) -> None:
@@ -198,10 +200,11 @@ def _quiet_stdout() -> None:
         pass
 
 
-def _evidence(claims: Path | None, participants: Path | None, results: Path | None) -> EvidencePaths:
+def _evidence(claims: Path | None, participants: Path | None, results: Path | None,
+              encoding: str | None = None) -> EvidencePaths:
     from sob.workflows import EvidencePaths
 
-    return EvidencePaths(claims, participants, results)
+    return EvidencePaths(claims, participants, results, encoding)
 
 
 @app.command(epilog=_example(
@@ -214,6 +217,7 @@ def validate(
     claims: ClaimsOpt = None,
     participants: ParticipantsOpt = None,
     results: ResultsOpt = None,
+    encoding: EncodingOpt = None,
     format: Annotated[FindingFormat, typer.Option("--format", help="text, json or github annotations.")] = FindingFormat.text,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the check too.")] = False,
     quarter: Annotated[
@@ -230,6 +234,7 @@ def validate(
     """
     from sob.render.console import write_findings
     from sob.render.findings import file_line_reader, format_github, format_json, format_text, summary_line, unique_findings
+    from sob.workflows import reading_text
 
     with _errors():
         if changed:
@@ -239,7 +244,7 @@ def validate(
             if not contracts:
                 _print_summary("no contract among the changed files or the folders holding them")
                 return
-        given = _evidence(claims, participants, results)
+        given = _evidence(claims, participants, results, encoding)
         if given.any and len(contracts) > 1:
             from sob.findings import UsageError
 
@@ -258,6 +263,7 @@ def validate(
                         "file": str(o.path),
                         "examples": [{"name": r.name, "quarter": r.quarter, "passed": r.passed, "differences": r.differences} for r in o.examples],
                         "summary": o.summary,
+                        "evidence_files": o.reading,
                     }
                     for o in outcomes
                 ]
@@ -271,6 +277,8 @@ def validate(
             if findings:
                 write_findings(_consoles()[0], format_text(findings, file_line_reader()), sys.stdout)
             for o in outcomes:
+                for item in o.reading:
+                    sys.stdout.write(reading_text(item) + "\n")
                 if o.summary:
                     sys.stdout.write(_summary_text(o) + "\n")
         _print_summary(summary_line(findings, len(set(files))))
@@ -311,6 +319,7 @@ def pay(
     claims: ClaimsOpt = None,
     participants: ParticipantsOpt = None,
     results: ResultsOpt = None,
+    encoding: EncodingOpt = None,
     ledger: Annotated[Path | None, typer.Option("--ledger", help="Folder of closed quarters: previously paid comes from it.")] = None,
     close: Annotated[bool, typer.Option("--close", help="Close the quarter in the ledger (needs --ledger).")] = False,
     reject_invalid: Annotated[bool, typer.Option("--reject-invalid", help="Reject rows with data errors instead of stopping.")] = False,
@@ -348,7 +357,7 @@ def pay(
             from sob.statement import check_statement
 
             check_statement(statement, None, export)
-        req = PayRequest(contract, quarter, _evidence(claims, participants, results), ledger, close, reject_invalid,
+        req = PayRequest(contract, quarter, _evidence(claims, participants, results, encoding), ledger, close, reject_invalid,
                          None if statement is not None else export,
                          summary_only=format is PayFormat.json and statement is None,
                          accept_contract_change=accept_contract_change, allow_gap=allow_gap, opening=opening)
@@ -396,6 +405,7 @@ def diff(
     claims: ClaimsOpt = None,
     participants: ParticipantsOpt = None,
     results: ResultsOpt = None,
+    encoding: EncodingOpt = None,
     export: Annotated[Path | None, typer.Option("--export", help="Write the differing rows: .csv, .parquet, .json or .xlsx.")] = None,
     format: Annotated[PayFormat, typer.Option("--format", help="table (terminal) or json (SPEC 10.2).")] = PayFormat.table,
 ) -> None:
@@ -407,7 +417,7 @@ def diff(
     from sob.diff import DiffRequest, compute_diff, write_export
 
     with _errors():
-        req = DiffRequest(old, new, quarter, _evidence(claims, participants, results), export)
+        req = DiffRequest(old, new, quarter, _evidence(claims, participants, results, encoding), export)
         result = _with_progress("comparing", lambda: compute_diff(req))
         if export is not None:
             write_export(result, export)
@@ -479,6 +489,7 @@ def explain(
     claims: ClaimsOpt = None,
     participants: ParticipantsOpt = None,
     results: ResultsOpt = None,
+    encoding: EncodingOpt = None,
     ledger: Annotated[
         Path | None, typer.Option("--ledger", help="Folder of closed quarters: also show what each paid for the claim.")
     ] = None,
@@ -494,7 +505,7 @@ def explain(
     from sob.workflows import PayRequest, compute_pay
 
     with _errors():
-        req = PayRequest(contract, quarter, _evidence(claims, participants, results), ledger, reject_invalid=reject_invalid)
+        req = PayRequest(contract, quarter, _evidence(claims, participants, results, encoding), ledger, reject_invalid=reject_invalid)
         outcome = compute_pay(req)
         story = explain_claim(outcome.run, claim, ledger)
         out, _ = _consoles()

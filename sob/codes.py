@@ -213,6 +213,11 @@ _CATALOGUE: tuple[Code, ...] = (
     _data("NON_POSITIVE_BASELINE", "a cohort result's baseline of 0 or less",
           "The improvement is relative to the baseline, so the baseline must be above 0.",
           "correct the baseline"),
+    _data("BAD_AMOUNT_CLAIMED", "an `amount_claimed` that is not an amount in the contract's currency (a warning)",
+          "amount_claimed is only compared with what sob computes, never paid, so the claim is still assessed "
+          "(also under --reject-invalid) and its claimed_variance is left empty.",
+          'write a plain decimal such as 1200.00, or set `money = "lenient"` in `[evidence]` for £1,200.00 and (1,200.00)',
+          level="warning"),
     _data("DUPLICATE_ROW", "rows identical in every cell: read as one row",
           "Nothing is paid twice, but a repeated row often means a file was appended twice.",
           "remove the repeated rows", level="warning"),

@@ -183,6 +183,9 @@ def columns_markdown() -> str:
         "Files are UTF-8 CSV (RFC 4180) or Parquet with a header row. Headers are matched after trimming, "
         "through `[evidence.columns]` when given. Unknown extra columns are kept and carried into exports.",
         "",
+        "CSV in other encodings and delimiters, XLSX/ODS sheets, lenient money cells, value maps and "
+        "datetime cells: see [evidence-files.md](evidence-files.md).",
+        "",
     ]
     for file in FILE_KINDS:
         out += [f"## {_TITLE[file]}", "", "| column | required | type | meaning |", "|---|---|---|---|"]

@@ -35,10 +35,14 @@ class Finding:
     value: str | None = None
     hint: str | None = None
     severity: str = "error"
+    cell: str | None = None  # a spreadsheet's cell reference (``Claims!D12``) when the file is XLSX/ODS
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (the machine format of ``--format json``)."""
-        return asdict(self)
+        """Plain JSON-ready dict (the machine format of ``--format json``); ``cell`` only when there is one."""
+        out = asdict(self)
+        if out["cell"] is None:
+            del out["cell"]
+        return out
 
     @property
     def shown_hint(self) -> str | None:
@@ -53,6 +57,8 @@ class Finding:
     def location(self) -> str:
         """``FILE:LINE:COL`` as far as it is known (hledger/ruff style)."""
         parts = [self.file or "<input>"]
+        if self.cell is not None:
+            return f"{parts[0]}:{self.cell}"
         if self.line is not None:
             parts.append(str(self.line))
             if self.col is not None:

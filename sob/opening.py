@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from sob.contract import Contract
+from sob.evidence.money_cells import lenient_text
 from sob.findings import Finding, InputError, UsageError, cut, errors_only
 from sob.money import fits_minor_units, parse_decimal, to_minor
 from sob.payers import split_amounts
@@ -136,7 +137,9 @@ def read_opening(path: Path, contract: Contract, outcome_of: pl.DataFrame) -> tu
                 findings.append(_finding("MISSING_VALUE", path, line, col, name, f"{name} is empty"))
                 bad = True
             elif name != "claim_id":
-                amounts[name] = _money(values[name], units)
+                text = (lenient_text(values[name], contract.currency) if contract.evidence.money == "lenient"
+                        else values[name])  # [evidence] money = "lenient" reads £1,200.00 and (1,200.00) here too
+                amounts[name] = _money(text, units)
                 if amounts[name] is None:
                     findings.append(_finding("BAD_NUMBER", path, line, col, name,
                                              f"{name} {values[name]!r} is not an amount of {contract.currency}",

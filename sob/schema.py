@@ -96,6 +96,19 @@ def _definitions() -> dict[str, Any]:
         },
         "date_format": {"type": "string", "description": "strftime format, e.g. %d/%m/%Y"},
         "delimiter": {"type": "string", "minLength": 1, "maxLength": 1},
+        "encoding": {"type": "string", "minLength": 1, "description": "a Python codec name, e.g. cp1252"},
+        "money_cells": {"enum": list(cc.MONEY_CELL_MODES)},
+        "sheet": {"type": "string", "minLength": 1, "description": "a sheet of an .xlsx/.ods evidence file"},
+        "value_maps": {
+            "type": "object",
+            "description": "column = { value in the files = canonical value }",
+            "properties": {
+                "status": {"type": "object", "additionalProperties": {"enum": ["claimed", "withdrawn", "failed"]}},
+                "eligible": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                "outcome_id": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+            "additionalProperties": False,
+        },
         "quarter": {"type": "string", "pattern": f"^{cc.QUARTER_PATTERN}$"},
         "columns": {
             "type": "object",

@@ -37,6 +37,7 @@ class EvidencePaths:
     claims: Path | None = None
     participants: Path | None = None
     results: Path | None = None
+    encoding: str | None = None  # ``--encoding``: overrides ``[evidence] encoding``
 
     @property
     def any(self) -> bool:
@@ -103,7 +104,7 @@ def resolve_evidence(contract: Contract, given: EvidencePaths, *, need_claims: b
     all, is a command-line error: the run cannot say anything about money.
     """
     cfg = contract.evidence
-    out = EvidencePaths()
+    out = EvidencePaths(encoding=given.encoding)
     for kind in ("claims", "participants", "results"):
         path = getattr(given, kind)
         if path is None and getattr(cfg, kind):
@@ -118,7 +119,8 @@ def resolve_evidence(contract: Contract, given: EvidencePaths, *, need_claims: b
 
 def read_files(contract: Contract, paths: EvidencePaths, *, claim_columns: tuple[str, ...] | None = None) -> Evidence:
     """Read and validate the evidence; file-level errors stop here (exit 1)."""
-    evidence = read_evidence(contract, paths.claims, paths.participants, paths.results, claim_columns=claim_columns)
+    evidence = read_evidence(contract, paths.claims, paths.participants, paths.results, claim_columns=claim_columns,
+                             encoding=paths.encoding)
     if evidence.file_errors:
         raise InputError("the evidence files cannot be assessed", evidence.file_errors + evidence.findings)
     return evidence
@@ -496,6 +498,30 @@ class ValidateOutcome:
     examples: list[ExampleResult] = field(default_factory=list)
     summary: dict[str, dict[str, int]] | None = None
     files: list[str] = field(default_factory=list)
+    #: how each evidence file was read: {"file", "format", "delimiter", "detected", "encoding", "sheet"}
+    reading: list[dict[str, Any]] = field(default_factory=list)
+
+
+def reading_of(contract: Contract, evidence: Evidence) -> list[dict[str, Any]]:
+    """How each evidence file was read, for the validate report: a detected delimiter is stated, never hidden."""
+    out: list[dict[str, Any]] = []
+    for f in evidence.files:
+        if f.sheet is not None:
+            out.append({"file": str(f.path), "format": "spreadsheet", "sheet": f.sheet})
+        elif f.delimiter is not None:
+            out.append({"file": str(f.path), "format": "csv", "delimiter": f.delimiter,
+                        "detected": contract.evidence.detect_delimiter, "encoding": f.encoding})
+    return out
+
+
+def reading_text(item: dict[str, Any]) -> str:
+    """One line of the validate report saying how a file was read."""
+    if item["format"] == "spreadsheet":
+        return f"{item['file']}: read sheet {item['sheet']!r}"
+    names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+    d = item["delimiter"]
+    how = "detected" if item["detected"] else "from [evidence] delimiter"
+    return f"{item['file']}: CSV, delimiter {names.get(d, repr(d))} ({how}), encoding {item['encoding']}"
 
 
 def validate_one(path: Path, given: EvidencePaths, quarter: str | None = None) -> ValidateOutcome:
@@ -514,8 +540,9 @@ def validate_one(path: Path, given: EvidencePaths, quarter: str | None = None) -
     paths = resolve_evidence(contract, given, need_claims=False)
     if not paths.any:
         return out
-    evidence = read_evidence(contract, paths.claims, paths.participants, paths.results)
+    evidence = read_evidence(contract, paths.claims, paths.participants, paths.results, encoding=paths.encoding)
     out.files += [str(f.path) for f in evidence.files]
+    out.reading = reading_of(contract, evidence)
     out.findings += evidence.file_errors + evidence.findings
     if not evidence.file_errors:
         q = parse_quarter(quarter, contract.fiscal_year_start_month) if quarter else None

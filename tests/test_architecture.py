@@ -19,7 +19,7 @@ SOB = Path(__file__).parent.parent / "sob"
 FLOORS: dict[str, int] = {
     # plain data and small exact helpers: no sob imports but each other
     "sob": 0, "sob.codes": 0, "sob.columns": 0, "sob.money": 0, "sob.quarters": 0, "sob.idkeys": 0,
-    "sob.interrupts": 0, "sob.contract.paths": 0, "sob.contract.toml_locate": 0,
+    "sob.interrupts": 0, "sob.textcodecs": 0, "sob.contract.paths": 0, "sob.contract.toml_locate": 0,
     "sob.contract.changed": 2,
     "sob.findings": 1,
     # the typed contract (model, format, converters, checks, loading)

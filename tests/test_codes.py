@@ -54,7 +54,8 @@ def test_lookups():
     assert codes.get("VOLUME_CAP") is not None and codes.get("VOLUME_CAP").status == "capped"
     assert codes.get("NO_SUCH_CODE") is None
     assert codes.fix_hint("NO_SUCH_CODE") is None and codes.meaning("NO_SUCH_CODE") is None
-    assert {c.code for c in codes.by_level("warning")} == {"DUPLICATE_ROW", "LEDGER_INCOMPLETE", "CAP_LOWERED"}
+    assert {c.code for c in codes.by_level("warning")} == {"DUPLICATE_ROW", "LEDGER_INCOMPLETE", "CAP_LOWERED",
+                                                           "BAD_AMOUNT_CLAIMED"}
     assert sum(len(codes.by_level(level)) for level in codes.LEVELS) == len(codes.all_codes())
     assert {c.code for c in codes.by_area("ledger")} >= {"LEDGER_CHANGED", "LEDGER_CHAIN_BROKEN"}
     with pytest.raises(ValueError, match="unknown level"):
@@ -99,6 +100,7 @@ _CODE_ARGS: dict[str, tuple[int, str | None]] = {
     "error": (0, "code"),         # contract checks: self.error(CODE, path, message)
     "reporting_as": (0, None),    # contract checks: worked-example problems under one code
     "_Check": (0, None),          # evidence row checks
+    "Check": (0, None),           # evidence row checks (sob.evidence.cells.Check)
     "_dup_findings": (2, None),   # evidence duplicate ids
     "_finalise": (3, None),       # evidence: the code of a duplicated id's rejected row
     "reason_code": (0, None),     # assessment reasons
@@ -374,6 +376,8 @@ EVIDENCE_CASES = [
     _case("SUBMITTED_BEFORE_ACHIEVED", claims=["c1,A,P,2020-02-01,2020-01-02,"], where=("claims.csv", 2, 5)),
     _case("NON_POSITIVE_BASELINE", set={"outcomes.1": _IMPROVEMENT}, results=["r1,I,x,2020-02-01,2020-02-02,0,0,1"],
           where=("results.csv", 2, 6)),
+    _case("BAD_AMOUNT_CLAIMED", claims=["claim_id,participant_id,outcome_id,achieved_on,amount_claimed",
+                                         "c1,A,P,2020-02-01,$5"], header=False, where=("claims.csv", 2, 5)),
     _case("DUPLICATE_ROW", claims=["c1,A,P,2020-02-01,2020-02-02,", "c1,A,P,2020-02-01,2020-02-02,"],
           where=("claims.csv", 3, 1)),
     _case("DUPLICATE_ID", name="DUPLICATE_ID-adjustment", set={"adjustments": [_ADJUSTMENT]},

@@ -144,7 +144,9 @@ def test_amount_claimed_minor_units(tmp_path):
     ev = claims_only(tmp_path, text)
     assert ev.claims["amount_claimed"].to_list() == [50000, 50000, -500, 550, 50, 500, 0] + [None] * len(bad)
     assert [f.value for f in ev.findings] == bad
-    assert {f.code for f in ev.findings} == {"BAD_NUMBER"}
+    # amount_claimed is only compared: a warning, and the row stays valid (issue 16)
+    assert {(f.code, f.severity) for f in ev.findings} == {("BAD_AMOUNT_CLAIMED", "warning")}
+    assert ev.claims["error"].null_count() == ev.claims.height
 
 
 def test_amount_claimed_in_a_currency_without_minor_units(tmp_path):
@@ -152,7 +154,7 @@ def test_amount_claimed_in_a_currency_without_minor_units(tmp_path):
            "2,A,ACC_ENTRY,2020-01-01,500.5\n"
     ev = read_evidence(make_contract(minor_units=0), write(tmp_path, "c.csv", text), None, None)
     assert ev.claims["amount_claimed"].to_list() == [500, None]
-    assert codes(ev) == [("BAD_NUMBER", 3)]
+    assert codes(ev) == [("BAD_AMOUNT_CLAIMED", 3)]
 
 
 def test_status_is_case_insensitive_and_defaults_to_claimed(tmp_path):
@@ -426,7 +428,7 @@ def test_parquet_input_is_checked_like_csv(tmp_path):
     ev = read_evidence(make_contract(date_format="%d/%m/%Y"), p, None, None)
     assert ev.claims.select("line", "participant_id", "achieved_on", "amount_claimed", "n").rows() == [
         (2, "A", date(2020, 1, 1), 50000, "1"), (3, "A", date(2020, 5, 1), None, "2"), (5, "B", None, None, "3")]
-    assert codes(ev) == [("BAD_NUMBER", 3), ("MISSING_VALUE", 5)]
+    assert codes(ev) == [("BAD_AMOUNT_CLAIMED", 3), ("MISSING_VALUE", 5)]
     assert ev.files[0].sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
 
 

@@ -109,14 +109,18 @@ def test_bad_status(tmp_path):
     assert ev.claims["status"].to_list() == [None]
 
 
-def test_bad_number_amount_claimed_too_many_places(tmp_path):
+def test_bad_amount_claimed_too_many_places(tmp_path):
     ev = run(tmp_path, CLAIMS_HEADER + "1,A,ACC_ENTRY,2020-02-03,,,500.005\n")
-    assert spot(only(ev, "BAD_NUMBER")) == ("BAD_NUMBER", "claims.csv", 2, "amount_claimed", 7, "500.005")
+    f = only(ev, "BAD_AMOUNT_CLAIMED")
+    assert spot(f) == ("BAD_AMOUNT_CLAIMED", "claims.csv", 2, "amount_claimed", 7, "500.005")
+    assert f.severity == "warning" and ev.claims["error"].to_list() == [None]
 
 
-def test_bad_number_amount_claimed_not_plain(tmp_path):
+def test_bad_amount_claimed_not_plain(tmp_path):
     ev = run(tmp_path, CLAIMS_HEADER + '1,A,ACC_ENTRY,2020-02-03,,,"1,000.00"\n')
-    assert spot(only(ev, "BAD_NUMBER")) == ("BAD_NUMBER", "claims.csv", 2, "amount_claimed", 7, "1,000.00")
+    f = only(ev, "BAD_AMOUNT_CLAIMED")
+    assert spot(f) == ("BAD_AMOUNT_CLAIMED", "claims.csv", 2, "amount_claimed", 7, "1,000.00")
+    assert 'money = "lenient"' in (f.hint or "")
 
 
 def test_bad_boolean(tmp_path):
@@ -239,7 +243,7 @@ def test_duplicate_column_from_two_mapping_entries(tmp_path):
 def test_a_row_with_several_errors_lists_them_all_and_its_reason_is_the_first(tmp_path):
     ev = run(tmp_path, CLAIMS_HEADER + "1,Z,NOPE,2020-01-01,2019-12-31,paid,1.234\n", REGISTER)
     assert [f.code for f in ev.findings] == [
-        "SUBMITTED_BEFORE_ACHIEVED", "BAD_STATUS", "UNKNOWN_OUTCOME", "UNKNOWN_PARTICIPANT", "BAD_NUMBER",
+        "SUBMITTED_BEFORE_ACHIEVED", "BAD_STATUS", "UNKNOWN_OUTCOME", "UNKNOWN_PARTICIPANT", "BAD_AMOUNT_CLAIMED",
     ]
     assert ev.claims["error"].to_list() == ["SUBMITTED_BEFORE_ACHIEVED"]
 
@@ -255,7 +259,7 @@ def test_a_row_with_several_errors_lists_them_all_and_its_reason_is_the_first(tm
         ("1,Z,NOPE,2020-01-02,,,x\n", "UNKNOWN_OUTCOME"),
         ("1,Z,REOFFENDING,2020-01-02,,,x\n", "WRONG_OUTCOME_KIND"),
         ("1,Z,ACC_ENTRY,2020-01-02,,,x\n", "UNKNOWN_PARTICIPANT"),
-        ("1,B,ACC_ENTRY,2020-01-02,,,x\n", "BAD_NUMBER"),
+        ("1,B,ACC_ENTRY,2020-01-02,,,x\n", "BAD_BOOLEAN"),  # amount_claimed x is a warning, never the reason
         ("1,B,ACC_ENTRY,2020-01-02,,,\n", "BAD_BOOLEAN"),  # the register row's code comes last
     ],
 )

@@ -26,6 +26,7 @@ from sob.contract.report import Reporter, did_you_mean, quoted, show
 from sob.contract.toml_locate import KeyPath
 from sob.money import is_iso_currency, parse_decimal
 from sob.quarters import Quarter, quarters_between
+from sob.textcodecs import codec_name, unknown_codec
 
 _CONTRACT_ID = re.compile(fmt.CONTRACT_ID_PATTERN)
 _OUTCOME_ID = re.compile(fmt.OUTCOME_ID_PATTERN)
@@ -472,6 +473,93 @@ def as_delimiter(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str
         )
         return None
     return text
+
+
+def as_encoding(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    """``[evidence] encoding``: any Python text codec (``cp1252``, ``latin-1``, ``utf-16``)."""
+    text = text_value(r, value, path, 'a Python codec name such as "cp1252"')
+    if text is None:
+        return None
+    if codec_name(text) is None:
+        r.error("BAD_FORMAT", path, unknown_codec(text, r.subject(path)), value=text,
+                hint='Excel on Windows saves "CSV" as cp1252; "CSV UTF-8" as utf-8')
+        return None
+    return text
+
+
+def as_money_cells(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    """``[evidence] money``: ``plain`` (the default) or ``lenient``."""
+    return choice(r, value, path, fmt.MONEY_CELL_MODES)
+
+
+def as_sheet(r: Reporter, facts: Facts, value: object, path: KeyPath) -> str | None:
+    """``[evidence] sheet``: the sheet's name in an XLSX/ODS evidence file."""
+    text = text_value(r, value, path, "the name of a sheet")
+    if text is not None and not text.strip():
+        r.error("BAD_FORMAT", path, f"{r.subject(path)} is an empty sheet name", value=text)
+        return None
+    return text
+
+
+_VALUE_TARGETS = {"status": ("claimed", "withdrawn", "failed")}
+
+
+def as_value_maps(r: Reporter, facts: Facts, value: object,
+                  path: KeyPath) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...] | None:
+    """``[evidence.values]``: per column, the values the files use and the canonical value each means.
+
+    ``status`` maps to claimed/withdrawn/failed, ``eligible`` to true/false,
+    ``outcome_id`` to an outcome id.  A value that is also a target of the
+    same map is refused: mapped twice it could change meaning.
+    """
+    maps = table(r, value, path, "column = { value in the files = canonical value }")
+    if maps is None:
+        return None
+    out: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    ok = True
+    for column, mapping in maps.items():
+        cpath = (*path, column)
+        if column not in fmt.VALUE_MAP_COLUMNS:
+            r.error("UNKNOWN_KEY", cpath, f"{quoted(column)} is not a column whose values can be mapped",
+                    hint=did_you_mean(column, fmt.VALUE_MAP_COLUMNS) or "map status, eligible or outcome_id")
+            ok = False
+            continue
+        pairs = table(r, mapping, cpath, "value in the files = canonical value")
+        if pairs is None:
+            ok = False
+            continue
+        got: list[tuple[str, str]] = []
+        for key, target in pairs.items():
+            kpath = (*cpath, key)
+            if column == "eligible":
+                if not isinstance(target, bool):
+                    r.wrong_type(target, kpath, "true or false")
+                    ok = False
+                    continue
+                got.append((key.strip().lower(), "true" if target else "false"))
+                continue
+            text = text_value(r, target, kpath, "the canonical value")
+            if text is None:
+                ok = False
+                continue
+            allowed = _VALUE_TARGETS.get(column)
+            if allowed is not None and text.strip().lower() not in allowed:
+                r.error("UNKNOWN_VALUE", kpath, f"{r.subject(kpath)} {show(text)} is not one of {', '.join(allowed)}",
+                        value=text, hint=did_you_mean(text, allowed))
+                ok = False
+                continue
+            got.append((key.strip().lower(), text.strip().lower() if allowed else text.strip()))
+        targets = {t.lower() for _, t in got}
+        for key, _ in got:
+            if key in targets:
+                r.error("BAD_FORMAT", (*cpath, key), f"{r.subject((*cpath, key))}: {show(key)} is both a value "
+                        "mapped and a value mapped to", value=key, hint="map each value in the files once, to its meaning")
+                ok = False
+        if len({k for k, _ in got}) != len(got):
+            r.error("BAD_FORMAT", cpath, f"{r.subject(cpath)} maps one value twice (values are matched ignoring case)")
+            ok = False
+        out.append((column, tuple(got)))
+    return tuple(out) if ok else None
 
 
 # --- composite converters -------------------------------------------------------------------------
@@ -936,6 +1024,10 @@ CONVERTERS: dict[str, Converter] = {
     "date_format": as_date_format,
     "delimiter": as_delimiter,
     "columns": as_columns,
+    "encoding": as_encoding,
+    "money_cells": as_money_cells,
+    "sheet": as_sheet,
+    "value_maps": as_value_maps,
     "cohorts": as_cohorts,
     "prices": as_prices,
     "tiers": as_tiers,

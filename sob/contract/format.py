@@ -61,7 +61,15 @@ EVIDENCE_FIELDS: dict[str, str] = {
     "date_format": "date_format",
     "delimiter": "delimiter",
     "columns": "columns",
+    "encoding": "encoding",
+    "money": "money_cells",
+    "sheet": "sheet",
+    "values": "value_maps",
 }
+#: ``[evidence] money``: plain decimals only, or also symbols, separators and (negatives)
+MONEY_CELL_MODES: tuple[str, ...] = ("plain", "lenient")
+#: ``[evidence.values]``: the columns whose values can be mapped, and what each maps to
+VALUE_MAP_COLUMNS: tuple[str, ...] = ("status", "eligible", "outcome_id")
 
 OUTCOME_KINDS: tuple[str, ...] = ("claim", "improvement")
 DIRECTIONS: tuple[str, ...] = ("decrease", "increase")

@@ -208,6 +208,16 @@ class EvidenceConfig:
     date_format: str = "%Y-%m-%d"
     delimiter: str = ","
     columns: tuple[tuple[str, str], ...] = ()  # canonical name -> header in the files
+    encoding: str = "utf-8"  # a Python codec name; files in another encoding are transcoded when read
+    money: str = "plain"  # "lenient": money cells may hold the currency symbol, separators, (negatives)
+    sheet: str | None = None  # the sheet of an XLSX/ODS evidence file (default: the first)
+    #: column -> ((value in the files, canonical value), ...), e.g. status Approved -> claimed
+    values: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    detect_delimiter: bool = False  # True when the contract has no ``delimiter`` key: each CSV file's is detected
+
+    def value_map(self, column: str) -> dict[str, str]:
+        """The ``[evidence.values]`` map of a column (empty when it has none)."""
+        return dict(dict(self.values).get(column, ()))
 
     def header_for(self, canonical: str) -> str:
         """The header a canonical column is found under."""

@@ -209,6 +209,11 @@ def check_evidence(r: Reporter, data: dict[str, Any], facts: Facts) -> EvidenceC
         date_format=fields.get("date_format", defaults.date_format),
         delimiter=fields.get("delimiter", defaults.delimiter),
         columns=fields.get("columns", ()),
+        encoding=fields.get("encoding", defaults.encoding),
+        money=fields.get("money", defaults.money),
+        sheet=fields.get("sheet"),
+        values=fields.get("values", ()),
+        detect_delimiter="delimiter" not in evidence,
     )
 
 

@@ -6,6 +6,7 @@ for them, else the detailed one.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,19 @@ from sob.evidence.model import Evidence, EvidenceFile
 from sob.evidence.parquet_reader import load_parquet
 from sob.evidence.raw import Loaded, Planned, Raw, Typed
 from sob.evidence.register import Register, missing_register, register_of
-from sob.findings import Finding
+from sob.evidence.spreadsheet import SPREADSHEET_SUFFIXES, cell_ref, load_spreadsheet
+from sob.evidence.values import with_values
+from sob.findings import Finding, UsageError
+from sob.textcodecs import codec_name, unknown_codec
+
+
+def with_encoding(contract: Contract, encoding: str | None) -> Contract:
+    """The contract with ``--encoding`` in place of its ``[evidence] encoding`` (unchanged for ``None``)."""
+    if encoding is None:
+        return contract
+    if codec_name(encoding) is None:
+        raise UsageError(unknown_codec(encoding, "--encoding"))
+    return replace(contract, evidence=replace(contract.evidence, encoding=encoding))
 
 
 def _load(kind: Kind, path: Path | str, contract: Contract, *, later: bool = False) -> Loaded:
@@ -30,8 +43,12 @@ def _load(kind: Kind, path: Path | str, contract: Contract, *, later: bool = Fal
     path = Path(path)
     label = str(path)
     if path.suffix.lower() == ".parquet":
-        return load_parquet(kind, path, label, contract)
-    return load_csv(kind, path, label, contract, later=later)
+        plan, errors, ef = load_parquet(kind, path, label, contract)
+    elif path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        plan, errors, ef = load_spreadsheet(kind, path, label, contract)
+    else:
+        plan, errors, ef = load_csv(kind, path, label, contract, later=later)
+    return with_values(plan, contract), errors, ef
 def _in_order(findings: list[tuple[int, int, Finding]]) -> list[Finding]:
     return [f for _, _, f in sorted(findings, key=lambda t: (t[0], t[1], t[2].col or 0))]
 
@@ -194,7 +211,8 @@ def _add_carried(ev: Evidence, names: list[str]) -> None:
 
 
 def read_evidence(contract: Contract, claims: Path | None, participants: Path | None,
-                  results: Path | None, *, claim_columns: Collection[str] | None = None) -> Evidence:
+                  results: Path | None, *, claim_columns: Collection[str] | None = None,
+                  encoding: str | None = None) -> Evidence:
     """Read and check the evidence files (SPEC 4).
 
     ``claim_columns``: only these columns of the claims frame are kept
@@ -204,7 +222,10 @@ def read_evidence(contract: Contract, claims: Path | None, participants: Path | 
     Raises :class:`~sob.findings.UsageError` (exit 2) for a file that cannot
     be read: missing, a directory, no permission, not UTF-8 text (UTF-16,
     binary).  Everything else is reported in the returned :class:`Evidence`.
+    ``encoding`` (``--encoding``) overrides ``[evidence] encoding``; an unknown
+    codec is a command-line error.
     """
+    contract = with_encoding(contract, encoding)
     raws: dict[str, Planned | None] = {}
     file_errors: list[Finding] = []
     files: dict[str, EvidenceFile] = {}
@@ -219,7 +240,19 @@ def read_evidence(contract: Contract, claims: Path | None, participants: Path | 
         if ef is not None:
             files[kind] = ef
     reg_label = str(participants) if participants is not None else "participants register"
-    return _assemble(contract, raws, participants is not None, file_errors, files, reg_label, claim_columns)
+    sheets = {r.label: r.sheet for r in raws.values() if isinstance(r, Raw) and r.sheet is not None}
+    sheets.update({str(f.path): f.sheet for f in files.values() if f.sheet is not None})
+    ev = _assemble(contract, raws, participants is not None, file_errors, files, reg_label, claim_columns)
+    if sheets:  # findings in a spreadsheet name cells, not lines
+        ev.findings = [_in_cell(f, sheets) for f in ev.findings]
+        ev.file_errors = [_in_cell(f, sheets) for f in ev.file_errors]
+    return ev
+
+
+def _in_cell(f: Finding, sheets: dict[str, str]) -> Finding:
+    """``f`` with its spreadsheet cell reference (``Claims!D12``) when its file is a spreadsheet."""
+    sheet = sheets.get(f.file or "")
+    return f if sheet is None else replace(f, cell=cell_ref(sheet, f.line, f.col))
 
 
 def read_inline(contract: Contract, participants: list[dict[str, Any]], claims: list[dict[str, Any]],

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,10 +22,44 @@ class Check:
     flag: pl.Expr
     value: str | None  # raw column whose text is the offending value
     why: str | None = None  # what is wrong, when the code's usual message does not say it
+    warn: bool = False  # a warning: the row is still valid (an informational column such as amount_claimed)
 
 
-def parse_date(col: str, fmt: str) -> pl.Expr:
-    d = pl.col(col).str.to_date(fmt, strict=False)  # cached: a file holds few distinct dates
+#: a midnight time after a date, as spreadsheets export date cells (``2020-03-31 00:00:00``)
+MIDNIGHT = r"[ T]00:00(?::00(?:\.0+)?)?$"
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p", "%T", "%R", "%X", "%c", "%f")
+
+
+def has_time(fmt: str) -> bool:
+    """The date format reads a time of day too (the time is then dropped: SPEC dates are days)."""
+    return any(d in fmt for d in _TIME_DIRECTIVES)
+
+
+@functools.lru_cache(maxsize=64)
+def _longest_date(fmt: str) -> int:
+    """The most bytes a date of a leap year written in ``fmt`` takes (month and day names vary in length)."""
+    first = date(2000, 1, 1).toordinal()
+    return max(len(date.fromordinal(first + i).strftime(fmt).encode("utf-8")) for i in range(366))
+
+
+def parse_date(col: str, fmt: str, midnight: bool = True) -> pl.Expr:
+    """A date cell in ``fmt``; a cell that fails it but holds the date and a midnight time is read as the date.
+
+    A datetime at midnight is how spreadsheets export a date cell.  A time
+    other than midnight stays a ``BAD_DATE``: dropping it silently could move
+    a claim across a quarter's end in a time zone the file does not state;
+    a ``date_format`` with a time part says the time is expected and read.
+    Only cells longer than any date ``fmt`` writes are looked at again.
+    ``midnight=False``: the plain format only.  The compact path reads so (the
+    second look costs a clean file about a third more time); a row it then
+    finds bad is read again in detail with ``midnight=True``, and a row whose
+    date that rescues sends the file to the detailed path (``_mend_bad_rows``).
+    """
+    c = pl.col(col)
+    d = c.str.to_date(fmt, strict=False)  # cached: a file holds few distinct dates
+    if midnight and not has_time(fmt):
+        longer = c.str.len_bytes() > _longest_date(fmt)
+        d = pl.coalesce(d, pl.when(longer).then(c.str.replace(MIDNIGHT, "").str.to_date(fmt, strict=False)))
     if "%Y" in fmt:  # chrono accepts 1- to 3-digit years for %Y; strftime wants four
         d = pl.when(d >= _YEAR_1000).then(d)  # one comparison a row, not a year computed from days
     return d
@@ -67,9 +102,12 @@ def non_negative(col: str) -> pl.Expr:
     return decimal_ok(col) & (~c.str.starts_with("-") | ~c.str.contains("[1-9]"))
 
 
-def money_minor(col: str, units: int) -> pl.Expr:
-    """Plain decimal text -> Int64 minor units; null when not a number, too precise or too large."""
-    c = pl.col(col)
+def money_minor(col: str, units: int, text: pl.Expr | None = None) -> pl.Expr:
+    """Plain decimal text -> Int64 minor units; null when not a number, too precise or too large.
+
+    ``text``: the text to read instead of the column's (a lenient money cell made plain).
+    """
+    c = pl.col(col) if text is None else text
     neg = c.str.starts_with("-")
     body = c.str.strip_chars_start("+-")
     parts = body.str.splitn(".", 2)
@@ -83,7 +121,7 @@ def money_minor(col: str, units: int) -> pl.Expr:
     else:
         minor = whole_v
     minor = pl.when(neg).then(-minor).otherwise(minor)
-    return pl.when(decimal_ok(col) & fits).then(minor)
+    return pl.when(c.str.contains(_DECIMAL_RE) & fits).then(minor)
 
 
 def one_of(col: str, values: Iterable[str]) -> pl.Expr:

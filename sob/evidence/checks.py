@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import date
 from typing import Any
 
@@ -17,6 +18,7 @@ from sob.evidence.cells import (
     STATUS_OF_SPELLING,
     Check,
     decimal_ok,
+    has_time,
     money_minor,
     non_negative,
     one_of,
@@ -28,8 +30,10 @@ from sob.evidence.cells import (
     whole_digits,
 )
 from sob.evidence.kinds import FALSE, TRUE, Kind
+from sob.evidence.money_cells import lenient_expr
 from sob.evidence.raw import Raw, Typed
 from sob.evidence.register import Register
+from sob.evidence.values import hint_values
 from sob.findings import Finding, cut
 
 
@@ -49,8 +53,9 @@ def _outcome_checks(kind: Kind, contract: Contract) -> tuple[pl.Expr, list[Check
     ]
 
 
-def _common_date_checks(fmt: str) -> tuple[list[pl.Expr], list[Check]]:
-    exprs = [parse_date("achieved_on", fmt).alias("__sob_ach"), parse_date("submitted_on", fmt).alias("__sob_sub")]
+def _common_date_checks(fmt: str, midnight: bool) -> tuple[list[pl.Expr], list[Check]]:
+    exprs = [parse_date("achieved_on", fmt, midnight).alias("__sob_ach"),
+             parse_date("submitted_on", fmt, midnight).alias("__sob_sub")]
     checks = [
         Check("BAD_DATE", "achieved_on", unparsed("achieved_on", "__sob_ach"), "achieved_on"),
         Check("BAD_DATE", "submitted_on", unparsed("submitted_on", "__sob_sub"), "submitted_on"),
@@ -76,9 +81,12 @@ def _status_check() -> tuple[list[pl.Expr], Check]:
 
 
 def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | None,
-               present: frozenset[str], nul_columns: tuple[str, ...] = (),
+               present: frozenset[str], nul_columns: tuple[str, ...] = (), midnight: bool = True,
                ) -> tuple[list[pl.Expr], list[Check], dict[str, pl.Expr]]:
     """Derived columns, checks in priority order, and the typed output columns.
+
+    ``midnight``: date cells holding a midnight datetime are read as dates
+    (``parse_date``); the compact path asks for the plain format only.
 
     ``nul_columns``: the columns whose cells are checked for a NUL character
     (``BAD_TEXT``); only a file that holds one pays for the check.
@@ -94,7 +102,7 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
     if kind.kind == "participants":
         el = pl.col("eligible").str.to_lowercase()
         derived = [
-            parse_date("enrolled_on", fmt).alias("__sob_enr"),
+            parse_date("enrolled_on", fmt, midnight).alias("__sob_enr"),
             pl.when(el.is_in(TRUE)).then(True).when(el.is_in(FALSE)).then(False).alias("__sob_el"),
         ]
         checks = [length, *missing,
@@ -108,7 +116,7 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
         if "date_of_birth" in kind.columns:
             out["date_of_birth"] = pl.col("__sob_dob")
         return derived, checks, out
-    dexprs, dchecks = _common_date_checks(fmt)
+    dexprs, dchecks = _common_date_checks(fmt, midnight)
     st_exprs, st_check = _status_check()
     oc_expr, oc_checks = _outcome_checks(kind, contract)
     derived = [*dexprs, *st_exprs, oc_expr]
@@ -116,15 +124,19 @@ def row_checks(kind: Kind, contract: Contract, fmt: str, register: Register | No
     status_out, submitted_out = typed_status(), pl.col("__sob_sub")
     if kind.kind == "claims":
         # a file without the column is not parsed for amounts
-        amount = (money_minor("amount_claimed", contract.minor_units) if "amount_claimed" in present
+        text = (lenient_expr(pl.col("amount_claimed"), contract.currency) if contract.evidence.money == "lenient"
+                else None)
+        amount = (money_minor("amount_claimed", contract.minor_units, text) if "amount_claimed" in present
                   else pl.lit(None, dtype=pl.Int64))
         derived.append(amount.alias("__sob_amt"))
         if register is not None:
             pid = pl.col("participant_id")
             checks.append(Check("UNKNOWN_PARTICIPANT", "participant_id",
                                  pid.is_not_null() & ~register.contains(pid), "participant_id"))
-        checks.append(Check("BAD_NUMBER", "amount_claimed",
-                             pl.col("amount_claimed").is_not_null() & pl.col("__sob_amt").is_null(), "amount_claimed"))
+        # informational: a warning that leaves the row valid and its variance empty
+        checks.append(Check("BAD_AMOUNT_CLAIMED", "amount_claimed",
+                             pl.col("amount_claimed").is_not_null() & pl.col("__sob_amt").is_null(), "amount_claimed",
+                             warn=True))
         if "value" in kind.columns:  # read and checked on every claim when some outcome has a scale (SPEC 11.4)
             v = pl.col("value")
             checks.append(Check("BAD_NUMBER", "value", v.is_not_null() & ~decimal_ok("value"), "value"))
@@ -182,6 +194,7 @@ def _birth_checks(kind: Kind, fmt: str, derived: list[pl.Expr]) -> list[Check]:
     return [Check("BAD_DATE", "date_of_birth", unparsed("date_of_birth", "__sob_dob") | after, "date_of_birth")]
 
 
+_TIMED = re.compile(r"\d[ T]\d{1,2}:\d{2}")
 _RANGE = (f"is outside the supported range: at most {MAX_DECIMAL_WHOLE_DIGITS} digits before the point "
           f"and {MAX_DECIMAL_FRACTION_DIGITS} after it")
 
@@ -259,6 +272,10 @@ def _message(code: str, fieldname: str | None, value: str | None, raw: Raw, row:
     if code == "BAD_DATE" and fieldname == "date_of_birth" and row.get("__sob_dob") is not None:
         return (f"{where} {value!r} is after enrolled_on {cut(row.get('enrolled_on'))!r}",
                 "a participant is born before enrolment; check both dates")
+    if code == "BAD_DATE" and value is not None and not has_time(fmt) and _TIMED.search(value):
+        return (f"{where} {value!r} holds a time of day other than midnight; sob reads dates as days",
+                f"write the date only ({date(2025, 4, 30).strftime(fmt)}), or, if every cell has a time, add it to "
+                f"date_format (e.g. {fmt + ' %H:%M:%S'!r}): the day is then read and the time dropped")
     if code == "BAD_DATE":
         return (f"{where} {value!r} is not a date in the format {fmt!r}",
                 f"write dates like {date(2025, 4, 30).strftime(fmt)}")
@@ -266,9 +283,14 @@ def _message(code: str, fieldname: str | None, value: str | None, raw: Raw, row:
         return (f"submitted_on {value!r} is before achieved_on {cut(row.get('achieved_on'))!r}",
                 "a claim cannot be submitted before the outcome is achieved")
     if code == "BAD_STATUS":
-        return f"{where} {value!r} is not one of claimed, withdrawn, failed", None
+        return (f"{where} {value!r} is not one of claimed, withdrawn, failed",
+                hint_values(contract, "status", value, ["claimed", "withdrawn", "failed"]))
     if code == "BAD_BOOLEAN":
-        return f"{where} {value!r} is not true/false/yes/no/1/0", None
+        return (f"{where} {value!r} is not true/false/yes/no/1/0",
+                hint_values(contract, "eligible", value, ["true", "false", "yes", "no"]))
+    if code == "UNKNOWN_OUTCOME" and contract.evidence.value_map("outcome_id"):
+        return (f"{where} {value!r} is not an outcome of the contract",
+                hint_values(contract, "outcome_id", value, [o.id for o in contract.outcomes]))
     if code == "UNKNOWN_OUTCOME":
         ids = [o.id for o in contract.outcomes]
         close = difflib.get_close_matches(str(row.get("outcome_id")), ids, n=1, cutoff=0.6)
@@ -284,10 +306,15 @@ def _message(code: str, fieldname: str | None, value: str | None, raw: Raw, row:
         return f"{where} {value!r} is not in the participants register", None
     if code == "NON_POSITIVE_BASELINE":
         return f"{where} {value!r} must be greater than 0", None
+    if code == "BAD_AMOUNT_CLAIMED":
+        msg = (f"{where} {value!r} is not an amount in {contract.currency}; it is only compared, so the claim is "
+               "assessed as usual and its claimed_variance is left empty")
+        if contract.evidence.money != "lenient":
+            return msg, (f"write a plain decimal with at most {contract.minor_units} decimal places, or set "
+                         'money = "lenient" under [evidence] to read currency symbols, separators and (negatives)')
+        return msg, (f"write an amount in {contract.currency} with at most {contract.minor_units} decimal places, "
+                     "e.g. 1,200.00 or (1,200.00)")
     if code == "BAD_NUMBER":
-        if fieldname == "amount_claimed":
-            return (f"{where} {value!r} is not an amount in {contract.currency}",
-                    f"a plain decimal with at most {contract.minor_units} decimal places, no symbol or separators")
         rule = {"observed": "a decimal >= 0", "units": "a decimal > 0"}.get(fieldname or "", "a plain decimal")
         return f"{where} {value!r} is not {rule}", "plain decimals only: no exponent, thousands separator or symbol"
     return f"{where}: {code}", None  # pragma: no cover
@@ -309,5 +336,6 @@ def row_findings(typed: Typed, contract: Contract, bad: pl.DataFrame) -> list[tu
             out.append((row["line"], 100 + i, Finding(
                 code=chk.code, message=msg, file=raw.label, line=row["line"],
                 col=raw.col_no.get(chk.field or ""), field=chk.field, value=value, hint=hint,
+                severity="warning" if chk.warn else "error",
             )))
     return out

@@ -12,7 +12,7 @@ import polars as pl
 from sob.contract import Contract
 from sob.evidence.cells import typed_submitted
 from sob.evidence.checks import row_checks, row_findings
-from sob.evidence.detailed import mend_outputs, typed_query
+from sob.evidence.detailed import mend_outputs, reported, typed_query
 from sob.evidence.duplicates import ids_distinct
 from sob.evidence.frames import beside, collect
 from sob.evidence.kinds import typed_schema
@@ -44,7 +44,7 @@ def read_clean(raw: Raw, contract: Contract, register: Register | None, keep: Co
     kind = raw.kind
     locate = kind.kind == "claims" and register is not None
     derived, checks, out = row_checks(kind, contract, raw.date_format, None if locate else register, raw.present,
-                                       raw.nul_columns())
+                                       raw.nul_columns(), midnight=False)
     flags = [c.flag.fill_null(False) for c in checks]
     marks = list(raw.marks)
     bad = pl.any_horizontal(flags)
@@ -109,6 +109,9 @@ def read_clean(raw: Raw, contract: Contract, register: Register | None, keep: Co
     return df.select(*schema, *carried).cast(schema), findings, participant_rows  # type: ignore[arg-type]
 
 
+_DATES = ("achieved_on", "submitted_on", "enrolled_on")
+
+
 def _mend_bad_rows(raw: Raw, contract: Contract, register: Register | None, df: pl.DataFrame,
                    ) -> tuple[pl.Series, pl.Series | None, list[tuple[int, int, Finding]]] | None:
     """The invalid rows of a compact read, read again in detail: their errors and findings.
@@ -131,8 +134,12 @@ def _mend_bad_rows(raw: Raw, contract: Contract, register: Register | None, df: 
         rows = rows.filter(~pl.col("__sob_blank"))
     if not rows["line"].equals(lines, check_names=False):
         return None
+    for name in _DATES:  # a date the detailed reading rescued (a midnight datetime): read the file in detail
+        if name in df.columns and f"__sob_o_{name}" in rows.columns and not df[name].gather(at).equals(
+                rows[f"__sob_o_{name}"].cast(pl.Date), check_names=False):
+            return None
     typed = Typed(raw=raw, frame=rows, checks=checks, out=out, rows=rows.height)
-    findings = row_findings(typed, contract, rows.filter(pl.col("__sob_err0").is_not_null()))
+    findings = row_findings(typed, contract, rows.filter(reported()))
     error = pl.repeat(None, df.height, dtype=pl.String, eager=True).scatter(at, rows["error"]).alias("error")
     outcome = None
     if raw.kind.kind == "claims" and "outcome_id" in df.columns:

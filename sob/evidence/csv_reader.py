@@ -22,13 +22,16 @@ from typing import Any
 
 import polars as pl
 
+from sob.columns import MAX_PIPE_BYTES
 from sob.contract import Contract
+from sob.evidence.encoding import not_utf8, transcode
 from sob.evidence.header import Header, HeaderAt, find_header, is_blank, no_header, regex_char, resolve_header
 from sob.evidence.kinds import WS, Kind
 from sob.evidence.model import EvidenceFile
 from sob.evidence.raw import Fallback, Loaded, Raw, named_columns
-from sob.evidence.source import NOT_UTF8, Source, unreadable
+from sob.evidence.source import Source
 from sob.findings import UsageError
+from sob.textcodecs import is_utf8
 
 
 def clean_text(e: pl.Expr) -> pl.Expr:
@@ -178,7 +181,7 @@ def _read_structured(src: Source, at: HeaderAt, header: Header, delim: str) -> p
         )
     except pl.exceptions.PolarsError as exc:
         if "utf" in str(exc).lower():
-            raise unreadable(src.label, NOT_UTF8) from None
+            raise not_utf8(src.label, src.path, src.data) from None
         raise Fallback(str(exc)) from None
     if vals.width != header.nraw:
         raise Fallback("header width")
@@ -215,7 +218,7 @@ def _read_structured(src: Source, at: HeaderAt, header: Header, delim: str) -> p
         lines = lines_lf.collect()
     except pl.exceptions.PolarsError as exc:
         if "utf" in str(exc).lower():
-            raise unreadable(src.label, NOT_UTF8) from None
+            raise not_utf8(src.label, src.path, src.data) from None
         raise Fallback(str(exc)) from None
     if lines.height and (not lines["_ok"].all() or lines["_q"].sum() % 2 == 1):
         raise Fallback("not well-formed RFC 4180")
@@ -296,7 +299,7 @@ def _read_slow(src: Source, delim: str, ncols: int) -> pl.DataFrame:
     try:
         text = src.all_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        raise unreadable(src.label, NOT_UTF8) from None
+        raise not_utf8(src.label, src.path, src.data) from None
     text = text.removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=False)
     seen_header = False
@@ -328,12 +331,16 @@ def load_csv(kind: Kind, path: Path, label: str, contract: Contract, *, later: b
     is to be read, so that its background scan runs meanwhile (see ``Source``).
     """
     cfg = contract.evidence
-    delim = cfg.delimiter
-    if not isinstance(delim, str) or len(delim) != 1 or delim in '"\r\n':
+    delim: str | None = None if cfg.detect_delimiter else cfg.delimiter
+    if delim is not None and (not isinstance(delim, str) or len(delim) != 1 or delim in '"\r\n'):
         raise UsageError(f"cannot read {label}: the delimiter {delim!r} must be one character "
                          "other than a quote or line break")
     columns_map = dict(cfg.columns)
-    src = Source(path, label, delim, later=later)
+    data = original = None
+    if not is_utf8(cfg.encoding):  # transcoded in memory (bounded), then read as any UTF-8 text
+        original, data = transcode(path, label, cfg.encoding, MAX_PIPE_BYTES)
+    src = Source(path, label, delim, later=later and data is None, data=data, original=original)
+    delim = src.delim
     src.sniff()
     at = find_header(src, delim)
     if at is None:
@@ -351,7 +358,7 @@ def _plan_csv(kind: Kind, path: Path, label: str, contract: Contract, src: Sourc
               hdr: Header) -> Raw:
     """How a CSV file with a good header is read: the fast reader when the file qualifies, else the exact one."""
     cfg = contract.evidence
-    delim = cfg.delimiter
+    delim = src.delim
 
     def exact() -> pl.LazyFrame:
         try:
@@ -363,7 +370,8 @@ def _plan_csv(kind: Kind, path: Path, label: str, contract: Contract, src: Sourc
     raw = Raw(kind=kind, label=label, lf=pl.LazyFrame(), carried=list(hdr.carried), shown=hdr.shown,
                col_no={hdr.names[i]: i + 1 for i in range(hdr.ncols)}, date_format=cfg.date_format,
                ncols=hdr.ncols, path=path, src=src, present=frozenset(hdr.canon_pos),
-               nul=b"\x00" in src.head_bytes)  # one further on is found by the scan (see type_detailed)
+               nul=b"\x00" in src.head_bytes,  # one further on is found by the scan (see type_detailed)
+               delimiter=delim, encoding=cfg.encoding)
     # quoted files qualify when every line is a whole, well-formed record (checked up front,
     # so a file with line breaks inside quotes goes straight to the structured reader)
     fast = delim.isascii() and at.data_start == at.start + 1 and (not src.has_quote or _well_formed(src, at))

@@ -25,10 +25,13 @@ def typed_query(raw: Raw, lf: pl.LazyFrame, contract: Contract, register: Regist
     flags = [c.flag.fill_null(False).alias(f"__sob_f{i}") for i, c in enumerate(checks)]
     chain: Any = None
     for i, c in enumerate(checks):
+        if c.warn:  # a warning never makes the row invalid
+            continue
         flag = pl.col(f"__sob_f{i}")
         chain = (pl.when(flag) if chain is None else chain.when(flag)).then(pl.lit(c.code))
     err0 = chain.otherwise(pl.lit(None, dtype=pl.String)).alias("__sob_err0")
-    lf = lf.with_columns(derived).with_columns(flags).with_columns(err0)
+    warned = pl.any_horizontal([pl.col(f"__sob_f{i}") for i, c in enumerate(checks) if c.warn] or [pl.lit(False)])
+    lf = lf.with_columns(derived).with_columns(flags).with_columns(err0, warned.alias("__sob_warn"))
     if kind.kind == "claims" and register is not None and register.bad_ids:
         error = pl.coalesce(pl.col("__sob_err0"), register.code_of(pl.col("participant_id")))
     else:
@@ -72,6 +75,11 @@ def type_detailed(raw: Raw, contract: Contract, register: Register | None) -> Ty
     return Typed(raw=raw, frame=df, checks=checks, out=out, rows=df.height)
 
 
+def reported() -> pl.Expr:
+    """The rows of a typed frame that have a finding: an error, or a warning about a cell."""
+    return pl.col("__sob_err0").is_not_null() | pl.col("__sob_warn")
+
+
 def mend_outputs(df: pl.DataFrame) -> pl.DataFrame:
     """The typed submission date where it differs from the date read (see ``row_checks``).
 
@@ -99,7 +107,7 @@ def finalise(typed: Typed, drop: pl.DataFrame | None, dup_ids: list[str], dup_co
                 message=f"line {line} repeats line {first} exactly ({id_col} {cut(ident)!r}); it is counted once",
             )))
         frame = frame.filter(~pl.col("line").is_in(drop_lines))
-    findings += row_findings(typed, contract, frame.filter(pl.col("__sob_err0").is_not_null()))
+    findings += row_findings(typed, contract, frame.filter(reported()))
     schema = typed_schema(kind, contract, frame)
     cols = [pl.col(f"__sob_o_{n}").alias(n) if n in typed.out else pl.col(n) for n in schema]
     cols += [pl.col(c) for c in raw.carried]

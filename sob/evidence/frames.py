@@ -7,8 +7,8 @@ import itertools
 
 import polars as pl
 
+from sob.evidence.encoding import not_utf8
 from sob.evidence.raw import Fallback, Raw
-from sob.evidence.source import NOT_UTF8, unreadable
 
 
 def collect(raw: Raw, lf: pl.LazyFrame) -> pl.DataFrame:
@@ -16,7 +16,7 @@ def collect(raw: Raw, lf: pl.LazyFrame) -> pl.DataFrame:
         return _aligned(lf.collect())
     except pl.exceptions.PolarsError as exc:
         if "utf" in str(exc).lower():
-            raise unreadable(raw.label, NOT_UTF8) from None
+            raise not_utf8(raw.label, raw.path, raw.src.data if raw.src is not None else None) from None
         raise Fallback(str(exc)) from None
 
 

@@ -10,8 +10,9 @@ import io
 import sys
 from dataclasses import dataclass
 
+from sob.evidence.encoding import not_utf8
 from sob.evidence.kinds import INTERNAL, RESERVED, WS, Kind
-from sob.evidence.source import NOT_UTF8, Source, unreadable
+from sob.evidence.source import Source
 from sob.findings import Finding, cut
 
 try:  # very long cells are data, not a reason to crash the csv module
@@ -46,7 +47,7 @@ def find_header(src: Source, delim: str) -> HeaderAt | None:
         try:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError:
-            raise unreadable(src.label, NOT_UTF8) from None
+            raise not_utf8(src.label, src.path, src.data) from None
         text = text.removeprefix("\ufeff")
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=False)
         before = 0

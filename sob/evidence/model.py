@@ -25,6 +25,9 @@ class EvidenceFile:
     path: Path
     rows: int  # data records read (blank lines excluded)
     digest: Callable[[], str] = field(repr=False, compare=False)
+    delimiter: str | None = None  # a CSV file's delimiter (configured or detected), for the validate report
+    encoding: str | None = None  # a CSV file's encoding
+    sheet: str | None = None  # the sheet read from an XLSX/ODS file
 
     @cached_property
     def sha256(self) -> str:

@@ -43,6 +43,9 @@ class Raw:
     marks: tuple[str, ...] = ()  # the fast reader's per-row marks in ``lf`` (see fast_lazy)
     checked: str | None = None  # what ``verify`` said of ``lf`` (every query of ``lf`` has its rows)
     nul: bool = False  # the file may hold a NUL character: the checks look for it in every cell (BAD_TEXT)
+    delimiter: str | None = None  # a CSV file's delimiter, as configured or detected
+    encoding: str | None = None  # a CSV file's encoding, as configured
+    sheet: str | None = None  # an XLSX/ODS file's sheet: findings name cells (``Sheet!B12``), not lines
 
     def nul_columns(self) -> tuple[str, ...]:
         """The columns whose cells are checked for a NUL character: none unless the file holds one."""
@@ -60,7 +63,8 @@ class Raw:
         if self.path is None:
             return None
         digest = self.digest if self.digest is not None else self.src.sha256  # type: ignore[union-attr]
-        return EvidenceFile(kind=self.kind.kind, path=self.path, rows=rows, digest=digest)
+        return EvidenceFile(kind=self.kind.kind, path=self.path, rows=rows, digest=digest,
+                            delimiter=self.delimiter, encoding=self.encoding, sheet=self.sheet)
 
 
 def named_columns(kind: Kind, header: Header, cells: pl.LazyFrame, extra: tuple[str, ...] = ()) -> pl.LazyFrame:

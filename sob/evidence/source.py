@@ -28,6 +28,25 @@ _CHUNK = 1 << 23
 NOT_UTF8 = "it is not UTF-8 text (a binary file, or text in another encoding: save it as UTF-8 CSV)"
 
 
+#: the delimiters ``detect_delimiter`` chooses between, in the order that breaks a tie
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def detect_delimiter(head: bytes) -> str:
+    """The delimiter of a file with none configured: the candidate that splits its header most.
+
+    The header is the first line that is not blank; delimiters inside quotes
+    do not count.  A header that none of them splits (one column) is read
+    with ``,``.  A tie goes to the earlier of ``DELIMITERS``.
+    """
+    text = head.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    line = next((ln for ln in text.splitlines() if ln.strip(" \t,;|")), "")
+    outside = re.sub(r'"(?:[^"]|"")*"?', "", line)
+    counts = [(outside.count(d), -i) for i, d in enumerate(DELIMITERS)]
+    n, i = max(counts)
+    return DELIMITERS[-i] if n else ","
+
+
 def unreadable(label: str, why: str) -> UsageError:
     """A file that cannot be read at all: exit 2, naming the file and why."""
     return UsageError(f"cannot read {label}: {why}")
@@ -236,19 +255,28 @@ class Source:
     #: Tests put a class here that runs the scan only when joined, so what they see never depends on timing.
     background: type[threading.Thread] = threading.Thread
 
-    def __init__(self, path: Path, label: str, delim: str, *, scan: bool = True, later: bool = False) -> None:
-        """``scan=False``: no byte counts (a Parquet file, which polars checks itself)."""
+    def __init__(self, path: Path, label: str, delim: str | None, *, scan: bool = True, later: bool = False,
+                 data: bytes | None = None, original: bytes | None = None) -> None:
+        """``scan=False``: no byte counts (a Parquet file, which polars checks itself).
+
+        ``delim=None``: the delimiter is detected from the head (``detect_delimiter``).
+        ``data``: the file's text already read and transcoded to UTF-8 (another
+        encoding, see :mod:`sob.evidence.encoding`); ``original``: its bytes as
+        on disk, which the SHA-256 is of.
+        """
         self.label = label
         self.path = path
-        self.delim = delim
-        self._delim = delim.encode("utf-8")
+        self._original = original
         self._counts: _Counts | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._sha256: str | None = None
         self._delimiters: int | None = None
         self._marks: _Marks | None = None
-        self.data: bytes | None = None
+        self.data: bytes | None = data
+        if data is not None:
+            self._from_data(data, delim, scan)
+            return
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -287,6 +315,8 @@ class Source:
             finally:
                 if mm is not None:
                     mm.close()
+        self.delim = detect_delimiter(self.head_bytes) if delim is None else delim
+        self._delim = self.delim.encode("utf-8")
         self.source: str | bytes = str(path) if self.data is None else self.data
         if not scan:
             return
@@ -296,6 +326,20 @@ class Source:
         else:
             counter = _ByteScan(self._delim, count_delimiters=True)
             counter.feed(self.data, len(self.data))
+            self._counts = counter.result()
+
+    def _from_data(self, data: bytes, delim: str | None, scan: bool) -> None:
+        """The state of a source whose bytes are already in memory (transcoded text)."""
+        self.size = len(data)
+        self.head_bytes = data[: 1 << 16]
+        self._marks = _Marks()
+        self._marks.find(data, 0)
+        self.delim = detect_delimiter(self.head_bytes) if delim is None else delim
+        self._delim = self.delim.encode("utf-8")
+        self.source = data
+        if scan:
+            counter = _ByteScan(self._delim, count_delimiters=True)
+            counter.feed(data, len(data))
             self._counts = counter.result()
 
     @property
@@ -401,6 +445,8 @@ class Source:
 
     def sha256(self) -> str:
         """The SHA-256 of the file's bytes, computed on first use (``hashlib`` releases the GIL)."""
+        if self._sha256 is None and self._original is not None:
+            self._sha256 = hashlib.sha256(self._original).hexdigest()
         if self._sha256 is None:
             if self.data is not None:
                 self._sha256 = hashlib.sha256(self.data).hexdigest()

@@ -401,7 +401,7 @@ class _FileLines:
         self.offset = 0  # byte offset of the start of line ``self.next_line``
         self.next_line = 1
         # a pipe or device is never opened again (a FIFO would wait for a writer)
-        self.binary = path.lower().endswith((".parquet", ".pq")) or not os.path.isfile(path)
+        self.binary = path.lower().endswith((".parquet", ".pq", ".xlsx", ".xlsm", ".ods")) or not os.path.isfile(path)
 
     def get(self, line: int) -> str | None:
         if self.binary or line < 1:
