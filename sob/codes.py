@@ -348,6 +348,8 @@ def meaning(code: str) -> str | None:
 
 #: one line of output showing each code; ``tests/test_docs.py`` requires one for every code
 EXAMPLES: dict[str, str] = {
+    "BAD_AMOUNT_CLAIMED": "claims.csv:2:5: warning BAD_AMOUNT_CLAIMED amount_claimed '$5' is not an amount in GBP; "
+                          "it is only compared, so the claim is assessed as usual and its claimed_variance is left empty",
     "BAD_STEPS": "contract.toml:14:40: BAD_STEPS outcome 'S' steps 'at' must increase: 0.1 follows 0.2",
     "BAD_SCALE": "contract.toml:20:24: BAD_SCALE outcome 'C' scale has zero_at = full_at = 1: the scale has no width",
     "NETTING_CYCLE": "contract.toml:32:11: NETTING_CYCLE net_of forms a cycle: N1 -> N2 -> N1",
