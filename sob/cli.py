@@ -507,7 +507,7 @@ def explain(
     with _errors():
         req = PayRequest(contract, quarter, _evidence(claims, participants, results, encoding), ledger, reject_invalid=reject_invalid)
         outcome = compute_pay(req)
-        story = explain_claim(outcome.run, claim, ledger)
+        story = explain_claim(outcome.run, claim, ledger, change=outcome.change)
         out, _ = _consoles()
         render_explanation(story, outcome.run.contract, out)
 

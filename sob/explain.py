@@ -25,6 +25,7 @@ from sob.caps import PART
 from sob.contract import Contract
 from sob.contract.model import Outcome, entry_in_force
 from sob.findings import InputError
+from sob.lifecycle import ContractChange
 from sob.payrun import PayRun
 from sob.pricing import price_result, price_source, scale_fraction
 from sob.quarters import Quarter
@@ -104,10 +105,32 @@ class Explanation:
     ledger: list[LedgerQuarter] | None = None
     #: Adjustments processed before this row that used (or gave back) cap headroom: (id, on, amount), SPEC 10.6.
     adjustments_before: list[tuple[str, date, int]] = field(default_factory=list)
+    #: SPEC 10.1: how an edit of the contract since the latest close bears on this row; ``None``: no edit
+    restatement: Restatement | None = None
 
 
-def explain_claim(run: PayRun, claim_id: str, ledger_dir: Path | None = None) -> Explanation:
-    """Explain ``claim_id`` within a computed pay run (and its history in ``ledger_dir``)."""
+@dataclass(frozen=True)
+class Restatement:
+    """This row under the contract as closed in ``since`` and as it is now, both as at end(``since``).
+
+    ``old``/``new`` are entitled in minor units, ``None`` when the row is not
+    restated (the edit leaves its closed amounts as they were).
+    """
+
+    since: str
+    old: int | None
+    new: int | None
+
+
+def explain_claim(
+    run: PayRun, claim_id: str, ledger_dir: Path | None = None, change: ContractChange | None = None
+) -> Explanation:
+    """Explain ``claim_id`` within a computed pay run (and its history in ``ledger_dir``).
+
+    ``change`` is the run's restatement (SPEC 10.1): a reader asking why a
+    claim is due money again after its quarter was closed needs to see that
+    the contract was edited, and by how much that moved this claim.
+    """
     contract, assessed = run.contract, run.assessed
     row = run.table.filter(pl.col("claim_id") == claim_id)
     if row.height == 0:
@@ -135,6 +158,9 @@ def explain_claim(run: PayRun, claim_id: str, ledger_dir: Path | None = None) ->
     )
     if ledger_dir is not None:
         ex.ledger = ledger_history(ledger_dir, contract, claim_id)
+    if change is not None:
+        amounts = change.of_claim(claim_id)
+        ex.restatement = Restatement(str(change.since), *(amounts if amounts else (None, None)))
     if t["reason"] == "MISSING_FROM_EVIDENCE":
         ex.steps.append(Step("MISSING_FROM_EVIDENCE", "fail", "paid in a closed quarter but not an in-scope row now", True))
         return ex

@@ -49,6 +49,21 @@ class ContractChange:
     #: (outcome id, rows, amount), outcome ``""`` for rows that have none
     by_outcome: list[tuple[str, int, int]] = field(default_factory=list)
     claim_ids: list[str] = field(default_factory=list)
+    #: every restated row: claim_id, old and new entitled (for ``sob explain``'s story of one claim)
+    rows: pl.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    def of_claim(self, claim_id: str) -> tuple[int, int] | None:
+        """(old entitled, new entitled) as at end(P) when ``claim_id`` is restated, else ``None``.
+
+        A restated row may keep its entitled (only a payer's part moved): then
+        old equals new and the row is still restated.
+        """
+        if self.rows is None:
+            return None
+        hit = self.rows.filter(pl.col("claim_id") == claim_id)
+        if hit.height == 0:
+            return None
+        return int(hit["entitled_old"][0]), int(hit["entitled"][0])
 
     def as_json(self, minor_units: int) -> dict[str, Any]:
         """The ``contract_change`` object of the JSON output (SPEC 10.1)."""
@@ -196,6 +211,7 @@ def restatement(
     )
     change = ContractChange(since, previous_sha256, restated.height, int(restated["_restated"].sum() or 0))
     change.claim_ids = restated["claim_id"].head(FIRST_IDS).to_list()
+    change.rows = restated.select("claim_id", "entitled_old", "entitled")
     grouped = {
         o: (int(n), int(a or 0))
         for o, n, a in restated.group_by("_outcome").agg(pl.len(), pl.col("_restated").sum()).iter_rows()

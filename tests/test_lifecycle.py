@@ -463,3 +463,41 @@ def test_ledger_show_lists_openings_contract_changes_and_skipped_quarters(tmp_pa
     assert q4["paid_to_date"] == "1350.00"
     code, out, _ = _sob("ledger", "show", tmp_path / "L")
     assert code == 0 and "opening balance 400.00" in out and "skipped 2020-Q3" in out and "150.00" in out
+
+
+# --------------------------------------------------------------------------
+# sob explain: how the restatement bears on one claim
+
+
+def test_explain_shows_how_the_contract_edit_restates_a_closed_claim(tmp_path):
+    """c1 was closed in 2020-Q1 at 400.00; at 450.00 it is restated by 50.00. c3 (2020-Q2) is not restated."""
+    _case(tmp_path)
+    assert _pay(tmp_path, "2020-Q1", "--close")[0] == 0
+    before = ["explain", tmp_path / "contract.toml", "--quarter", "2020-Q2", "--ledger", tmp_path / "L"]
+    code, out, err = _sob(*before, "--claim", "c1")
+    assert code == 0, err
+    assert "Contract change" not in out  # unchanged contract: nothing to say
+    _raise_price(tmp_path)
+    code, out, err = _sob(*before, "--claim", "c1")
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "differs from the one 2020-Q1 was closed with" in text
+    assert "was £400.00 under that contract and is £450.00 under this one: restated by £50.00" in text
+    code, out, err = _sob(*before, "--claim", "c3")
+    assert code == 0, err
+    assert "this row's closed amounts are not restated" in " ".join(out.split())
+
+
+def test_explain_names_a_restatement_of_a_payer_part_alone(tmp_path):
+    """A split moved from 0.7/0.3 to 0.6/0.4: c1's entitled stays 400.00 but its parts move."""
+    contract = _case(tmp_path)
+    assert _pay(tmp_path, "2020-Q1", "--close")[0] == 0
+    text = contract.read_text(encoding="utf-8")
+    contract.write_text(text.replace("share = 0.7", "share = 0.6").replace("share = 0.3", "share = 0.4"), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sob", "explain", str(contract), "--quarter", "2020-Q2", "--ledger", str(tmp_path / "L"),
+         "--claim", "c1"],
+        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200"), timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "restated by £0.00 (a payer's part moved)" in " ".join(proc.stdout.split())

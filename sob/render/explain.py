@@ -67,6 +67,24 @@ def render_explanation(story: Explanation, contract: Contract, console: Console)
     console.print(Text(f"due = entitled {m(story.entitled)} − previously paid {m(story.previously_paid)} = {m(story.due)}"))
     if story.ledger is not None:
         _ledger(story, console, m)
+    if story.restatement is not None:
+        _restatement(story, console, m)
+
+
+def _restatement(story: Explanation, console: Console, m: Money) -> None:
+    """How the contract edit since the latest close bears on this row (SPEC 10.1)."""
+    r = story.restatement
+    assert r is not None
+    lead = f"Contract change: the contract differs from the one {r.since} was closed with"
+    if r.old is None or r.new is None:
+        console.print(Text(f"{lead}; this row's closed amounts are not restated."))
+        return
+    console.print(Text(
+        f"{lead}. As at the end of {r.since}, this row's entitled was {m(r.old)} under that contract and is "
+        f"{m(r.new)} under this one: restated by {m(r.new - r.old)}"
+        + (" (a payer's part moved)" if r.old == r.new else "")
+        + "; the difference is part of its due now (previously paid counts what was paid under the old contract)."
+    ))
 
 
 def _arithmetic(story: Explanation, console: Console, m: Money) -> None:
