@@ -501,3 +501,108 @@ def test_explain_names_a_restatement_of_a_payer_part_alone(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "restated by £0.00 (a payer's part moved)" in " ".join(proc.stdout.split())
+
+
+# --------------------------------------------------------------------------
+# a close killed at random points of its writing
+
+
+#: claims of the killed close: Q.csv is a few hundred kB, so its writing takes a measurable time
+N_KILL = 8_000
+
+
+def _many_claims(folder: Path, n: int) -> None:
+    """``n`` claims of outcome P (c0 … c{n-1}), half submitted in 2020-Q1 and half in 2020-Q2: Q.csv is large enough
+    that writing the close takes a while, so kills land inside it."""
+    rows = [(f"c{i}", f"p{i}", "P", date(2020, 1 + 3 * (i % 2), 5), date(2020, 1 + 3 * (i % 2), 10)) for i in range(n)]
+    write_claims(folder / "claims.csv", rows)
+
+
+def _ledger_state(ledger: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(ledger)): p.read_bytes() for p in sorted(ledger.rglob("*")) if p.is_file()}
+
+
+def _names(ledger: Path) -> list[str]:
+    """The ledger's files (not folders), as _ledger_state names them, without reading them."""
+    return [str(p.relative_to(ledger)) for p in ledger.rglob("*") if p.is_file()]
+
+
+def _write_window(folder: Path) -> float:
+    """Seconds from the first new file in the ledger to the close's manifest, in an uninterrupted close (calibration)."""
+    import time
+
+    ledger = folder / "L"
+    known = set(_ledger_state(ledger))
+    manifest = ledger / "t" / "2020-Q2.toml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sob", "pay", str(folder / "contract.toml"), "--quarter", "2020-Q2", "--ledger",
+         str(ledger), "--close", "--accept-contract-change"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    first = done = None
+    while proc.poll() is None and done is None:
+        if first is None and set(_names(ledger)) - known:
+            first = time.monotonic()
+        if manifest.exists():
+            done = time.monotonic()
+        time.sleep(0.0005)
+    proc.wait(timeout=60)
+    assert proc.returncode == 0
+    return max((done or time.monotonic()) - (first or 0.0), 0.001) if first else 0.05
+
+
+@pytest.fixture(scope="module")
+def kill_case(tmp_path_factory):
+    """A ledger with 2020-Q1 closed at 400.00, the price then raised to 450.00; and how long a close of 2020-Q2 writes."""
+    folder = tmp_path_factory.mktemp("kill")
+    _case(folder)
+    _many_claims(folder, N_KILL)
+    assert _pay(folder, "2020-Q1", "--close")[0] == 0
+    _raise_price(folder)
+    probe = tmp_path_factory.mktemp("probe")
+    import shutil
+
+    shutil.copytree(folder, probe, dirs_exist_ok=True)
+    return folder, _write_window(probe)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_close_killed_at_a_random_point_of_writing_leaves_the_ledger_before_or_closed(kill_case, tmp_path, seed):
+    """SIGKILL a random moment after the close starts writing: 2020-Q2 is closed completely, or not at all and
+    every earlier file is byte for byte as it was; `ledger verify` passes either way and the close can be rerun."""
+    import random
+    import shutil
+    import time
+
+    source, window = kill_case
+    shutil.copytree(source, tmp_path, dirs_exist_ok=True)
+    ledger = tmp_path / "L"
+    before = _ledger_state(ledger)
+    delay = random.Random(seed).uniform(0, window * 1.5)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sob", "pay", str(tmp_path / "contract.toml"), "--quarter", "2020-Q2", "--ledger",
+         str(ledger), "--close", "--accept-contract-change"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    while proc.poll() is None and not set(_names(ledger)) - set(before):
+        time.sleep(0.0005)
+    time.sleep(delay)
+    proc.kill()
+    proc.wait(timeout=60)
+    after = _ledger_state(ledger)
+    assert {k: after.get(k) for k in before} == before  # what was closed before is never touched
+    assert _sob("ledger", "verify", ledger)[0] == 0  # leftovers of a kill are warnings, never damage
+    closed = sob_ledger.closed_quarters(ledger, "t")
+    if closed == ["2020-Q1", "2020-Q2"]:  # fully closed: its copy, table and manifest agree
+        manifest = _manifest(tmp_path, "2020-Q2")
+        assert manifest["contract_change"]["restated_rows"] == N_KILL // 2  # type: ignore[index]
+        assert "price = 450" in (ledger / "t" / "2020-Q2.contract.toml").read_text(encoding="utf-8")
+        assert _pay(tmp_path, "2020-Q2", "--close", "--accept-contract-change")[0] == 1  # already closed
+    else:
+        assert closed == ["2020-Q1"]
+        code, _, err = _pay(tmp_path, "2020-Q2", "--close", "--accept-contract-change")
+        assert code == 0, err
+    # either way the two closes paid every claim exactly 450.00: nothing is due later
+    code, out, _ = _pay(tmp_path, "2020-Q3", "--format", "json")
+    assert code == 0 and json.loads(out)["totals"]["previously_paid"] == f"{N_KILL * 450}.00"
+    assert json.loads(out)["totals"]["due"] == "0.00"
