@@ -222,3 +222,28 @@ def test_a_shifting_payer_cap_moves_money_between_payers_not_in_total(tmp_path):
     assert data["totals"]["old_entitled"] == data["totals"]["new_entitled"] == "1200.00"
     payers = {p["payer_id"]: (p["old_entitled"], p["new_entitled"]) for p in data["by_payer"]}
     assert payers == {"LA": ("840.00", "1000.00"), "CF": ("360.00", "200.00")}
+
+
+def test_an_adjustment_only_new_has_is_a_row_old_lacks(tmp_path):
+    """NEW adds an adjustment of 100.00 (split 0.7/0.3: LA 70.00, CF 30.00): one row with a null old side; the
+    totals move from 1,200.00 (c1, c2, c3 at 400.00) to 1,300.00, and by_payer counts it, by_outcome does not."""
+    write_claims(tmp_path / "claims.csv", CLAIMS)
+    outcomes = [{"id": "P", "price": 400}]
+    old = make_contract(tmp_path, "old.toml", payers=PAYERS, outcomes=outcomes, evidence={"claims": "claims.csv"})
+    adjustment = {"id": "a1", "on": date(2020, 2, 15), "amount": 100, "reason": "agreed on profile"}
+    new = make_contract(tmp_path, "new.toml", payers=PAYERS, outcomes=outcomes, evidence={"claims": "claims.csv"},
+                        adjustments=[adjustment])
+    code, out, err = _sob("diff", old, new, "--quarter", "2020-Q2", "--format", "json")
+    assert code == 1, err
+    data = json.loads(out)
+    (row,) = data["rows"]
+    assert (row["claim_id"], row["kind"], row["old"], row["difference"]) == ("a1", "adjustment", None, "100.00")
+    assert row["new"] == {"status": "paid", "reason": "ADJUSTMENT", "price": "100.00", "entitled": "100.00",
+                          "payers": {"LA": "70.00", "CF": "30.00"}}
+    assert data["totals"] == {"rows": 1, "old_entitled": "1200.00", "new_entitled": "1300.00", "difference": "100.00"}
+    assert data["by_outcome"] == [{"outcome_id": "P", "old_entitled": "1200.00", "new_entitled": "1200.00",
+                                   "difference": "0.00"}]
+    assert {p["payer_id"]: p["new_entitled"] for p in data["by_payer"]} == {"LA": "910.00", "CF": "390.00"}
+    # the other way round the adjustment is a row NEW lacks
+    code, out, _ = _sob("diff", new, old, "--quarter", "2020-Q2", "--format", "json")
+    assert code == 1 and json.loads(out)["rows"][0]["new"] is None
