@@ -249,7 +249,8 @@ def _read_opening(req: PayRequest, contract: Contract, evidence: Evidence) -> tu
     if closed:
         raise UsageError(
             f"--opening: {req.ledger} already holds closed quarters of {contract.id} (the latest {closed[-1]}); "
-            "an opening balance is only for the first close: run without --opening"
+            "an opening balance is only for the first close: run without --opening "
+            f"(`sob pay {req.contract} --quarter {req.quarter} --ledger {req.ledger}`, with --close to close)"
         )
     if req.opening == opening.NONE:
         return opening.empty_opening(contract), []
@@ -344,7 +345,7 @@ def close_refusals(req: PayRequest, outcome: PayOutcome) -> tuple[list[str], dic
     except InputError as exc:
         if exc.findings:
             raise
-        reasons.append(exc.message)
+        reasons.append(exc.message + _next_close(req, outcome))
     command = f"sob pay {req.contract} --quarter {run.quarter} --ledger {req.ledger} --close"
     extra: dict[str, Any] = {"period_end": run.quarter.end(contract.fiscal_year_start_month)}
     change = outcome.change
@@ -371,6 +372,15 @@ def close_refusals(req: PayRequest, outcome: PayOutcome) -> tuple[list[str], dic
     if skipped:
         extra["skipped"] = [str(q) for q in skipped]
     return reasons, extra
+
+
+def _next_close(req: PayRequest, outcome: PayOutcome) -> str:
+    """The command that would proceed after a close of a closed or earlier quarter was refused: the next quarter's."""
+    if outcome.latest is None:
+        return ""
+    following = outcome.latest[0].next()
+    return (f"; the next quarter to close is {following}: run "
+            f"`sob pay {req.contract} --quarter {following} --ledger {req.ledger} --close`")
 
 
 def _check_export_is_not_an_input(req: PayRequest, paths: EvidencePaths) -> None:

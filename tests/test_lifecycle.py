@@ -606,3 +606,51 @@ def test_a_close_killed_at_a_random_point_of_writing_leaves_the_ledger_before_or
     code, out, _ = _pay(tmp_path, "2020-Q3", "--format", "json")
     assert code == 0 and json.loads(out)["totals"]["previously_paid"] == f"{N_KILL * 450}.00"
     assert json.loads(out)["totals"]["due"] == "0.00"
+
+
+# --------------------------------------------------------------------------
+# every refusal names the command that would proceed: run it
+
+
+def _named_commands(err: str) -> list[list[str]]:
+    """The `sob pay …` commands a refusal names, as argument lists (the placeholder FILE left out)."""
+    import shlex
+
+    text = " ".join(err.split())
+    return [shlex.split(c)[1:] for c in re.findall(r"`(sob pay [^`]+)`", text) if "FILE" not in c]
+
+
+def _wide(*args: object) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "400"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("refusal", ["contract change", "gap", "opening needed", "opening on a closed ledger",
+                                     "already closed", "earlier quarter"])
+def test_every_refusal_names_a_command_that_proceeds(tmp_path, refusal):
+    """Each refusal exits 1 (2 for a usage error), writes nothing, and the `sob pay` command it names succeeds."""
+    _case(tmp_path)
+    contract, ledger = tmp_path / "contract.toml", tmp_path / "L"
+    base = ["pay", contract, "--ledger", ledger]
+    if refusal == "opening needed":
+        args, expected = [*base, "--quarter", "2020-Q2", "--close"], 1
+    else:
+        assert _pay(tmp_path, "2020-Q1", "--close")[0] == 0
+        assert _pay(tmp_path, "2020-Q2", "--close")[0] == 0
+        args, expected = {
+            "contract change": ([*base, "--quarter", "2020-Q3", "--close"], 1),
+            "gap": ([*base, "--quarter", "2021-Q1", "--close"], 1),
+            "opening on a closed ledger": ([*base, "--quarter", "2020-Q3", "--close", "--opening", "none"], 2),
+            "already closed": ([*base, "--quarter", "2020-Q2", "--close"], 1),
+            "earlier quarter": ([*base, "--quarter", "2020-Q1", "--close"], 1),
+        }[refusal]
+        if refusal == "contract change":
+            _raise_price(tmp_path)
+    before = _ledger_state(ledger)
+    code, _, err = _wide(*args)
+    assert code == expected, err
+    assert _ledger_state(ledger) == before
+    commands = _named_commands(err)
+    assert commands, err
+    code, _, err = _wide(*commands[-1])
+    assert code == 0, (commands[-1], err)
