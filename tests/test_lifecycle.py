@@ -654,3 +654,47 @@ def test_every_refusal_names_a_command_that_proceeds(tmp_path, refusal):
     assert commands, err
     code, _, err = _wide(*commands[-1])
     assert code == 0, (commands[-1], err)
+
+
+EDITS = st.tuples(
+    st.integers(min_value=0, max_value=900),  # P's price
+    st.sampled_from([0.5, 0.6, 0.7]),  # LA's share (CF has the rest)
+    st.sampled_from([None, 500, 900, 2000]),  # the total cap
+    st.sampled_from([None, -100, 250]),  # an adjustment agreed on 2020-02-15
+)
+
+
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(EDITS, min_size=2, max_size=4))
+def test_any_edits_accepted_with_the_flag_pay_exactly_the_final_entitled_per_payer(tmp_path_factory, edits):
+    """Prices, shares, the total cap and an adjustment edited before each close of 2020-Q1 … 2020-Q4: what the closes
+    paid adds up to the last close's entitled, in total and for each payer. Without cap or adjustment at the end,
+    that is 3 claims × the last price (c1, c2, c3 are all in scope by then)."""
+    folder = tmp_path_factory.mktemp("anyedits")
+    write_claims(folder / "claims.csv", CLAIMS)
+    (folder / "L").mkdir()
+    dues: dict[str, int] = {"": 0, "LA": 0, "CF": 0}
+    data: dict[str, object] = {}
+
+    def cents(text: str) -> int:
+        return int(Decimal(text) * 100)
+
+    for quarter, (price, la, cap, adjustment) in zip(["2020-Q1", "2020-Q2", "2020-Q3", "2020-Q4"], edits, strict=False):
+        extra: dict[str, object] = {}
+        if cap is not None:
+            extra["caps"] = {"total": cap}
+        if adjustment is not None:
+            extra["adjustments"] = [{"id": "a1", "on": date(2020, 2, 15), "amount": adjustment, "reason": "agreed"}]
+        make_contract(folder, payers=[{"id": "LA", "share": la}, {"id": "CF", "share": round(1 - la, 1)}],
+                      outcomes=[{"id": "P", "price": price}], evidence={"claims": "claims.csv"}, **extra)
+        code, out, err = _pay(folder, quarter, "--close", "--accept-contract-change", "--format", "json")
+        assert code == 0, err
+        data = json.loads(out)
+        dues[""] += cents(data["totals"]["due"])  # type: ignore[index]
+        for p in data["by_payer"]:  # type: ignore[attr-defined]
+            dues[p["payer_id"]] += cents(p["due"])
+    assert dues[""] == cents(data["totals"]["entitled"])  # type: ignore[index]
+    assert {p["payer_id"]: cents(p["entitled"]) for p in data["by_payer"]} == {"LA": dues["LA"], "CF": dues["CF"]}  # type: ignore[attr-defined]
+    price, _, cap, adjustment = edits[-1]
+    if cap is None and adjustment is None and len(edits) >= 2:
+        assert dues[""] == 3 * price * 100
