@@ -698,3 +698,27 @@ def test_any_edits_accepted_with_the_flag_pay_exactly_the_final_entitled_per_pay
     price, _, cap, adjustment = edits[-1]
     if cap is None and adjustment is None and len(edits) >= 2:
         assert dues[""] == 3 * price * 100
+
+
+def test_opening_ids_that_look_like_formulas_or_hold_quotes_survive_the_ledger(tmp_path):
+    """Ids starting with = or + and one holding a quote and a comma: opening.csv escapes them, later runs read them
+    back exactly. =c1 (2020-Q1) was paid 400.00 before sob, "q,1" 100.00 of its 400.00; +c2 nothing."""
+    write_claims(tmp_path / "claims.csv", [("=c1", "A", "P", date(2020, 1, 5), date(2020, 1, 10)),
+                                           ("+c2", "B", "P", date(2020, 4, 5), date(2020, 4, 10)),
+                                           ('"q,1"', "C", "P", date(2020, 4, 5), date(2020, 4, 10))])
+    (tmp_path / "L").mkdir()
+    make_contract(tmp_path, payers=PAYERS, outcomes=[{"id": "P", "price": 400}], evidence={"claims": "claims.csv"})
+    opening = _opening(tmp_path, 'claim_id,paid\n=c1,400.00\n"""q,1""",100\n   ,5\n')
+    code, _, err = _pay(tmp_path, "2020-Q2", "--close", "--opening", opening)
+    assert code == 1 and "MISSING_VALUE" in err and "opening.csv:4:1" in err  # a blank id is no id
+    assert not (tmp_path / "L" / "t").exists()
+    opening = _opening(tmp_path, 'claim_id,paid\n=c1,400.00\n"""q,1""",100\n')
+    code, out, err = _pay(tmp_path, "2020-Q2", "--close", "--opening", opening, "--format", "json")
+    assert code == 0, err
+    assert (json.loads(out)["totals"]["previously_paid"], json.loads(out)["totals"]["due"]) == ("500.00", "700.00")
+    assert (tmp_path / "L/t/opening.csv").read_text(encoding="utf-8").splitlines()[1:] == [
+        '"""q,1""",100.00,70.00,30.00', "'=c1,400.00,280.00,120.00"]
+    code, out, _ = _pay(tmp_path, "2020-Q3", "--format", "json")
+    assert code == 0 and json.loads(out)["totals"]["previously_paid"] == "1200.00"
+    assert json.loads(out)["totals"]["due"] == "0.00"
+    assert _sob("ledger", "verify", tmp_path / "L")[0] == 0
