@@ -722,3 +722,17 @@ def test_opening_ids_that_look_like_formulas_or_hold_quotes_survive_the_ledger(t
     assert code == 0 and json.loads(out)["totals"]["previously_paid"] == "1200.00"
     assert json.loads(out)["totals"]["due"] == "0.00"
     assert _sob("ledger", "verify", tmp_path / "L")[0] == 0
+
+
+@pytest.mark.parametrize("extra", [[], ["--reject-invalid"]])
+def test_a_close_with_an_adjustment_id_equal_to_a_claim_id_writes_nothing(tmp_path, extra):
+    """Adjustment c2 clashes with claim c2 (DUPLICATE_ID): the close is refused, with or without --reject-invalid,
+    and neither the ledger nor the export is written."""
+    write_claims(tmp_path / "claims.csv", CLAIMS)
+    (tmp_path / "L").mkdir()
+    make_contract(tmp_path, payers=PAYERS, outcomes=[{"id": "P", "price": 400}], evidence={"claims": "claims.csv"},
+                  adjustments=[{"id": "c2", "on": date(2020, 2, 15), "amount": 100, "reason": "agreed"}])
+    export = tmp_path / "q1.csv"
+    code, _, err = _pay(tmp_path, "2020-Q1", "--close", "--export", export, *extra)
+    assert code == 1 and "DUPLICATE_ID" in err and "claims.csv:3" in err, err
+    assert list((tmp_path / "L").iterdir()) == [] and not export.exists()
