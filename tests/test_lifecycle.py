@@ -736,3 +736,61 @@ def test_a_close_with_an_adjustment_id_equal_to_a_claim_id_writes_nothing(tmp_pa
     code, _, err = _pay(tmp_path, "2020-Q1", "--close", "--export", export, *extra)
     assert code == 1 and "DUPLICATE_ID" in err and "claims.csv:3" in err, err
     assert list((tmp_path / "L").iterdir()) == [] and not export.exists()
+
+
+# --------------------------------------------------------------------------
+# sob schema: adjustments and schedules (SPEC 10.5, 10.6), accepted and refused as `sob validate` does
+
+
+ADJUSTED = """schema = "sob/1"
+[contract]
+id = "t"
+currency = "GBP"
+start = 2020-01-01
+outcomes_end = 2022-12-31
+[caps]
+total = [{ from = 2020-01-01, amount = 1000 }, { from = 2021-01-01, amount = 2000 }]
+[[payers]]
+id = "LA"
+share = 0.7
+[[payers]]
+id = "CF"
+share = 0.3
+[[outcomes]]
+id = "P"
+price = 400
+[[adjustments]]
+id = "a1"
+on = 2020-06-30
+amount = -971234.00
+reason = "payment on profile"
+payers = { LA = 0.704, CF = 0.296 }
+"""
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("amount = -971234.00", "amount = 0"),
+    ('reason = "payment on profile"\n', ""),
+    ('reason = "payment on profile"', 'reson = "payment on profile"'),
+    ("on = 2020-06-30", 'on = "soon"'),
+    ('id = "a1"', 'id = ""'),
+    ("{ from = 2021-01-01, amount = 2000 }", "{ from = 2021-01-01, count = 2000 }"),
+    ("{ from = 2021-01-01, amount = 2000 }", "{ amount = 2000 }"),
+])
+def test_the_schema_and_the_checks_refuse_bad_adjustments_and_schedules(old, new):
+    from jsonschema import Draft202012Validator
+
+    from sob.contract.load import check_contract_text
+    from sob.schema import contract_json_schema, contract_to_json_compatible
+
+    def errors(text: str) -> list[str]:
+        document = contract_to_json_compatible(tomllib.loads(text, parse_float=Decimal))
+        return [e.message for e in Draft202012Validator(contract_json_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER).iter_errors(document)]
+
+    assert errors(ADJUSTED) == []
+    assert check_contract_text(ADJUSTED, Path("c.toml"))[0] is not None
+    assert old in ADJUSTED
+    broken = ADJUSTED.replace(old, new, 1)
+    assert errors(broken), f"schema accepted: {new!r}"
+    contract, findings = check_contract_text(broken, Path("c.toml"))
+    assert contract is None and findings
