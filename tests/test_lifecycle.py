@@ -794,3 +794,13 @@ def test_the_schema_and_the_checks_refuse_bad_adjustments_and_schedules(old, new
     assert errors(broken), f"schema accepted: {new!r}"
     contract, findings = check_contract_text(broken, Path("c.toml"))
     assert contract is None and findings
+
+
+def test_an_opening_in_a_preview_counts_and_writes_nothing(tmp_path):
+    """Without --close, --opening previews the first close: c1's 400.00 counts as paid, the ledger stays empty."""
+    _case(tmp_path)
+    opening = _opening(tmp_path, "claim_id,paid\nc1,400.00\n")
+    code, out, err = _pay(tmp_path, "2020-Q2", "--opening", opening, "--format", "json")
+    assert code == 0, err
+    assert (json.loads(out)["totals"]["previously_paid"], json.loads(out)["totals"]["due"]) == ("400.00", "800.00")
+    assert list((tmp_path / "L").iterdir()) == []
