@@ -25,7 +25,10 @@ first row at which some payer's parts could pass its cap, no payer cap
 binds and the parts are the plain split.  From that row on the rows go in
 regimes over which the set of exhausted payers is fixed (see
 :func:`_payer_walk`): parts come from one split per distinct amount, and
-only the rows where that set may change are walked one at a time.
+only the rows where that set may change are walked one at a time.  When
+only the participant cap can still cut a row (every capped payer exhausted
+and ``cut``, no total or outcome cap), the claims it may cut are settled
+rank by rank per participant, vectorised, instead.
 """
 
 from __future__ import annotations
