@@ -25,7 +25,10 @@ first row at which some payer's parts could pass its cap, no payer cap
 binds and the parts are the plain split.  From that row on the rows go in
 regimes over which the set of exhausted payers is fixed (see
 :func:`_payer_walk`): parts come from one split per distinct amount, and
-only the rows where that set may change are walked one at a time.
+only the rows where that set may change are walked one at a time.  When
+only the participant cap can still cut a row (every capped payer exhausted
+and ``cut``, no total or outcome cap), the claims it may cut are settled
+rank by rank per participant, vectorised, instead.
 """
 
 from __future__ import annotations
@@ -485,9 +488,14 @@ def _tallies(paid: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _used_before(head: pl.DataFrame, contract: Contract, names: list[str]) -> _Used:
-    """What the rows before the walk used of every cap: per participant, per outcome (pending), in all, per payer."""
+    """What the rows before the walk used in all and per payer.
+
+    The amounts per participant and outcome are left out: the walk starts
+    with the money caps' own amounts (see :func:`_payer_walk`), and when the
+    history diverges it sums them afresh over these rows and the walked ones.
+    """
     sums = head.select(pl.col("payable").sum(), *[pl.col(n).sum() for n in names]).row(0)
-    return _Used({}, {}, int(sums[0] or 0), [int(v or 0) for v in sums[1:]], _tallies(head))
+    return _Used({}, {}, int(sums[0] or 0), [int(v or 0) for v in sums[1:]])
 
 
 def _walked_rows(rows: pl.DataFrame, contract: Contract) -> pl.Series:
@@ -590,8 +598,6 @@ def _payer_walk(tail: pl.DataFrame, head: pl.DataFrame, rows: pl.DataFrame, cont
                 _a=pl.when(accepted & ~pl.col("_cut")).then("price").otherwise(0), _why=pl.lit(None, pl.String),
                 _walk=pl.col("_cut"))
         seg = (first_phase if second_phase is None else second_phase).slice(cur)
-        if diverged:
-            used.dicts()
         done, settled, diverges = _regime(seg, contract, shares, used, exact=diverged)
         pieces.append(settled)
         cur += done
@@ -699,6 +705,13 @@ def _regime(seg: pl.DataFrame, contract: Contract, shares: _Shares, used: _Used,
     off_pay = [p.gather(at).to_list() for p in prefix]
     rows = seg.select(_ROW).gather(at).rows()
     live = [i for i, c in enumerate(limits) if c is not None and not exhausted[i]]
+    if exact and events and _participant_cap_only(seg, contract, shares, live, exhausted):
+        # the rest of the walk in one regime: only the payers' amounts and the total are kept up to date
+        walked = _walk_by_participant(seg, events, off_p, used, contract, shares, exhausted)
+        _fold(seg, parts, prefix, used, seg.height, exact=False)
+        return seg.height, _settled_with(_settled(seg, parts, {}, seg.height), walked), False
+    if exact:
+        used.dicts()
     out: dict[int, tuple[int, str | None, list[int]]] = {}
     lo = 0
     for k, e in enumerate([*events, seg.height]):
@@ -720,6 +733,86 @@ def _regime(seg: pl.DataFrame, contract: Contract, shares: _Shares, used: _Used,
         lo = e + 1
     _fold(seg, parts, prefix, used, seg.height, exact)
     return seg.height, _settled(seg, parts, out, seg.height), False
+
+
+def _participant_cap_only(seg: pl.DataFrame, contract: Contract, shares: _Shares, live: list[int],
+                          exhausted: list[bool]) -> bool:
+    """The rest of ``seg`` is one regime whose walked rows only the participant cap can cut.
+
+    So it is when every capped payer is exhausted and ``cut`` (their parts
+    are 0 and nothing moves to another payer, so no payer's state changes),
+    no adjustment follows, and the contract has neither a total nor an
+    outcome cap: then a walked claim depends only on the earlier rows of its
+    own participant, and the claims of different participants can be taken
+    together, rank by rank (:func:`_walk_by_participant`).
+    """
+    caps = contract.caps
+    return (caps.per_participant is not None and caps.total is None and not shares.ocaps and not live
+            and not any(e and shift for e, shift in zip(exhausted, shares.shifts))
+            and not seg.select(pl.col("_adj").any() | (pl.col("_walk") & (pl.col("kind") != "claim")).any()).item())
+
+
+def _walk_by_participant(seg: pl.DataFrame, events: list[int], off_p: dict[int, int], used: _Used,
+                         contract: Contract, shares: _Shares,
+                         exhausted: list[bool]) -> pl.DataFrame:
+    """The walked claims of a regime that only the participant cap can cut, vectorised rank by rank.
+
+    The k-th walked claim of every participant is settled in one pass: its
+    participant's headroom is the cap less what was paid before the regime,
+    what the vectorised rows of the regime paid before it (``off_p``) and
+    what its own earlier walked claims were paid.  A is cut to it as in 5.5;
+    the exhausted (``cut``) payers' parts of A's split are 0 (SPEC 11.1 step
+    2: their headroom is at or below zero), so the claim pays the other parts
+    (all or nothing with ``partial = false``).  The same numbers, claim for
+    claim, as :func:`_step`, by position (``_i``).  ``used`` gets their total
+    and the payers' amounts: the regime is the rest of the walk, so no later
+    row needs the amounts per participant or outcome.
+    """
+    caps = contract.caps
+    limit = caps.per_participant or 0
+    names = [f"{PART}{pid}" for pid in contract.payer_ids]
+    live_names = [n for n, e in zip(names, exhausted) if not e]
+    at = pl.Series(events, dtype=pl.UInt32)
+    people, _ = used.frames()
+    walked = (
+        seg.select(pl.col("_person").gather(at), pl.col("_o").gather(at), pl.col("price").gather(at))
+        .with_columns(_i=at, _off=pl.Series([off_p.get(e, 0) for e in events], dtype=pl.Int64))
+        .join(people.rename({"_u": "_base"}), on="_person", how="left", maintain_order="left")
+        .with_columns(pl.col("_base").fill_null(0), _rank=pl.col("_i").cum_count().over("_person"))
+    )
+    before = pl.DataFrame({"_person": [], "_w": []}, schema={"_person": pl.String, "_w": pl.Int64})
+    rounds = []
+    for _, group in walked.group_by("_rank", maintain_order=True):
+        group = group.join(before, on="_person", how="left").with_columns(
+            _room=pl.max_horizontal(limit - pl.col("_base") - pl.col("_off") - pl.col("_w").fill_null(0), 0))
+        amount = (pl.min_horizontal("price", "_room") if caps.partial
+                  else pl.when(pl.col("price") <= pl.col("_room")).then("price").otherwise(0))
+        group = split_amounts(group.with_columns(_A=pl.max_horizontal(amount, 0), outcome_id="_o"),
+                              contract, "_A", PART)
+        group = group.with_columns(
+            [pl.lit(0, pl.Int64).alias(n) for n, e in zip(names, exhausted) if e]
+        ).with_columns(_paid=pl.sum_horizontal(live_names) if live_names else pl.lit(0, pl.Int64))
+        if not caps.partial:  # all or nothing: a claim a payer cap would cut is paid nothing
+            cut = pl.col("_paid") < pl.col("_A")
+            group = group.with_columns(*(pl.when(cut).then(0).otherwise(pl.col(n)).alias(n) for n in names),
+                                       _paid=pl.when(cut).then(0).otherwise("_paid"))
+        group = group.with_columns(_why=pl.when(pl.col("_A") < pl.col("price")).then(pl.lit("PARTICIPANT_CAP"))
+                                   .when(pl.col("_paid") < pl.col("_A")).then(pl.lit("PAYER_CAP")))
+        rounds.append(group.select("_i", "_person", "_o", "_paid", "_why", *names))
+        before = (pl.concat([before, group.select("_person", _w=pl.col("_paid"))])
+                  .group_by("_person").agg(pl.col("_w").sum()))
+    settled = pl.concat(rounds)
+    sums = settled.select(pl.col("_paid").sum(), *[pl.col(n).sum() for n in names]).row(0)
+    used.total += int(sums[0] or 0)
+    used.payers = [u + int(v or 0) for u, v in zip(used.payers, sums[1:])]
+    return settled.select("_i", pl.col("_paid").alias("payable"), pl.col("_why").alias("cap_reason"), *names)
+
+
+def _settled_with(frame: pl.DataFrame, walked: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (from :func:`_settled`) with the walked rows' results put in at their positions ``_i``."""
+    at = walked["_i"]
+    return frame.with_columns(
+        frame[name].scatter(at, walked[name].cast(frame[name].dtype)) for name in frame.columns)
 
 
 def _binding_row(prefix: list[pl.Series], live: list[int], limits: list[int | None], used: list[int],

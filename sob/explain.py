@@ -26,6 +26,7 @@ from sob.contract import Contract
 from sob.contract.model import Outcome, entry_in_force
 from sob.findings import InputError
 from sob.lifecycle import ContractChange
+from sob.payers import share_table, split_integers
 from sob.payrun import PayRun
 from sob.pricing import price_result, price_source, scale_fraction
 from sob.quarters import Quarter
@@ -70,6 +71,23 @@ class CapStory:
 
 
 @dataclass(frozen=True)
+class PayerMove:
+    """One payer's part of a claim next to its plain share, when a payer cap moved money (SPEC 11.1).
+
+    ``share`` is the 5.6 split of the amount the other caps left; ``part``
+    what the payer pays after the payer caps.  A capped payer's part below
+    its share was cut (``on_cap = "cut"``) or passed on (``"shift"``); a part
+    above the share is what the payer took over from capped payers.
+    """
+
+    payer: str
+    share: int
+    part: int
+    capped: bool
+    on_cap: str
+
+
+@dataclass(frozen=True)
 class LedgerQuarter:
     """What one closed quarter of the ledger paid for the claim (minor units; None = not in it yet)."""
 
@@ -107,6 +125,10 @@ class Explanation:
     adjustments_before: list[tuple[str, date, int]] = field(default_factory=list)
     #: SPEC 10.1: how an edit of the contract since the latest close bears on this row; ``None``: no edit
     restatement: Restatement | None = None
+    #: Each payer of the claim when a payer cap moved money between the split and the parts (SPEC 11.1).
+    payer_moves: list[PayerMove] = field(default_factory=list)
+    #: The amount the other caps left (split between the payers before the payer caps), when moves are shown.
+    before_payer_caps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +207,34 @@ def explain_claim(
     if t["status"] != "rejected" and t["reason"] != "VOLUME_CAP":
         as_at = run.quarter.end(contract.fiscal_year_start_month)
         ex.caps = _with_schedule_entries(_cap_story(contract, assessed, info), contract, o, as_at)
+        _payer_moves(ex, contract, o, info)
     return ex
+
+
+def _payer_moves(ex: Explanation, contract: Contract, o: Outcome, info: Row) -> None:
+    """How each payer's cap cut or shifted its part of this claim (SPEC 11.1), when one did.
+
+    The amount split between the payers is what the participant, outcome and
+    contract caps left (their headrooms before this row are in ``ex.caps``);
+    its plain 5.6 split is set beside the parts the cap walk gave.  Nothing is
+    added when the parts are the plain split: no payer cap moved anything.
+    """
+    if not contract.has_payer_caps or ex.price is None or f"{PART}{contract.payer_ids[0]}" not in info:
+        return
+    rooms = [c.headroom_before for c in ex.caps if not c.cap.startswith("PAYER_CAP")]
+    if contract.caps.partial:
+        amount = max(0, min([ex.price, *rooms]))
+    else:
+        amount = ex.price if all(ex.price <= room for room in rooms) else 0
+    denominator, numerators, _ = share_table(contract)
+    shares = split_integers(amount, numerators[o.id], denominator)
+    parts = [int(info[f"{PART}{pid}"] or 0) for pid in contract.payer_ids]
+    if parts == shares or (not contract.caps.partial and not any(parts)):
+        return  # all or nothing: the status line already says a payer cap left the claim unpaid
+    ex.before_payer_caps = amount
+    ex.payer_moves = [PayerMove(p.id, share, part, p.cap is not None, p.on_cap)
+                      for p, n, share, part in zip(contract.payers, numerators[o.id], shares, parts, strict=True)
+                      if n > 0]
 
 
 def _explain_adjustment(ex: Explanation, contract: Contract, assessed: pl.DataFrame, info: Row) -> Explanation:

@@ -282,9 +282,17 @@ def test_pay_json_shape(contract):
     assert sum(Decimal(o["due"]) for o in doc["by_outcome"]) + adjusted["due"] == Decimal(t["due"])
 
     assert [p["payer_id"] for p in doc["by_payer"]] == payer_ids(contract)
+    with contract.open("rb") as fh:  # SPEC 11.1: by_payer[].cap exactly for the payers with a cap
+        payer_caps = {p["id"]: p["cap"] for p in tomllib.load(fh)["payers"] if "cap" in p}
+    for p in doc["by_payer"]:
+        if p["payer_id"] in payer_caps:
+            limit = Decimal(str(payer_caps[p["payer_id"]]))  # a plain amount in every sample
+            assert p["cap"] == {"limit": f"{limit:.2f}", "used": p["entitled"],
+                                "headroom": f"{limit - Decimal(p['entitled']):.2f}"}
     for key in ("entitled", "previously_paid", "due"):
         for p in doc["by_payer"]:
-            assert set(p) == {"payer_id", "entitled", "previously_paid", "due"}
+            assert set(p) == {"payer_id", "entitled", "previously_paid", "due"} | ({"cap"} & set(p))
+            assert ("cap" in p) == (p["payer_id"] in payer_caps)
             assert AMOUNT.fullmatch(p[key]), (key, p)
         assert sum(Decimal(p[key]) for p in doc["by_payer"]) == Decimal(t[key]), key
 

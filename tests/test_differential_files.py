@@ -611,3 +611,74 @@ def test_cap_matrix_through_csv_and_parquet(tmp_path, case):
         assert named[only] in reasons
     if not any(on.values()):
         assert not reasons & set(named.values())
+
+
+# --------------------------------------------------------------------------------------
+# The properties of SPEC 11, asserted on what the command writes (not through the oracle)
+# --------------------------------------------------------------------------------------
+
+_SETTLED_BEFORE = {"WITHDRAWN", "OUT_OF_CONTRACT_PERIOD", "LATE_CLAIM", "MAX_CLAIMS", "NETTED"}
+
+
+def _gross(contract: Contract, row: dict) -> int:
+    """A pooled result's price before netting, by hand: price × units × (baseline − observed), at least 0.
+
+    The pooled outcomes of ``random_case_with_results_mechanics`` (``N``, ``M``) are plain ``decrease``
+    outcomes: no scale, no deadweight, no threshold.
+    """
+    o = contract.outcome(row["outcome_id"])
+    assert o.price is not None and o.scale is None and not o.deadweight
+    exact = o.price * Fraction(row["units"]) * (Fraction(row["baseline"]) - Fraction(row["observed"]))
+    return max(0, round(exact))
+
+
+def _comparable(summary: dict, table: pl.DataFrame, payers: list[str]) -> tuple[dict, list[tuple]]:
+    cols = ["claim_id", "status", "reason", "price", "entitled", "previously_paid", "due", *(f"due_{p}" for p in payers)]
+    return summary, sorted(table.select(cols).iter_rows())
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**9), quarter=st.sampled_from(QUARTERS[1:]))
+def test_the_properties_of_section_11_hold_on_the_commands_output(tmp_path_factory, seed, quarter):
+    """Payer caps, shares, netting: no payer past its cap, parts sum, order never matters, no money paid twice."""
+    contract, claim_rows, reg_rows, result_rows = random_case_with_results_mechanics(seed)
+    folder = tmp_path_factory.mktemp("case")
+    path, files = write_case(folder / "a", contract, claim_rows, reg_rows, result_rows, "csv", seed)
+    summary, table = run_cli(path, files, quarter, folder / "a.csv")
+    payers = list(contract.payer_ids)
+
+    # no payer is paid beyond its cap (no adjustments here, so the headroom never goes below zero)
+    for p, spec in zip(summary["by_payer"], contract.payers, strict=True):
+        assert ("cap" in p) == (spec.cap is not None), p
+        if spec.cap is not None:
+            assert p["cap"]["used"] == p["entitled"]
+            assert _minor(p["entitled"]) <= _minor(p["cap"]["limit"]) and _minor(p["cap"]["headroom"]) >= 0, p
+    # the parts always sum to the payable amount: on every row's due, and the payers' entitled to the total
+    assert table.select((pl.sum_horizontal(f"due_{p}" for p in payers) == pl.col("due")).all()).item()
+    for key in ("entitled", "previously_paid", "due"):
+        assert sum(_minor(p[key]) or 0 for p in summary["by_payer"]) == _minor(summary["totals"][key]), key
+
+    # netting never pays the same money twice: in processing order, a pooled row pays at most its gross less
+    # what the listed rows before it were paid, and no listed row is paid after a pooled assessment was made
+    by_id = {x["id"]: x for x in result_rows}
+    rows = sorted((r for r in table.filter(pl.col("kind") == "improvement").iter_rows(named=True)),
+                  key=lambda r: (by_id[r["claim_id"]]["submitted_on"], by_id[r["claim_id"]]["achieved_on"],
+                                 r["claim_id"]))
+    paid_so_far: dict[str, int] = {}
+    settled: set[str] = set()
+    for r in rows:
+        o = contract.outcome(r["outcome_id"])
+        if o.id in settled:
+            assert r["entitled"] == 0, r
+        if o.net_of:
+            listed = sum(paid_so_far.get(x, 0) for x in o.net_of)
+            assert r["entitled"] <= max(0, _gross(contract, by_id[r["claim_id"]]) - listed), r
+            if r["reason"] not in _SETTLED_BEFORE:
+                settled.update(o.net_of)
+        paid_so_far[o.id] = paid_so_far.get(o.id, 0) + r["entitled"]
+
+    # the order of the rows in the files never matters (nor their spacing and letter case)
+    again, files2 = write_case(folder / "b", contract, claim_rows, reg_rows, result_rows, "csv", seed + 1)
+    summary2, table2 = run_cli(again, files2, quarter, folder / "b.csv")
+    assert _comparable(summary2, table2, payers) == _comparable(summary, table, payers)

@@ -338,6 +338,53 @@ def test_many_rows_binding_early_match_the_reference():
     assert engine(c, rows) == expected
 
 
+@st.composite
+def participant_cap_cases(draw):
+    """Only a participant cap, cut payers exhausted early and an uncapped payer: the walk by participant."""
+    shares = draw(st.sampled_from(SHARES[1:]))
+    payers = [payer("ABC"[i], s, draw(st.integers(0, 400)) if i == 0 else draw(st.none() | st.integers(0, 400)))
+              for i, s in enumerate(shares)]
+    payers[-1] = payer(payers[-1].id, shares[-1])  # one payer without a cap: money is still paid
+    c = contract([Outcome("X", price=1), Outcome("Y", price=1)], payers=payers,
+                 caps=Caps(per_participant=draw(st.integers(0, 700)), partial=draw(st.booleans())))
+    rows = [{"claim_id": f"c{i:02d}", "kind": "claim", "participant_id": draw(st.sampled_from(["p", "q", "r", "s"])),
+             "outcome_id": draw(st.sampled_from(["X", "Y"])), "price": draw(st.integers(0, 300)),
+             "reason": draw(st.sampled_from([None, None, None, "WITHDRAWN"]))}
+            for i in range(draw(st.integers(1, 30)))]
+    return c, rows
+
+
+@settings(max_examples=60, deadline=None)
+@given(participant_cap_cases())
+def test_the_walk_by_participant_is_the_sequential_definition(case):
+    c, rows = case
+    assert engine(c, rows) == reference_walk(c, rows)
+
+
+def test_thousands_of_claims_cut_by_the_participant_cap_after_a_cut_payer_is_exhausted(monkeypatch):
+    """A 0.7 (cap 30,000, cut), B 0.3 uncapped; participant cap 700: after A is exhausted, B's parts alone
+    are paid, so participants use their cap more slowly and later claims are cut by it: taken rank by rank."""
+    import sob.caps
+
+    calls = []
+    real = sob.caps._walk_by_participant
+    monkeypatch.setattr(sob.caps, "_walk_by_participant", lambda *a: calls.append(1) or real(*a))
+    for partial in (True, False):
+        c = contract([Outcome("X", price=1), Outcome("Y", price=1, payers=(("A", Fraction(1, 3)), ("B", Fraction(2, 3))))],
+                     payers=[payer("A", "0.7", 30000, "cut"), payer("B", "0.3")],
+                     caps=Caps(per_participant=700, partial=partial))
+        rows = [claim(f"c{i:04d}", f"p{i % 211}", "XY"[i % 3 == 0], [100, 250, 333][i % 3])
+                for i in range(1500 if partial else 300)]
+        expected = reference_walk(c, rows)
+        reasons = {w for _, w, _ in expected}
+        # all or nothing: every claim a payer cap would cut is paid nothing, so no participant ever reaches 700
+        assert reasons == ({None, "PAYER_CAP", "PARTICIPANT_CAP"} if partial else {None, "PAYER_CAP"})
+        assert engine(c, rows) == expected
+        # all or nothing: the claim that meets A's cap is paid nothing, A keeps headroom and the walk goes row by row
+        assert len(calls) == (1 if partial else 0)
+        calls.clear()
+
+
 def test_the_order_of_the_evidence_rows_never_changes_the_results():
     c = contract([Outcome("O", price=300, max_claims=5), Outcome("Q", price=70, max_claims=5)],
                  payers=[payer("A", "1/3", 1000, "shift"), payer("B", "1/3", 700, "cut"), payer("C", "1/3")],

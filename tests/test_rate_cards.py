@@ -287,6 +287,43 @@ def test_explain_shows_each_capped_payers_headroom(tmp_path):
     assert "partial (PAYER_CAP)" in result.output
 
 
+def _explain_lines(tmp_path: Path, payers: list[dict[str, Any]], claim: str, label: str) -> list[str]:
+    """``sob explain`` on THOUSANDS through real files: each line whose first word is ``label``, spaces squeezed."""
+    path = make_contract(tmp_path, payers=payers, outcomes=OUTCOME_X)
+    evidence = write_claims(tmp_path / "claims.csv", THOUSANDS)
+    result = CliRunner().invoke(app, ["explain", str(path), "--claim", claim, "--claims", str(evidence),
+                                      "--quarter", "2020-Q1"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return [" ".join(line.split()) for line in result.output.splitlines() if line.split()[:1] == [label]]
+
+
+def test_explain_shows_what_each_payers_cap_cut_or_shifted(tmp_path):
+    # The shift chain of test_a_shift_that_exhausts_a_second_payer, claim 2: the other caps leave 1000.00,
+    # split 500 / 300 / 200; A keeps 100 (400 over, shifted), B 350 (50 over its share), C 550 (+350).
+    shift = [{"id": "A", "share": 0.5, "cap": "600", "on_cap": "shift"},
+             {"id": "B", "share": 0.3, "cap": "650", "on_cap": "shift"},
+             {"id": "C", "share": 0.2, "cap": "1500", "on_cap": "shift"}]
+    assert _explain_lines(tmp_path, shift, "2", "split") == [
+        "split £1,000.00 by share, then the payer caps:",
+        "split A share £500.00 → part £100.00 (£400.00 over its cap, shifted to the claim's other payers)",
+        "split B share £300.00 → part £350.00 (+£50.00 taken over from capped payers)",
+        "split C share £200.00 → part £550.00 (+£350.00 taken over from capped payers)",
+    ]
+    # claim 3: A and B have nothing left, C takes 1000.00 but has 750.00 left: 250.00 is paid by nobody.
+    assert _explain_lines(tmp_path, shift, "3", "not") == [
+        "not paid £250.00 over the payer caps: paid by nobody"]
+    # cut (test_a_cut_payer_pays_up_to_its_cap...): claim 2 splits 700 / 300, LCF has 200 left: 100 cut.
+    cut = [{"id": "KC", "share": 0.7}, {"id": "LCF", "share": 0.3, "cap": "500.00"}]
+    assert _explain_lines(tmp_path, cut, "2", "split")[1:] == [
+        "split KC share £700.00 → part £700.00",
+        "split LCF share £300.00 → part £200.00 (£100.00 over its cap, cut: paid by nobody)",
+    ]
+    assert _explain_lines(tmp_path, cut, "2", "not") == [
+        "not paid £100.00 over the payer caps: paid by nobody"]
+    # claim 1 fits every cap: its parts are the plain split, and no split lines are shown
+    assert _explain_lines(tmp_path, cut, "1", "split") == []
+
+
 def test_a_ledger_records_the_parts_and_the_next_quarter_pays_the_rest(tmp_path):
     # Q1 closes claim 1 (700 / 300); Q2: claim 2 gets LCF's last 200.  The ledger's recorded parts
     # give the same dues as the recomputation without a ledger.

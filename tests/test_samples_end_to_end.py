@@ -13,6 +13,7 @@ the later quarter's due is its entitlement minus the earlier quarter's.
 
 from __future__ import annotations
 
+import csv
 import json
 import tomllib
 from decimal import Decimal
@@ -218,6 +219,67 @@ def test_kirklees_fiscal_quarter_and_uk_dates(tmp_path):
     # previously paid as at 2019-12-31 is nothing (k5 was submitted on 5 January).
     before = pay("kirklees-bop", "2019-Q4", tmp_path, claims=claims, participants=register)
     assert before["totals"]["entitled"] == "600.00" and before["totals"]["previously_paid"] == "0.00"
+
+
+def _kirklees_qualifications(tmp: Path, n: int) -> list[str]:
+    """n QUAL_FULL claims (2,500.00 each), one per participant, all submitted on 15/10/2021."""
+    (tmp / "claims.csv").write_text("Claim No,Client Ref,Outcome Code,Date Achieved,Date Submitted,Claim Status\n" + "".join(
+        f"Q{i:05d},KQ{i:05d},QUAL_FULL,01/10/2021,15/10/2021,Claimed\n" for i in range(1, n + 1)))
+    (tmp / "participants.csv").write_text("Client Ref,Referral Date,Eligible,Locality\n" + "".join(
+        f"KQ{i:05d},04/01/2021,Yes,Batley\n" for i in range(1, n + 1)))
+    return ["--claims", str(tmp / "claims.csv"), "--participants", str(tmp / "participants.csv")]
+
+
+def test_kirklees_lcf_payer_cap_at_its_published_commitment(tmp_path):
+    """The LCF's cap of 6,600,000.00 (shift) binds just before the contract cap; after the variation KC pays on.
+
+    As at 2021-Q3 (Oct-Dec 2021; total cap 22,297,917.00) the three COVID adjustments come first
+    (dated 2020): KC 2,324,930.43, LCF 977,527.57 (their splits, worked in the examples), 3,302,458.00.
+    LCF headroom 6,600,000.00 - 977,527.57 = 5,622,472.43; contract headroom 18,995,459.00.
+    QUAL_FULL 2,500.00 splits KC 1,760.00 / LCF 740.00 exactly.
+      Q1-Q7597: paid; LCF used 7,597 x 740 = 5,621,780.00 (room 692.43), contract room 2,959.00.
+      Q7598: LCF 740.00 > 692.43 -> 692.43, shifts 47.57 to KC: KC 1,807.57; paid 2,500.00 (room 459.00).
+      Q7599: contract cap cuts it to 459.00 (partial, CONTRACT_CAP): split 45,900p x 0.704 = 32,313.6,
+             x 0.296 = 13,586.4 -> KC 323.14, LCF 135.86; LCF room 0 -> its 135.86 shifts to KC: KC 459.00.
+      Q7600: capped, CONTRACT_CAP.
+    entitled = 3,302,458.00 + 7,598 x 2,500.00 + 459.00 = 22,297,917.00 (the contract cap)
+    LCF = 977,527.57 + 5,621,780.00 + 692.43 = 6,600,000.00; KC = 22,297,917.00 - LCF = 15,697,917.00.
+    Without the payer cap the LCF's 29.6% would have reached 6,600,183.43.
+    """
+    files = _kirklees_qualifications(tmp_path, 7600)
+    out = tmp_path / "q3.csv"
+    result = CliRunner().invoke(app, ["pay", str(contract("kirklees-bop")), "--quarter", "2021-Q3", *files,
+                                      "--format", "json", "--export", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["totals"]["entitled"] == "22297917.00"
+    assert {p["payer_id"]: p["entitled"] for p in doc["by_payer"]} == {"KC": "15697917.00", "LCF": "6600000.00"}
+    (lcf,) = [p for p in doc["by_payer"] if p["payer_id"] == "LCF"]
+    assert lcf["cap"] == {"limit": "6600000.00", "used": "6600000.00", "headroom": "0.00"}
+    with out.open(encoding="utf-8", newline="") as fh:
+        rows = {r["claim_id"]: r for r in csv.DictReader(fh)}
+    pick = ("status", "reason", "entitled", "due_KC", "due_LCF")
+    assert tuple(rows["Q07597"][k] for k in pick) == ("paid", "", "2500.00", "1760.00", "740.00")
+    assert tuple(rows["Q07598"][k] for k in pick) == ("paid", "", "2500.00", "1807.57", "692.43")
+    assert tuple(rows["Q07599"][k] for k in pick) == ("partial", "CONTRACT_CAP", "459.00", "459.00", "0.00")
+    assert tuple(rows["Q07600"][k] for k in pick) == ("capped", "CONTRACT_CAP", "0.00", "0.00", "0.00")
+    assert_consistent(doc)
+
+    # As at 2022-Q1 (Apr-Jun 2022) the raised total of 22,553,795.00 is in force: Q7599 and Q7600 are paid
+    # 2,500.00 in full, all by KC (the LCF is exhausted; shift). entitled = 3,302,458.00 + 7,600 x 2,500.00
+    # = 22,302,458.00; LCF stays 6,600,000.00; KC = 15,702,458.00. Previously paid (as at 2021-Q4, the old
+    # total) = 22,297,917.00, so due = 4,541.00, all KC: Q7599 2,041.00, Q7600 2,500.00.
+    result = CliRunner().invoke(app, ["pay", str(contract("kirklees-bop")), "--quarter", "2022-Q1", *files,
+                                      "--format", "json", "--export", str(out)])
+    assert result.exit_code == 0, result.output
+    later = json.loads(result.stdout)
+    assert later["totals"]["entitled"] == "22302458.00" and later["totals"]["due"] == "4541.00"
+    assert payers(later) == {"KC": ("15702458.00", "15697917.00", "4541.00"),
+                             "LCF": ("6600000.00", "6600000.00", "0.00")}
+    with out.open(encoding="utf-8", newline="") as fh:
+        rows = {r["claim_id"]: r for r in csv.DictReader(fh)}
+    assert tuple(rows["Q07599"][k] for k in pick) == ("paid", "", "2500.00", "2041.00", "0.00")
+    assert tuple(rows["Q07600"][k] for k in pick) == ("paid", "", "2500.00", "2500.00", "0.00")
 
 
 # --------------------------------------------------------------------------

@@ -17,7 +17,9 @@ from pathlib import Path
 import tomli_w
 from conftest import contract_dict, make_contract, write_claims, write_results
 from engine_helpers import Outcome, contract, d
+from typer.testing import CliRunner
 
+from sob.cli import app
 from sob.contract import check_contract_text
 from sob.contract.model import Scale
 from sob.pricing import price_result, scale_fraction
@@ -156,3 +158,20 @@ def test_pay_on_real_files_scales_the_price(tmp_path):
     assert (rows["r1"]["status"], rows["r1"]["entitled"]) == ("paid", "47.50")
     assert (rows["r2"]["reason"], rows["r2"]["entitled"]) == ("BELOW_THRESHOLD", "0.00")
     assert rows["r3"]["entitled"] == "600.00"  # gain 3, f = 1: 100 × 2 units × 3
+
+
+def test_explain_shows_the_fraction_of_the_scale_on_a_result(tmp_path):
+    # gain 10.95 - 10 = 0.95 = 19/20; f = (0.95 - 0.5) / (1.4 - 0.5) = 0.45 / 0.9 = 1/2; 100.00 × 1 × 0.95 × 1/2 = 47.50
+    c = make_contract(tmp_path, outcomes=[
+        {"id": "P", "price": 1},
+        {"id": "W", "kind": "improvement", "direction": "increase", "price": "100.00",
+         "scale": {"zero_at": "0.5", "full_at": "1.4"}}])
+    write_claims(tmp_path / "claims.csv", [])
+    write_results(tmp_path / "results.csv", [("r1", "W", "A", "2020-02-01", "", "10", "10.95", "", "")])
+    result = CliRunner().invoke(app, ["explain", str(c), "--quarter", "2020-Q1", "--claim", "r1", "--claims",
+                                      str(tmp_path / "claims.csv"), "--results", str(tmp_path / "results.csv")],
+                                env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    price = " ".join(next(line for line in result.output.splitlines() if line.strip().startswith("price")).split())
+    assert price == ("price £47.50 (price × units 1 × improvement × scale fraction 1/2 (improvement 19/20 between "
+                     "zero_at 0.5 and full_at 1.4) × (1 − deadweight 0), rounded once)")

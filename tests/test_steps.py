@@ -199,3 +199,15 @@ def test_units_are_compared_as_a_number(tmp_path):
     flagged = {(f["line"], f["field"]) for f in json.loads(run.stdout)["findings"] if f["code"] == "BAD_NUMBER"}
     assert flagged == {(6, "units"), (7, "units"), (8, "units")}  # 0.5, 10 and 1.01; the header is line 1
 
+
+
+def test_explain_shows_the_step_reached_on_the_nyc_able_sample():
+    # NYC-02 in the sample's evidence: baseline 36000 jail days, observed 32760: 3240 fewer, 3240 / 36000 = 9%,
+    # at least 8.5% (3060) but below 10% (3600): the first of the 8 steps, USD 4,800,000.00.
+    sample = Path(__file__).resolve().parent.parent / "sample_contracts" / "nyc-able" / "contract.toml"
+    result = CliRunner().invoke(app, ["explain", str(sample), "--quarter", "2015-Q3", "--claim", "NYC-02"],
+                                env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    price = " ".join(next(line for line in result.output.splitlines() if line.strip().startswith("price")).split())
+    assert price == ("price $4,800,000.00 (step 1 of 8 reached: improvement 3240 >= 0.085 × baseline 36000, "
+                     "amount 4800000.00)")

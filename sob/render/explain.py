@@ -117,10 +117,30 @@ def _arithmetic(story: Explanation, console: Console, m: Money) -> None:
         grid.add_row(f"  {cap.cap}", f"limit {m(cap.limit)} − used before {m(cap.used_before)} = headroom "
                      f"{m(cap.headroom_before)}; {m(amount)} → {m(left)}; headroom after {m(cap.headroom_after)}")
         amount = left
+    _payer_moves(story, grid, m)
     if story.payable is not None:
         grid.add_row("  payable", f"{m(story.payable)} (added to the entitlement)")
     console.print(Text("Price and caps", style="bold"))
     console.print(grid)
+
+
+def _payer_moves(story: Explanation, grid: Table, m: Money) -> None:
+    """Each payer's share of the amount beside its part: what its cap cut or shifted (SPEC 11.1)."""
+    if not story.payer_moves or story.before_payer_caps is None:
+        return
+    grid.add_row("  split", f"{m(story.before_payer_caps)} by share, then the payer caps:")
+    for move in story.payer_moves:
+        text = f"share {m(move.share)} → part {m(move.part)}"
+        if move.part < move.share and move.on_cap == "shift":
+            text += f" ({m(move.share - move.part)} over its cap, shifted to the claim's other payers)"
+        elif move.part < move.share:
+            text += f" ({m(move.share - move.part)} over its cap, cut: paid by nobody)"
+        elif move.part > move.share:
+            text += f" (+{m(move.part - move.share)} taken over from capped payers)"
+        grid.add_row(f"  split {printable(move.payer)}", text)
+    dropped = story.before_payer_caps - sum(move.part for move in story.payer_moves)
+    if dropped > 0:
+        grid.add_row("  not paid", f"{m(dropped)} over the payer caps: paid by nobody")
 
 
 def _ledger(story: Explanation, console: Console, m: Money) -> None:
