@@ -550,9 +550,9 @@ def report(
     format: Annotated[ReportFormat, typer.Option("--format", help="html (a page, to --out) or json (standard output).")] = ReportFormat.html,
     pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF next to --out (needs sob[pdf]).")] = False,
 ) -> None:
-    """Report on a contract's life from its ledger: paid to date, quarters, profile, caps, rejections.
+    """Report on a contract's life from its ledger.
 
-    One self-contained HTML page with SVG charts (no script, no network),
+    Paid to date, quarters, profile, caps and rejections: one self-contained HTML page with SVG charts (no script, no network),
     printable on A4 landscape; or the same figures as JSON.
     """
     from sob.findings import UsageError
@@ -644,9 +644,10 @@ def _life_notes(rows: list[dict[str, Any]]) -> list[str]:
 
 @app.command(epilog=_example("sob init", "sob init contracts/new.toml"))
 def init(path: Annotated[Path, typer.Argument(help="Where to write the starter contract.")] = Path("contract.toml")) -> None:
-    """Write a starter contract, template evidence files and a worked example to edit.
+    """Write a starter contract, evidence templates and an example.
 
-    The starter passes `sob validate` and `sob test`; an existing file is never overwritten.
+    A commented contract with [evidence], template CSVs and a worked example, to edit;
+    the starter passes `sob validate` and `sob test`; an existing file is never overwritten.
     """
     from sob.contract.starter import write_starter
 
