@@ -109,12 +109,13 @@ def _consoles(wide: bool = False) -> tuple[Console, Console]:
     return make_consoles(no_color=_STATE["no_color"], wide=wide)
 
 
-def _print_findings(findings: list[Finding]) -> None:
+def _print_findings(findings: list[Finding], encodings: dict[str, str] | None = None) -> None:
+    """Findings on stderr; ``encodings``: the files not in UTF-8, so their lines are shown as written."""
     from sob.render.console import write_findings
     from sob.render.findings import file_line_reader, format_text
 
     if findings:
-        write_findings(_consoles()[1], format_text(findings, file_line_reader()), sys.stderr)
+        write_findings(_consoles()[1], format_text(findings, file_line_reader(encodings)), sys.stderr)
 
 
 def _print_summary(line: str) -> None:
@@ -141,7 +142,7 @@ def _errors() -> Iterator[None]:
         yield
         sys.stdout.flush()
     except SobError as exc:
-        _print_findings(exc.findings)
+        _print_findings(exc.findings, exc.encodings)
         sys.stderr.write(f"sob: error: {exc.message}\n")
         raise typer.Exit(exc.exit_code) from None
     except typer.Exit:
@@ -270,12 +271,13 @@ def validate(
             }
             sys.stdout.write(format_json(findings, files, extra, strict=strict))
         elif format is FindingFormat.github:
-            text = format_github(findings, file_line_reader())
+            text = format_github(findings, file_line_reader(_read_encodings(outcomes)), delimiter=_read_delimiters(outcomes))
             if text:
                 sys.stdout.write(text if text.endswith("\n") else text + "\n")
         else:
             if findings:
-                write_findings(_consoles()[0], format_text(findings, file_line_reader()), sys.stdout)
+                write_findings(_consoles()[0], format_text(findings, file_line_reader(_read_encodings(outcomes)),
+                                                           delimiter=_read_delimiters(outcomes)), sys.stdout)
             for o in outcomes:
                 for item in o.reading:
                     sys.stdout.write(reading_text(item) + "\n")
@@ -285,6 +287,18 @@ def validate(
         failing = [f for f in findings if f.severity == "error" or strict]
         if failing:
             raise typer.Exit(1)
+
+
+def _read_encodings(outcomes: list[ValidateOutcome]) -> dict[str, str]:
+    """Each evidence file read in an encoding other than UTF-8: its lines are shown in that encoding."""
+    from sob.workflows import shown_encodings
+
+    return shown_encodings({item["file"]: item.get("encoding") for o in outcomes for item in o.reading})
+
+
+def _read_delimiters(outcomes: list[ValidateOutcome]) -> dict[str, str]:
+    """Each CSV file's delimiter as read (configured or detected): the caret goes under the right field."""
+    return {item["file"]: item["delimiter"] for o in outcomes for item in o.reading if item.get("delimiter")}
 
 
 def _check_one(path: Path, given: EvidencePaths, quarter: str | None) -> ValidateOutcome:
@@ -372,7 +386,12 @@ def pay(
 
             write_statement(outcome.run, pay_json(req, outcome), statement, close_record(ledger, outcome.run), export)
         if outcome.warnings:
-            _print_findings(outcome.warnings)
+            from sob.workflows import evidence_encodings, shown_encodings
+
+            shown = evidence_encodings(outcome.evidence)
+            if opening is not None:
+                shown |= shown_encodings({opening: encoding or outcome.run.contract.evidence.encoding})
+            _print_findings(outcome.warnings, shown)
         for message in outcome.messages:
             sys.stderr.write(f"sob: {message}\n")
         if format is PayFormat.json:
@@ -531,9 +550,9 @@ def report(
     format: Annotated[ReportFormat, typer.Option("--format", help="html (a page, to --out) or json (standard output).")] = ReportFormat.html,
     pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF next to --out (needs sob[pdf]).")] = False,
 ) -> None:
-    """Report on a contract's life from its ledger: paid to date, quarters, profile, caps, rejections.
+    """Report on a contract's life from its ledger.
 
-    One self-contained HTML page with SVG charts (no script, no network),
+    Paid to date, quarters, profile, caps and rejections: one self-contained HTML page with SVG charts (no script, no network),
     printable on A4 landscape; or the same figures as JSON.
     """
     from sob.findings import UsageError
@@ -625,9 +644,10 @@ def _life_notes(rows: list[dict[str, Any]]) -> list[str]:
 
 @app.command(epilog=_example("sob init", "sob init contracts/new.toml"))
 def init(path: Annotated[Path, typer.Argument(help="Where to write the starter contract.")] = Path("contract.toml")) -> None:
-    """Write a starter contract, template evidence files and a worked example to edit.
+    """Write a starter contract, evidence templates and an example.
 
-    The starter passes `sob validate` and `sob test`; an existing file is never overwritten.
+    A commented contract with [evidence], template CSVs and a worked example, to edit;
+    the starter passes `sob validate` and `sob test`; an existing file is never overwritten.
     """
     from sob.contract.starter import write_starter
 

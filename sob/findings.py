@@ -91,6 +91,9 @@ class SobError(Exception):
         super().__init__(message)
         self.message = message
         self.findings: list[Finding] = list(findings or [])
+        #: the text encoding of each file named by the findings that is not UTF-8 (``[evidence] encoding``),
+        #: so the lines shown under them read as the file does
+        self.encodings: dict[str, str] = {}
 
 
 class InputError(SobError):

@@ -9,7 +9,9 @@ the ledger keeps them (``opening.csv``), so no later run splits again.
 
 The file is read row by row with the standard ``csv`` module: it holds one
 row per id paid before (a spreadsheet's worth), and each problem must name
-its exact line and column.
+its exact line and field.  It is read like the evidence files: in
+``[evidence] encoding`` (or ``--encoding``), with ``[evidence] delimiter``
+or, when the contract sets none, the delimiter detected from its header.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ from pathlib import Path
 
 import polars as pl
 
+from sob.columns import MAX_PIPE_BYTES
 from sob.contract import Contract
+from sob.evidence.encoding import _read_all, not_utf8, transcode
 from sob.evidence.money_cells import lenient_text
+from sob.evidence.source import detect_delimiter
 from sob.findings import Finding, InputError, UsageError, cut, errors_only
 from sob.money import fits_minor_units, parse_decimal, to_minor
 from sob.payers import split_amounts
+from sob.textcodecs import is_utf8
 
 #: ``--opening none``: nothing was paid before
 NONE = "none"
@@ -36,25 +42,49 @@ def _finding(code: str, path: Path, line: int | None, col: int | None, column: s
                    value=None if value is None else cut(value), severity=severity)
 
 
-def _rows(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
-    """(line, raw cells) of every non-blank record; the header first.  Unreadable: exit 2."""
+def _text(path: Path, encoding: str) -> str:
+    """The file's text in ``encoding``, read with the evidence files' bound (exit 2 beyond it).
+
+    A file that is not in its declared encoding is refused naming the line,
+    the byte and (for UTF-8) the likely encoding and how to declare it, as an
+    evidence file is: an opening balance is money, never read from guessed text.
+    """
+    label = f"--opening {path}"
+    if not is_utf8(encoding):
+        return transcode(path, label, encoding, MAX_PIPE_BYTES)[1].decode("utf-8")
+    data = _read_all(path, label, MAX_PIPE_BYTES)
     try:
-        data = path.read_bytes()
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise not_utf8(label, None, data) from None
+
+
+def _parquet_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """(line, cells) of a Parquet opening file: the header is line 1, row ``i`` line ``i + 2``."""
+    data = _read_all(path, f"--opening {path}", MAX_PIPE_BYTES)
+    try:
+        frame = pl.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # polars raises several types for a bad file
+        raise UsageError(f"--opening {path}: it is not a readable Parquet file ({str(exc)[:200]})") from None
+    frame = frame.select(pl.all().cast(pl.String))
+    return [(1, list(frame.columns))] + [
+        (i + 2, ["" if v is None else v for v in row]) for i, row in enumerate(frame.iter_rows())
+    ]
+
+
+def _rows(path: Path, delimiter: str | None, encoding: str = "utf-8") -> list[tuple[int, list[str]]]:
+    """(line, raw cells) of every non-blank record; the header first.  Unreadable: exit 2.
+
+    ``delimiter=None``: detected from the header as for evidence files (``,`` ``;`` tab ``|``).
+    """
+    try:
+        if path.suffix.lower() == ".parquet":
+            return _parquet_rows(path)
+        text = _text(path, encoding)
     except OSError as exc:
         raise UsageError(f"--opening {path}: the file cannot be read ({exc.strerror or exc})") from None
-    if path.suffix.lower() == ".parquet":
-        try:
-            frame = pl.read_parquet(io.BytesIO(data))
-        except Exception as exc:  # polars raises several types for a bad file
-            raise UsageError(f"--opening {path}: it is not a readable Parquet file ({str(exc)[:200]})") from None
-        frame = frame.select(pl.all().cast(pl.String))
-        return [(1, list(frame.columns))] + [
-            (i + 2, ["" if v is None else v for v in row]) for i, row in enumerate(frame.iter_rows())
-        ]
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"--opening {path}: the file is not UTF-8 text (byte {exc.start})") from None
+    if delimiter is None:
+        delimiter = detect_delimiter(text[: 1 << 16].encode("utf-8"))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     out = []
     try:
@@ -66,9 +96,13 @@ def _rows(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
     return out
 
 
-def _col(cells: list[str], index: int, delimiter: str) -> int:
-    """1-based character column of cell ``index`` in an unquoted line."""
-    return 1 + sum(len(c) + len(delimiter) for c in cells[:index])
+def _field(index: int) -> int:
+    """1-based field number of cell ``index``: the column of a finding in a CSV file, as for evidence.
+
+    A field number (not a character column) is what the findings' display
+    puts its caret under, and it stays right when an earlier cell is quoted.
+    """
+    return index + 1
 
 
 def _money(text: str, units: int) -> int | None:
@@ -101,18 +135,20 @@ def _header(path: Path, header: list[str], payers: list[str]) -> tuple[dict[str,
     return seen, findings
 
 
-def read_opening(path: Path, contract: Contract, outcome_of: pl.DataFrame) -> tuple[pl.DataFrame, list[Finding]]:
+def read_opening(path: Path, contract: Contract, outcome_of: pl.DataFrame,
+                 encoding: str | None = None) -> tuple[pl.DataFrame, list[Finding]]:
     """The opening amounts (``claim_id``, ``paid``, ``paid_<payer>``; minor units) sorted by claim_id.
 
     ``outcome_of`` maps ``claim_id`` to the ``outcome_id`` of the run's row
     with that id (null for an adjustment or an invalid row): ``paid`` without
     per-payer columns is split with that outcome's shares, or the contract's.
+    ``encoding`` (``--encoding``) overrides ``[evidence] encoding``.
     Raises InputError carrying every finding when the file has an error.
     """
     payers = contract.payer_ids
     units = contract.minor_units
-    delimiter = contract.evidence.delimiter
-    rows = _rows(path, delimiter)
+    delimiter = None if contract.evidence.detect_delimiter else contract.evidence.delimiter
+    rows = _rows(path, delimiter, encoding or contract.evidence.encoding)
     if not rows:
         raise InputError(f"--opening {path}: the file is empty",
                          [_finding("MISSING_COLUMN", path, 1, None, "claim_id", "the opening file has no header row")])
@@ -132,7 +168,7 @@ def read_opening(path: Path, contract: Contract, outcome_of: pl.DataFrame) -> tu
         bad = False
         amounts: dict[str, int | None] = {}
         for name in wanted:
-            col = _col(cells, at[name], delimiter)
+            col = _field(at[name])
             if not values[name]:
                 findings.append(_finding("MISSING_VALUE", path, line, col, name, f"{name} is empty"))
                 bad = True
@@ -148,7 +184,7 @@ def read_opening(path: Path, contract: Contract, outcome_of: pl.DataFrame) -> tu
         if bad:
             continue
         if split_given and sum(amounts[f"paid_{p}"] or 0 for p in payers) != amounts["paid"]:
-            findings.append(_finding("BAD_NUMBER", path, line, _col(cells, at["paid"], delimiter), "paid",
+            findings.append(_finding("BAD_NUMBER", path, line, _field(at["paid"]), "paid",
                                      "the paid_<payer> cells do not sum to paid", values["paid"]))
             continue
         key = values["claim_id"]
@@ -159,7 +195,7 @@ def read_opening(path: Path, contract: Contract, outcome_of: pl.DataFrame) -> tu
                 findings.append(_finding("DUPLICATE_ROW", path, line, None, None,
                                          f"the same row as line {first_line}: read as one row", severity="warning"))
             else:
-                findings.append(_finding("DUPLICATE_ID", path, line, _col(cells, at["claim_id"], delimiter),
+                findings.append(_finding("DUPLICATE_ID", path, line, _field(at["claim_id"]),
                                          "claim_id", f"claim_id {key!r} is also on line {first_line}", key))
             continue
         kept[key] = (line, [amounts["paid"], *(amounts.get(f"paid_{p}") for p in payers)], record)

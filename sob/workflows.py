@@ -122,8 +122,27 @@ def read_files(contract: Contract, paths: EvidencePaths, *, claim_columns: tuple
     evidence = read_evidence(contract, paths.claims, paths.participants, paths.results, claim_columns=claim_columns,
                              encoding=paths.encoding)
     if evidence.file_errors:
-        raise InputError("the evidence files cannot be assessed", evidence.file_errors + evidence.findings)
+        raise _with_encodings(InputError("the evidence files cannot be assessed",
+                                         evidence.file_errors + evidence.findings), evidence)
     return evidence
+
+
+def shown_encodings(encodings: dict[str, str | None]) -> dict[str, str]:
+    """The files among ``encodings`` (file name → encoding) that are not UTF-8: the lines shown under findings
+    are read in these, so a cp1252 "é" shows as "é", not as a replacement character."""
+    from sob.textcodecs import is_utf8
+
+    return {str(name): enc for name, enc in encodings.items() if enc and not is_utf8(enc)}
+
+
+def evidence_encodings(evidence: Evidence) -> dict[str, str]:
+    """The evidence files read in an encoding other than UTF-8, by the file name their findings carry."""
+    return shown_encodings({str(f.path): f.encoding for f in evidence.files})
+
+
+def _with_encodings(exc: InputError, evidence: Evidence) -> InputError:
+    exc.encodings.update(evidence_encodings(evidence))
+    return exc
 
 
 @dataclass
@@ -201,15 +220,15 @@ def compute_pay(req: PayRequest) -> PayOutcome:
     opening, opening_findings = _read_opening(req, contract, evidence)
     errors = errors_only(evidence.findings)
     if errors and req.close:
-        raise InputError(
+        raise _with_encodings(InputError(
             f"{len(errors)} data error(s) in the evidence: a quarter is never closed on invalid evidence",
             evidence.findings,
-        )
+        ), evidence)
     if errors and not req.reject_invalid:
-        raise InputError(
+        raise _with_encodings(InputError(
             f"{len(errors)} data error(s) in the evidence; fix them, or pass --reject-invalid to reject those rows",
             evidence.findings,
-        )
+        ), evidence)
     if evidence.claims is not None and "line" in evidence.claims.columns:
         # line numbers served the findings; the claim table has none, so the engine may use that memory
         evidence.claims = evidence.claims.drop("line")
@@ -254,7 +273,11 @@ def _read_opening(req: PayRequest, contract: Contract, evidence: Evidence) -> tu
         )
     if req.opening == opening.NONE:
         return opening.empty_opening(contract), []
-    return opening.read_opening(Path(req.opening), contract, _outcome_of(evidence))
+    try:
+        return opening.read_opening(Path(req.opening), contract, _outcome_of(evidence), req.evidence.encoding)
+    except InputError as exc:
+        exc.encodings.update(shown_encodings({req.opening: req.evidence.encoding or contract.evidence.encoding}))
+        raise
 
 
 def _outcome_of(evidence: Evidence) -> pl.DataFrame:

@@ -279,3 +279,13 @@ def test_the_example_files_of_the_evidence_reference_validate(tmp_path):
                                       "--participants", str(files["participants"]), "--results", str(files["results"])])
     assert result.exit_code == 0, result.output
     assert "claims 1 rows" in result.output and "results 1 rows" in result.output
+
+
+def test_the_cookbook_has_a_section_for_every_sample():
+    """Each folder of sample_contracts/ is the subject of one cookbook section (named under its heading)."""
+    samples = sorted(p.name for p in (DOCS.parent / "sample_contracts").iterdir() if (p / "contract.toml").is_file())
+    page = (DOCS / "cookbook.md").read_text(encoding="utf-8")
+    sections = re.split(r"(?m)^## ", page)[1:]
+    covered = {m.group(1) for s in sections if (m := re.search(r"\A[^\n]*\n+`sample_contracts/([a-z0-9-]+)`", s))}
+    assert len(samples) >= 10
+    assert sorted(covered) == samples

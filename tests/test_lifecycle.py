@@ -394,7 +394,7 @@ def test_what_was_paid_before_is_never_paid_again(tmp_path):
     ("claim_id,paid,paid_LA,paid_CF\nc1,400.00,300.00,120.00\n", "BAD_NUMBER", ":2:"),
     ("claim_id,paid\nc1,400.00\nc1,300.00\n", "DUPLICATE_ID", ":3:"),
     ("claim_id,paid,paid_LA\nc1,400.00,400.00\n", "MISSING_COLUMN", ":1"),
-    ("claim_id,paid\nc1,4OO\n", "BAD_NUMBER", ":2:4"),
+    ("claim_id,paid\nc1,4OO\n", "BAD_NUMBER", ":2:2"),  # the column of a CSV finding is its field, as in evidence
     ("claim_id,paid\nc1,400.001\n", "BAD_NUMBER", ":2:"),
     ("claim_id,paid\n,400.00\n", "MISSING_VALUE", ":2:1"),
     ("claim_id,paid\nc1\n", "BAD_ROW_LENGTH", ":2"),

@@ -166,3 +166,66 @@ def test_explain_fits_80_columns_with_every_rule_on_its_line():
     for rule in ("WITHDRAWN", "INELIGIBLE", "ENROLMENT_OUT_OF_PERIOD", "OUT_OF_CONTRACT_PERIOD", "VOLUME_CAP"):
         assert re.search(rf"^\s+{rule}\s+(PASS|FAIL|n/a)", plain, re.MULTILINE), rule
     assert re.search(r"INELIGIBLE\s+FAIL ← reason", plain)
+
+
+def _cp1252_evidence(tmp_path: Path) -> Path:
+    """A semicolon export from Excel on Windows (cp1252) with one error and one warning to colour."""
+    text = ("claim_id;participant_id;outcome_id;achieved_on;amount_claimed\r\n"
+            "c1;Zoë;P;2020-02-01;£1,200.00\r\nc2;Renée;P;2020-13-03;400\r\n")
+    (tmp_path / "claims.csv").write_bytes(text.encode("cp1252"))
+    (tmp_path / "contract.toml").write_text(
+        'schema = "sob/1"\n[contract]\nid = "t"\ncurrency = "GBP"\nstart = 2020-01-01\noutcomes_end = 2022-12-31\n'
+        '[[payers]]\nid = "LA"\nshare = 1\n[[outcomes]]\nid = "P"\nprice = 400\n'
+        '[evidence]\nclaims = "claims.csv"\nencoding = "cp1252"\n', encoding="utf-8")
+    return tmp_path / "contract.toml"
+
+
+@pytest.mark.parametrize("cols", [80, 200])
+def test_warnings_are_yellow_errors_red_and_lines_read_in_the_files_encoding(tmp_path, cols):
+    _cp1252_evidence(tmp_path)
+    code, out = on_terminal(["validate", "contract.toml"], cols, cwd=tmp_path)
+    assert code == 1
+    assert re.search(r"\x1b\[[0-9;]*33m\s*warning BAD_AMOUNT_CLAIMED", out), repr(out[:400])  # yellow warning
+    assert re.search(r"\x1b\[[0-9;]*31m\s*BAD_DATE", out), repr(out[:400])  # red error
+    plain = ANSI.sub("", out)
+    # the excerpts show the cp1252 file's own characters, not replacement characters
+    assert "  2 | c1;Zoë;P;2020-02-01;£1,200.00" in plain and "  3 | c2;Renée;P;2020-13-03;400" in plain
+    assert "\ufffd" not in plain
+    assert "delimiter semicolon (detected), encoding cp1252" in plain
+    result = piped(["validate", "contract.toml"], cwd=tmp_path)
+    assert result.returncode == 1 and "\x1b[" not in result.stdout + result.stderr
+    assert result.stdout.splitlines() == plain.splitlines()  # colour only adds styles, at any width
+    assert result.stderr == "1 error, 1 warning in 1 of 2 files\n"
+
+
+def test_explain_at_200_columns_and_piped_keeps_the_same_verdicts():
+    args = ["explain", str(KBOP / "contract.toml"), "--quarter", "2021-Q2", "--claim", "KBOP-00074"]
+    code, out = on_terminal(args, 200)
+    assert code == 0, out
+    assert max(widths(out)) <= 200
+    result = piped(args)
+    assert result.returncode == 0 and "\x1b[" not in result.stdout
+    assert max(widths(result.stdout)) <= 80
+    verdicts = re.compile(r"^\s+([A-Z_]+)\s+(PASS|FAIL|n/a)", re.MULTILINE)
+    found = verdicts.findall(ANSI.sub("", out))
+    assert found == verdicts.findall(result.stdout) and len(found) == 11
+    # at 200 columns the reason's data is on the rule's own line, not folded under it
+    assert re.search(r"INELIGIBLE\s+FAIL ← reason\s+eligible = False, cohort = Holme Valley", ANSI.sub("", out))
+
+
+def test_ledger_show_at_200_columns_and_piped(tmp_path):
+    shutil.copytree(KBOP, tmp_path / "kbop")
+    (tmp_path / "ledger").mkdir()
+    result = piped(["pay", "kbop/contract.toml", "--quarter", "2021-Q1", "--ledger", "ledger", "--close", "--opening", "none"],
+                   cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    code, out = on_terminal(["ledger", "show", "ledger"], 200, cwd=tmp_path)
+    assert code == 0 and max(widths(out)) <= 200
+    shown = piped(["ledger", "show", "ledger"], cwd=tmp_path)
+    assert shown.returncode == 0 and "\x1b[" not in shown.stdout and max(widths(shown.stdout)) <= 80
+    for text in (ANSI.sub("", out), shown.stdout):
+        assert len(re.findall(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b", text)) == 1
+        assert "2021-Q1" in text and "…" not in text
+        # the two closes of test_ledger_show_fits_80_columns_with_whole_timestamps paid 3,819,658.00 in all,
+        # 106,400.00 of it in 2021-Q2: 2021-Q1 paid 3,713,258.00
+        assert re.search(r"2021-Q1\s+864\s+3,713,258\.00\s+3,713,258\.00\s+3,713,258\.00", text)

@@ -80,6 +80,25 @@ class Header:
     line: int  # 1-based line of the header
 
 
+#: the delimiters a header read with another one may hide, with the names the contract uses for them
+_OTHER_DELIMITERS = ((";", "semicolon", ";"), ("\t", "tab", "\\t"), ("|", "pipe", "|"), (",", "comma", ","))
+
+
+def _delimiter_hint(header: str, names: list[str]) -> str | None:
+    """The fix when a missing column sits inside one header cell: the file uses another delimiter.
+
+    A ``;`` export read with ``delimiter = ","`` has one header cell
+    ``claim_id;participant_id;...``; "add the column" would send the reader
+    the wrong way.
+    """
+    for name in names:
+        for delim, word, written in _OTHER_DELIMITERS:
+            if delim in name and header in (part.strip(WS) for part in name.split(delim)):
+                return (f"the header cell {cut(name, 40)!r} holds it: the file looks {word}-delimited; set "
+                        f'delimiter = "{written}" under [evidence], or remove the delimiter key to have it detected')
+    return None
+
+
 def resolve_header(
     kind: Kind, raw_cells: list[str], line: int, label: str, columns_map: dict[str, str]
 ) -> tuple[Header | None, list[Finding]]:
@@ -134,6 +153,7 @@ def resolve_header(
             close = difflib.get_close_matches(header, list(first_at), n=1, cutoff=0.6)
             if close:
                 hint = f"did you mean {close[0]!r}?"
+        hint = _delimiter_hint(header, list(first_at)) or hint
         errors.append(Finding(
             code="MISSING_COLUMN",
             message=f"the {kind.kind} file has no column {label_h}",

@@ -395,8 +395,9 @@ class _FileLines:
     before restarts from the top (rare: findings come sorted by line).
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, encoding: str = "utf-8") -> None:
         self.path = path
+        self.encoding = encoding
         self.lines: dict[int, str | None] = {}
         self.offset = 0  # byte offset of the start of line ``self.next_line``
         self.next_line = 1
@@ -442,7 +443,7 @@ class _FileLines:
                 self.offset, self.next_line = fh.tell(), line + 1
         except (OSError, ValueError):
             return None
-        return _decode(raw, line)
+        return _decode(raw, line, self.encoding)
 
 
 def _skip_line(fh: IO[bytes]) -> bool:
@@ -467,31 +468,48 @@ def _read_line(fh: IO[bytes]) -> bytes | None:
     return raw
 
 
-def _decode(raw: bytes, line: int) -> str | None:
-    """UTF-8 text of a line (BOM dropped on line 1); None for binary content."""
-    if b"\x00" in raw:
+def _decode(raw: bytes, line: int, encoding: str = "utf-8") -> str | None:
+    """The text of a line in the file's encoding (BOM dropped on line 1); None for binary content.
+
+    The file was read in ``encoding`` (``[evidence] encoding``), so its line is
+    shown in it too: a cp1252 "é" read as UTF-8 would show as a replacement
+    character.  An encoding whose line break is not the byte ``\n`` (UTF-16)
+    cannot be cut into lines here: no excerpt rather than a garbled one.
+    """
+    if b"\x00" in raw or not _splits_on_newline(encoding):
         return None
-    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    text = raw.decode(encoding, errors="replace").rstrip("\r\n")
     if line == 1 and text.startswith("\ufeff"):
         text = text[1:]
     return text
 
 
-def file_line_reader() -> SourceLine:
+def _splits_on_newline(encoding: str) -> bool:
+    """The encoding writes a line break as the single byte ``\\n`` (UTF-8, cp1252, latin-1...); False if unknown."""
+    try:
+        return "\n".encode(encoding) == b"\n"
+    except (LookupError, UnicodeError):
+        return False
+
+
+def file_line_reader(encodings: Mapping[str, str] | None = None) -> SourceLine:
     """A ``source_line(file, line)`` for :func:`format_text` that caches per file.
 
-    Reads UTF-8 with replacement characters and never raises: a missing or
-    unreadable file, a line past the end or a binary (Parquet) file gives
-    None.  A large CSV is streamed up to the line asked for, never read
-    whole; lines split on ``\\n`` as the contract and CSV readers count them.
+    Reads UTF-8, or the file's encoding in ``encodings`` (file name as the
+    findings give it → Python codec name), with replacement characters, and
+    never raises: a missing or unreadable file, a line past the end or a
+    binary (Parquet) file gives None.  A large CSV is streamed up to the line
+    asked for, never read whole; lines split on ``\\n`` as the contract and
+    CSV readers count them.
     """
     files: dict[str, _FileLines] = {}
+    known = dict(encodings or {})
 
     def source_line(file: str, line: int) -> str | None:
         try:
             reader = files.get(file)
             if reader is None:
-                reader = files[file] = _FileLines(str(file))
+                reader = files[file] = _FileLines(str(file), known.get(str(file), "utf-8"))
             return reader.get(int(line))
         except Exception:  # an excerpt is optional, the finding is not
             return None
