@@ -85,7 +85,11 @@ def test_the_manifest_hash_and_close_time_are_the_ledgers(closed_pack: dict[str,
     rows = _labelled(closed_pack["wb"]["Summary"])
     assert rows["Ledger manifest SHA-256"][0] == sha
     closed_at = next(line for line in manifest.read_text().splitlines() if line.startswith("closed_at"))
-    assert rows["Closed at (UTC)"][0] in closed_at
+    when = rows["Closed at (UTC)"][0]
+    assert isinstance(when, datetime), when  # a date cell, not text
+    assert f'"{when:%Y-%m-%dT%H:%M:%S}Z"' in closed_at
+    cell = next(c for c in closed_pack["wb"]["Summary"]["B"] if c.value == when)
+    assert "hh:mm" in cell.number_format
     props = closed_pack["wb"].custom_doc_props
     custom = {p.name: p.value for p in props.props}
     assert custom == {"contract_id": "kirklees-bop", "quarter": closed_pack["quarter"], "status": "closed",
@@ -103,18 +107,28 @@ def test_by_payer_blocks_add_up_to_the_json_and_to_the_claim_table(closed_pack: 
         assert _money(block["Previously paid"][3]) == Decimal(p["previously_paid"])
         assert _money(block["Entitled"][3]) == Decimal(p["entitled"])
         assert _money(block["Due this quarter"][3]) == Decimal(p["due"])
-        lines, i = {}, start + 5
+        lines, reasons, i = {}, {}, start + 5
         while rows[i][0] != "Total due":
             lines[rows[i][0]] = _money(rows[i][3])
+            reasons[rows[i][0]] = rows[i][1]
             i += 1
         assert _money(rows[i][3]) == Decimal(p["due"])
         assert sum(lines.values()) == Decimal(p["due"])
         expected: dict[str, Decimal] = {}  # due_<payer> of the CSV export, summed by outcome by hand
+        notes: dict[str, str] = {}
         for r in closed_pack["csv"]:
-            key = r["outcome_id"] or "(adjustments and rows with no outcome)"  # SPEC 10.6 rows have no outcome
+            # an adjustment row (SPEC 10.6) is its own line, by id with its reason, as on the statement
+            key = r["claim_id"] if r["kind"] == "adjustment" else r["outcome_id"] or "(rows with no outcome)"
             expected[key] = expected.get(key, Decimal(0)) + Decimal(r[f"due_{pid}"])
+            if r["kind"] == "adjustment":
+                notes[key] = r["note"]
         assert lines == {k: v for k, v in expected.items() if k in lines}
         assert all(v == 0 for k, v in expected.items() if k not in lines)
+        # the quarter closed here (fiscal 2020-Q2) pays the second COVID adjustment
+        # by hand (the contract's worked example 3): 113,648,600p x 0.704 = 80,008,614.4 -> KC 800,086.14, LCF the rest
+        assert lines["COVID-PROFILE-2020-Q2"] == {"KC": Decimal("800086.14"), "LCF": Decimal("336399.86")}[pid]
+        assert {k: reasons[k] for k in notes if k in lines} == {k: v for k, v in notes.items() if k in lines}
+        assert reasons["COVID-PROFILE-2020-Q2"].startswith("COVID-19 payment on profile, July-September 2020")
 
 
 def test_by_outcome_is_the_json_with_the_profile(closed_pack: dict[str, Any]) -> None:
