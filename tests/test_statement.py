@@ -59,6 +59,9 @@ def test_the_statement_is_the_payers_json_figures_and_its_lines_add_up(closed: d
     lines = {k: _amount(v[2]) for k, v in rows.items() if k in by_outcome}
     assert lines == {k: v for k, v in by_outcome.items() if v != 0}
     assert sum(lines.values()) == Decimal(lcf["due"])
+    # by hand (the contract's worked example 2): 97,123,400p x 0.296 = 28,748,526.4 -> LCF 287,485.26
+    assert lines["COVID-PROFILE-2020-Q1"] == Decimal("287485.26")
+    assert rows["COVID-PROFILE-2020-Q1"][0].startswith("COVID-19 payment on profile, April-June 2020")
     manifest = ledger / "kirklees-bop" / f"{q}.toml"
     assert hashlib.sha256(manifest.read_bytes()).hexdigest() in html
     assert "<script" not in html and "http:" not in html and "https:" not in html

@@ -192,18 +192,28 @@ def _profiles(contract: Contract, quarters: list[dict[str, Any]], figures: list[
     return out
 
 
-def _projection(limit: int, series: list[int], last: Quarter) -> dict[str, Any]:
+def _span(labels: list[str]) -> int:
+    """Quarters of time from the first label to the last: a skipped quarter (SPEC 10.4) still took a quarter."""
+    first, last = Quarter.parse(labels[0]), Quarter.parse(labels[-1])
+    return (last.year - first.year) * 4 + (last.n - first.n)
+
+
+def _projection(limit: int, series: list[int], last: Quarter, labels: list[str] | None = None) -> dict[str, Any]:
     """The naive projection of the quarter a cap would bind, at the last four quarters' pace.
 
     Pace is the rise of cumulative use over the last (up to) four closed
-    quarters, divided by their number; the cap binds in the first quarter
-    whose projected use reaches the limit.  No pace (no rise) projects nothing.
+    quarters, divided by the quarters of time they span (``labels``, the
+    quarter of each point; their number of closes when not given): a close
+    after skipped quarters pays for all of them, and dividing by closes
+    would project the cap binding sooner than the money is going.  The cap
+    binds in the first quarter whose projected use reaches the limit.  No
+    pace (no rise) projects nothing.
     """
     used = series[-1]
     if used >= limit:
         return {"pace_per_quarter": None, "binds_in": "already reached", "quarters_ahead": 0}
     window = series[-(PACE_QUARTERS + 1):]
-    steps = len(window) - 1
+    steps = len(window) - 1 if labels is None or len(window) < 2 else _span(labels[-len(window):])
     if steps < 1 or window[-1] <= window[0]:
         return {"pace_per_quarter": None, "binds_in": None, "quarters_ahead": None}
     pace = Fraction(window[-1] - window[0], steps)
@@ -239,7 +249,7 @@ def _caps(contract: Contract, quarters: list[dict[str, Any]], figures: list[dict
     for entry in caps.values():
         points = entry["points"]
         limit = points[-1][1]
-        proj = _projection(limit, [used for _, _, used in points], last)
+        proj = _projection(limit, [used for _, _, used in points], last, [q for q, _, _ in points])
         pace = proj["pace_per_quarter"]
         out.append({
             "cap": entry["cap"], "limit": money(limit), "used": money(points[-1][2]),
