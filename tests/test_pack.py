@@ -274,3 +274,39 @@ def test_the_pack_json_and_the_ledger_agree(closed_pack: dict[str, Any]) -> None
     assert due == Decimal(closed_pack["json"]["totals"]["due"])
     assert _money(_labelled(closed_pack["wb"]["Summary"])["Due"][0]) == due
     assert json.dumps(closed_pack["json"])  # the JSON itself stays serialisable
+
+
+def test_a_contract_change_accepted_at_a_real_close_shows_in_the_pack_and_the_report(tmp_path: Path) -> None:
+    """SPEC 10.1: WB_2's price raised from 100.00 to 110.00 after 2019-Q3 closed, then 2019-Q4 closed with
+    --accept-contract-change and --export; the restatement is counted by hand from the closed table."""
+    contract = sample_copy(tmp_path, "kirklees-bop")
+    ledger = tmp_path / "ledger"
+    close_all(contract, ledger, KIRKLEES_QUARTERS[:2])
+    before = hashlib.sha256(contract.read_bytes()).hexdigest()
+    text = contract.read_text(encoding="utf-8")
+    old = 'id = "WB_2"\nname = "2nd wellbeing assessment"\nprice = 100.00'
+    assert old in text
+    contract.write_text(text.replace(old, old.replace("100.00", "110.00")), encoding="utf-8")
+    closed = read_rows(ledger / "kirklees-bop" / f"{KIRKLEES_QUARTERS[1]}.csv")
+    restated = [r["claim_id"] for r in closed if r["outcome_id"] == "WB_2" and Decimal(r["entitled"]) > 0]
+    assert restated  # the sample pays some WB_2 claims by then
+    pack = tmp_path / "pack.xlsx"
+    q = KIRKLEES_QUARTERS[2]
+    refused = sob("pay", contract, "--quarter", q, "--ledger", ledger, "--close", "--export", pack)
+    assert refused.exit_code == 1 and not pack.exists()
+    result = sob_subprocess("pay", contract, "--quarter", q, "--ledger", ledger, "--close", "--accept-contract-change",
+                            "--export", pack)
+    assert result.returncode == 0, result.stderr
+    rows = _labelled(openpyxl.load_workbook(pack)["Summary"])
+    assert rows["Status"][0] == "closed"
+    n, amount, sha = rows[KIRKLEES_QUARTERS[1]][:3]  # the row of "Since" = the quarter closed before
+    assert (n, _money(amount), sha) == (len(restated), Decimal("10.00") * len(restated), before)
+    report = sob("report", contract, "--ledger", ledger, "--format", "json")
+    assert report.exit_code == 0, report.output
+    changes = json.loads(report.stdout)["contract_changes"]
+    assert changes == [{"quarter": q, "since": KIRKLEES_QUARTERS[1], "previous_contract_sha256": before,
+                        "restated_rows": len(restated), "restated_amount": f"{10 * len(restated)}.00"}]
+    page = tmp_path / "r.html"
+    assert sob("report", contract, "--ledger", ledger, "--out", page).exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    assert before in html and f"{10 * len(restated)}.00" in html
