@@ -267,6 +267,21 @@ def test_a_summary_shows_a_contract_change_and_adjustments_when_the_run_has_them
     assert _money(rows["ADJ-1"][4]) == Decimal("1000.00")
 
 
+def test_the_summary_lists_the_adjustments_of_a_real_close(closed_pack: dict[str, Any]) -> None:
+    """Fiscal 2020-Q2 closed for real: both COVID payments in scope are listed, by id, date, reason and amounts."""
+    rows = _labelled(closed_pack["wb"]["Summary"])
+    listed = closed_pack["json"]["adjustments"]
+    assert [a["id"] for a in listed] == ["COVID-PROFILE-2020-Q1", "COVID-PROFILE-2020-Q2"]
+    assert closed_pack["json"]["totals"]["adjustments"] == 2 and rows["Adjustments"][0] == 2
+    on, reason, entitled, previous, due = rows["COVID-PROFILE-2020-Q2"][:5]
+    assert on == datetime(2020, 9, 30)  # a date cell: the adjustment's `on`
+    assert reason.startswith("COVID-19 payment on profile, July-September 2020")
+    assert (_money(entitled), _money(previous), _money(due)) == (Decimal("1136486.00"), 0, Decimal("1136486.00"))
+    # paid at the 2020-Q1 close: entitled still, nothing more due
+    first = rows["COVID-PROFILE-2020-Q1"]
+    assert (_money(first[2]), _money(first[3]), _money(first[4])) == (Decimal("971234.00"), Decimal("971234.00"), 0)
+
+
 def test_the_pack_json_and_the_ledger_agree(closed_pack: dict[str, Any]) -> None:
     """The closed Q.csv (read with csv) sums to the pack's due: what was filed is what was recorded."""
     rows = read_rows(closed_pack["ledger"] / "kirklees-bop" / f"{closed_pack['quarter']}.csv")
