@@ -426,3 +426,33 @@ def test_pdf_needs_the_extra_or_says_how_to_get_it(kirklees: dict[str, Any], tmp
 
     page = pypdf.PdfReader(io.BytesIO(pdf)).pages[0]
     assert float(page.mediabox.width) > float(page.mediabox.height)
+
+
+def test_outcome_and_payer_caps_burn_down_from_real_closes(tmp_path: Path) -> None:
+    """An outcome money cap (SPEC 5) and a payer cap (SPEC 11.1) on the DWP card: each close's use, by hand."""
+    contract = sample_copy(tmp_path, "dwp-innovation-fund")
+    text = contract.read_text(encoding="utf-8")
+    text = text.replace('share = 1.0 ', 'cap = 90000.00\nshare = 1.0 ', 1)
+    text = text.replace('price = 1300.00 ', 'amount_cap = 20000.00\nprice = 1300.00 ', 1)
+    contract.write_text(text, encoding="utf-8")
+    ledger = tmp_path / "ledger"
+    close_all(contract, ledger, DWP_QUARTERS)
+    data = _report(contract, ledger)
+    caps = {c["cap"]: c for c in data["caps"]}
+    assert {"outcome_BEHAVIOUR", "payer_DWP"} <= set(caps)
+    behaviour = payer = Decimal(0)
+    for i, q in enumerate(DWP_QUARTERS):  # running sums of the closed tables' dues, read with csv
+        rows = read_rows(ledger / "dwp-innovation-fund" / f"{q}.csv")
+        behaviour += sum((Decimal(r["due"]) for r in rows if r["outcome_id"] == "BEHAVIOUR"), Decimal(0))
+        payer += sum((Decimal(r["due_DWP"]) for r in rows), Decimal(0))
+        assert caps["outcome_BEHAVIOUR"]["quarters"][i] == {
+            "quarter": q, "limit": "20000.00", "used": f"{behaviour:.2f}",
+            "used_percent": f"{(behaviour * 100 / 20000).quantize(Decimal('0.1'), 'ROUND_HALF_UP')}"}
+        assert (caps["payer_DWP"]["quarters"][i]["limit"], caps["payer_DWP"]["quarters"][i]["used"]) == (
+            "90000.00", f"{payer:.2f}")
+    assert behaviour <= 20000 and payer <= 90000  # never over a cap
+    assert payer == 90000 and caps["payer_DWP"]["projection"]["binds_in"] == "already reached"  # the card needs more
+    page = tmp_path / "r.html"
+    assert sob("report", contract, "--ledger", ledger, "--out", page).exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    assert "outcome_BEHAVIOUR" in html and "payer_DWP" in html and amount(f"{behaviour:.2f}") in html
