@@ -21,6 +21,7 @@ quarter and the ledger manifest hash.  Writes are atomic, through
 from __future__ import annotations
 
 import io
+import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -45,6 +46,7 @@ from sob.export import (
 from sob.findings import InputError, UsageError
 from sob.money import format_minor
 from sob.payrun import PayRun, summary
+from sob.quarters import Quarter
 
 _XLSX_EXACT_LIMIT = 10**15  # as sob.export: larger amounts are written as exact text
 _XLSX_MAX_ROWS = 1_048_576
@@ -75,8 +77,13 @@ def close_record(directory: Path | None, run: PayRun) -> CloseRecord:
     if latest is None:
         return CloseRecord("preview")
     q, sha, parsed = latest
-    if q != run.quarter:
-        return CloseRecord("preview", builds_on=f"{q} {sha}") if q < run.quarter else CloseRecord("preview")
+    if q < run.quarter:
+        return CloseRecord("preview", builds_on=f"{q} {sha}")
+    if q > run.quarter:  # a pack or statement asked for again after later closes: its own manifest, if closed
+        earlier = _manifest_of(directory, run.contract.id, run.quarter)
+        if earlier is None:
+            return CloseRecord("preview")
+        sha, parsed = earlier
     data = summary(run)["totals"]
     recorded = parsed.get("totals", {})
     # a manifest counts every row of Q.csv, adjustments included (SPEC 10.6: the JSON counts them apart)
@@ -85,6 +92,24 @@ def close_record(directory: Path | None, run: PayRun) -> CloseRecord:
         str(recorded.get(k)) == str(data[k]) for k in ("entitled", "previously_paid", "due"))
     status = "closed" if same else "preview (differs from the closed quarter)"
     return CloseRecord(status, sha, None if parsed.get("closed_at") is None else str(parsed["closed_at"]))
+
+
+def _manifest_of(directory: Path, contract_id: str, q: Quarter) -> tuple[str, dict[str, Any]] | None:
+    """SHA-256 and parsed content of quarter ``q``'s manifest; ``None`` when ``q`` is not closed.
+
+    A finance team asks for a quarter's pack or statement again after later
+    quarters closed: it is still the closed figures, and must carry that
+    close's hash rather than be called a preview.
+    """
+    if str(q) not in ledger.closed_quarters(directory, contract_id):
+        return None
+    path = Path(directory) / contract_id / f"{q}.toml"
+    data = ledger.read_regular(path)
+    try:
+        parsed = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"ledger manifest {path} cannot be read ({exc}); run `sob ledger verify`") from exc
+    return ledger.sha256_bytes(data), parsed
 
 
 def currency_format(code: str, units: int) -> str:

@@ -207,6 +207,28 @@ def test_a_preview_pack_says_preview_and_names_the_close_it_builds_on(closed_pac
     assert rows["Builds on the close"][0] == f"2020-Q2 {hashlib.sha256(manifest.read_bytes()).hexdigest()}"
 
 
+def test_a_pack_and_statement_asked_for_again_after_a_later_close_carry_their_own_close(
+        closed_pack: dict[str, Any], tmp_path: Path) -> None:
+    """2020-Q2's pack re-exported after 2020-Q3 closed: still the closed figures, under 2020-Q2's manifest hash."""
+    import shutil
+
+    ledger = tmp_path / "ledger"
+    shutil.copytree(closed_pack["ledger"], ledger)
+    c, q = closed_pack["contract"], closed_pack["quarter"]
+    assert sob("pay", c, "--quarter", "2020-Q3", "--ledger", ledger, "--close", "--format", "json").exit_code == 0
+    manifest = (ledger / "kirklees-bop" / f"{q}.toml").read_bytes()
+    sha = hashlib.sha256(manifest).hexdigest()
+    pack, statement = tmp_path / "again.xlsx", tmp_path / "kc.html"
+    assert sob("pay", c, "--quarter", q, "--ledger", ledger, "--export", pack).exit_code == 0
+    rows = _labelled(openpyxl.load_workbook(pack)["Summary"])
+    assert (rows["Status"][0], rows["Ledger manifest SHA-256"][0]) == ("closed", sha)
+    assert f'"{rows["Closed at (UTC)"][0]:%Y-%m-%dT%H:%M:%S}Z"' in manifest.decode()
+    result = sob_subprocess("pay", c, "--quarter", q, "--ledger", ledger, "--statement", "KC", "--export", statement)
+    assert result.returncode == 0, result.stderr
+    html = statement.read_text(encoding="utf-8")
+    assert "<td>Status</td><td>closed</td>" in html and sha in html
+
+
 def test_a_preview_of_a_closed_quarter_whose_evidence_changed_is_not_called_closed(closed_pack: dict[str, Any],
                                                                                      tmp_path: Path) -> None:
     """Filing changed figures under the closed quarter's hash would misstate what was paid."""
