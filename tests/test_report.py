@@ -456,3 +456,37 @@ def test_outcome_and_payer_caps_burn_down_from_real_closes(tmp_path: Path) -> No
     assert sob("report", contract, "--ledger", ledger, "--out", page).exit_code == 0
     html = page.read_text(encoding="utf-8")
     assert "outcome_BEHAVIOUR" in html and "payer_DWP" in html and amount(f"{behaviour:.2f}") in html
+
+
+def test_volume_caps_burn_down_counts_accepted_claims_from_real_closes(tmp_path: Path) -> None:
+    """Pan-London rough sleeping: every outcome has a volume_cap (320; WELLBEING 960), ACC_ENTRY's binds."""
+    contract = sample_copy(tmp_path, "london-rough-sleeping")
+    ledger = tmp_path / "ledger"
+    quarters = ["2017-Q2", "2017-Q3", "2017-Q4", "2018-Q1"]
+    close_all(contract, ledger, quarters)
+    data = _report(contract, ledger)
+    caps = {c["outcome_id"]: c for c in data["volume_caps"]}
+    accepted: dict[str, list[int]] = {}
+    for q in quarters:  # accepted rows of each closed table, by hand: passed rules 1-10 (not rejected, not VOLUME_CAP)
+        counts: dict[str, int] = {}
+        for r in read_rows(ledger / "london-rough-sleeping" / f"{q}.csv"):
+            ok = r["status"] in ("paid", "partial") or (r["status"] == "capped" and r["reason"] != "VOLUME_CAP")
+            counts[r["outcome_id"]] = counts.get(r["outcome_id"], 0) + ok
+        for oid in caps:
+            accepted.setdefault(oid, []).append(counts.get(oid, 0))
+    assert set(caps) == set(accepted) and len(caps) == 18
+    for oid, cap in caps.items():
+        limit = 960 if oid == "WELLBEING" else 320
+        assert [(p["quarter"], p["limit"], p["used"]) for p in cap["quarters"]] == [
+            (q, limit, n) for q, n in zip(quarters, accepted[oid], strict=True)]
+        assert max(accepted[oid]) <= limit  # never more accepted than the cap
+    entry = caps["ACC_ENTRY"]
+    assert entry["used"] == 320 and entry["headroom"] == 0 and entry["projection"]["binds_in"] == "already reached"
+    wb = accepted["WELLBEING"]
+    pace = Fraction(wb[-1] - wb[0], 3)  # three quarters from 2017-Q2 to 2018-Q1
+    assert Decimal(caps["WELLBEING"]["projection"]["pace_per_quarter"]) == (
+        Decimal(pace.numerator) / pace.denominator).quantize(Decimal("0.1"), "ROUND_HALF_UP")
+    page = tmp_path / "r.html"
+    assert sob("report", contract, "--ledger", ledger, "--out", page).exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    assert 'id="chart-volume-caps"' in html and "<td>volume_ACC_ENTRY</td><td class='n'>320</td>" in html

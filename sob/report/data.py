@@ -240,11 +240,12 @@ def _caps(contract: Contract, quarters: list[dict[str, Any]], figures: list[dict
             entry = caps.setdefault(name, {"cap": name, "points": []})
             entry["points"].append((q["quarter"], _minor(use["limit"], units, name),
                                     _minor(use["paid_to_date"], units, name)))
-    for p in contract.payers:
-        if p.cap is not None:
-            caps[f"payer_{p.id}"] = {"cap": f"payer_{p.id}", "points": [
-                (q["quarter"], p.cap, q["paid_to_date_by_payer"].get(p.id, 0)) for q in quarters
-            ]}
+    in_force = [_in_force_at(contract, q["quarter"]) for q in quarters]
+    for i, p in enumerate(contract.payers):
+        points = [(q["quarter"], c.payers[i].cap, q["paid_to_date_by_payer"].get(p.id, 0))
+                  for q, c in zip(quarters, in_force, strict=True) if c.payers[i].cap is not None]
+        if points:
+            caps[f"payer_{p.id}"] = {"cap": f"payer_{p.id}", "points": points}
     out = []
     for entry in caps.values():
         points = entry["points"]
@@ -259,6 +260,46 @@ def _caps(contract: Contract, quarters: list[dict[str, Any]], figures: list[dict
             "projection": {
                 "basis": f"naive: the average rise of the last {PACE_QUARTERS} closed quarters (or fewer), continued",
                 "pace_per_quarter": None if pace is None else money(round_half_away(pace / 10**units, units)),
+                "binds_in": proj["binds_in"], "quarters_ahead": proj["quarters_ahead"],
+            },
+        })
+    return out
+
+
+def _in_force_at(contract: Contract, label: str) -> Contract:
+    """The contract with each dated cap (SPEC 10.5) at its entry in force at the end of quarter ``label``."""
+    return contract.in_force(Quarter.parse(label).end(contract.fiscal_year_start_month))
+
+
+def _volume_caps(contract: Contract, quarters: list[dict[str, Any]], figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each outcome's ``volume_cap``: claims accepted by each close against the limit in force then.
+
+    A volume cap counts the claims that passed rules 1–10 (SPEC rule 11), so
+    its use is the outcome's accepted rows of the closed table (a row capped
+    by ``VOLUME_CAP`` is not one).  The ledger records money limits only, so
+    the limit is the contract's entry in force at each quarter's end.  The
+    projection is the naive one of the money caps, in claims.
+    """
+    last = Quarter.parse(quarters[-1]["quarter"])
+    in_force = [_in_force_at(contract, q["quarter"]) for q in quarters]
+    out = []
+    for k, o in enumerate(contract.outcomes):
+        points = [(q["quarter"], c.outcomes[k].volume_cap, int(figures[i]["outcomes"].get(o.id, {}).get("accepted", 0)))
+                  for i, (q, c) in enumerate(zip(quarters, in_force, strict=True)) if c.outcomes[k].volume_cap is not None]
+        if not points:
+            continue
+        limit, used = points[-1][1], points[-1][2]
+        assert limit is not None  # points keep quarters with a cap in force
+        proj = _projection(limit, [u for _, _, u in points], last, [q for q, _, _ in points])
+        pace = proj["pace_per_quarter"]
+        out.append({
+            "cap": f"volume_{o.id}", "outcome_id": o.id, "limit": limit, "used": used, "headroom": max(limit - used, 0),
+            "used_percent": percent(used, limit),
+            "quarters": [{"quarter": q, "limit": lim, "used": u, "used_percent": percent(u, lim or 0)}
+                         for q, lim, u in points],
+            "projection": {
+                "basis": f"naive: the average rise of the last {PACE_QUARTERS} closed quarters (or fewer), continued",
+                "pace_per_quarter": None if pace is None else format_minor(round_half_away(pace, 1), 1),
                 "binds_in": proj["binds_in"], "quarters_ahead": proj["quarters_ahead"],
             },
         })
@@ -324,6 +365,7 @@ def _assemble(contract: Contract, quarters: list[dict[str, Any]], figures: list[
         "quarters": _outcome_series(contract, quarters, figures),
         "profile": _profiles(contract, quarters, figures),
         "caps": _caps(contract, quarters, figures),
+        "volume_caps": _volume_caps(contract, quarters, figures),
         "rejections": _rejections(quarters, figures),
         **_life(contract, quarters, figures),
     }
