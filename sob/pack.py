@@ -166,6 +166,7 @@ class _Book:
         self.money_bold = self.wb.add_format({"num_format": currency_format(c.currency, c.minor_units), "bold": True})
         self.day = self.wb.add_format({"num_format": "yyyy-mm-dd"})
         self.when = self.wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.wrap = self.wb.add_format({"text_wrap": True, "valign": "top"})  # long reasons stay inside the page
 
     def sheet(self, name: str, widths: list[float], header_rows: tuple[int, int] | None) -> Any:
         """A worksheet with column widths and the print set-up: A4 landscape, one page wide, footer."""
@@ -374,7 +375,7 @@ def _by_payer_sheet(b: _Book, data: dict[str, Any]) -> None:
             if adj[f"due_{pid}"] == 0:
                 continue
             b.text(ws, r, 0, adj["claim_id"])
-            b.text(ws, r, 1, adj["reason"] or "adjustment")
+            b.text(ws, r, 1, adj["reason"] or "adjustment", b.wrap)
             ws.write_number(r, 2, 1)
             b.amount(ws, r, 3, c.money(int(adj[f"due_{pid}"])))
             r += 1
