@@ -21,6 +21,7 @@ quarter and the ledger manifest hash.  Writes are atomic, through
 from __future__ import annotations
 
 import io
+import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -45,6 +46,7 @@ from sob.export import (
 from sob.findings import InputError, UsageError
 from sob.money import format_minor
 from sob.payrun import PayRun, summary
+from sob.quarters import Quarter
 
 _XLSX_EXACT_LIMIT = 10**15  # as sob.export: larger amounts are written as exact text
 _XLSX_MAX_ROWS = 1_048_576
@@ -75,8 +77,13 @@ def close_record(directory: Path | None, run: PayRun) -> CloseRecord:
     if latest is None:
         return CloseRecord("preview")
     q, sha, parsed = latest
-    if q != run.quarter:
-        return CloseRecord("preview", builds_on=f"{q} {sha}") if q < run.quarter else CloseRecord("preview")
+    if q < run.quarter:
+        return CloseRecord("preview", builds_on=f"{q} {sha}")
+    if q > run.quarter:  # a pack or statement asked for again after later closes: its own manifest, if closed
+        earlier = _manifest_of(directory, run.contract.id, run.quarter)
+        if earlier is None:
+            return CloseRecord("preview")
+        sha, parsed = earlier
     data = summary(run)["totals"]
     recorded = parsed.get("totals", {})
     # a manifest counts every row of Q.csv, adjustments included (SPEC 10.6: the JSON counts them apart)
@@ -85,6 +92,24 @@ def close_record(directory: Path | None, run: PayRun) -> CloseRecord:
         str(recorded.get(k)) == str(data[k]) for k in ("entitled", "previously_paid", "due"))
     status = "closed" if same else "preview (differs from the closed quarter)"
     return CloseRecord(status, sha, None if parsed.get("closed_at") is None else str(parsed["closed_at"]))
+
+
+def _manifest_of(directory: Path, contract_id: str, q: Quarter) -> tuple[str, dict[str, Any]] | None:
+    """SHA-256 and parsed content of quarter ``q``'s manifest; ``None`` when ``q`` is not closed.
+
+    A finance team asks for a quarter's pack or statement again after later
+    quarters closed: it is still the closed figures, and must carry that
+    close's hash rather than be called a preview.
+    """
+    if str(q) not in ledger.closed_quarters(directory, contract_id):
+        return None
+    path = Path(directory) / contract_id / f"{q}.toml"
+    data = ledger.read_regular(path)
+    try:
+        parsed = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"ledger manifest {path} cannot be read ({exc}); run `sob ledger verify`") from exc
+    return ledger.sha256_bytes(data), parsed
 
 
 def currency_format(code: str, units: int) -> str:
@@ -141,6 +166,7 @@ class _Book:
         self.money_bold = self.wb.add_format({"num_format": currency_format(c.currency, c.minor_units), "bold": True})
         self.day = self.wb.add_format({"num_format": "yyyy-mm-dd"})
         self.when = self.wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.wrap = self.wb.add_format({"text_wrap": True, "valign": "top"})  # long reasons stay inside the page
 
     def sheet(self, name: str, widths: list[float], header_rows: tuple[int, int] | None) -> Any:
         """A worksheet with column widths and the print set-up: A4 landscape, one page wide, footer."""
@@ -194,13 +220,15 @@ def _summary_sheet(b: _Book, data: dict[str, Any]) -> None:
         ("Period start", run.quarter.start(fy)), ("Period end", run.quarter.end(fy)),
         ("Status", rec.status),
         ("Ledger manifest SHA-256", rec.manifest_sha256 or "none: not closed"),
-        ("Closed at (UTC)", rec.closed_at or "not closed"),
+        ("Closed at (UTC)", _closed_time(rec.closed_at) or "not closed"),
     ]
     if rec.builds_on:
         facts.append(("Builds on the close", rec.builds_on))
     for label, value in facts:
         b.text(ws, r, 0, label, b.bold)
-        if isinstance(value, date):
+        if isinstance(value, datetime):
+            ws.write_datetime(r, 1, value, b.when)
+        elif isinstance(value, date):
             ws.write_datetime(r, 1, value, b.day)
         else:
             b.text(ws, r, 1, value)
@@ -232,6 +260,20 @@ def _summary_sheet(b: _Book, data: dict[str, Any]) -> None:
                      ("m", a["due"])] for a in data["adjustments"]])
     if "contract_change" not in data and not data.get("adjustments"):
         b.text(ws, r + 1, 0, "No contract change or adjustment in this run (run with --ledger to check for changes).")
+
+
+def _closed_time(text: str | None) -> datetime | str | None:
+    """The manifest's ``closed_at`` (``...Z``, UTC) as a naive UTC datetime for a date cell; other text as it is.
+
+    Excel cells have no time zone, so the label says UTC; a value the
+    manifest did not write in its one form is shown as text, never guessed.
+    """
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return text
 
 
 def _block(b: _Book, ws: Any, r: int, title: str, head: list[str], rows: list[list[Any]],
@@ -288,15 +330,23 @@ def _cap_rows(run: PayRun, data: dict[str, Any]) -> list[list[Any]]:
 
 
 def _by_payer_sheet(b: _Book, data: dict[str, Any]) -> None:
-    """One block per payer: previously paid, entitled and due, then what is due by outcome (the remittance lines)."""
+    """One block per payer: previously paid, entitled and due, then the remittance lines that make up the due.
+
+    Lines are by outcome for claims, then one per adjustment by id and
+    reason (SPEC 10.6), as the payment statement lists them: an adjustment
+    is a payment of its own and must be traceable on the remittance, not
+    folded into a catch-all line.
+    """
     run, c = b.run, b.run.contract
     ws = b.sheet("By payer", [24, 40, 16, 22], (0, 0))
-    due_by = (run.table.lazy().group_by("outcome_id")
+    claims = run.table.filter((pl.col("kind").cast(pl.String) != "adjustment").fill_null(True))
+    due_by = (claims.lazy().group_by("outcome_id")
               .agg(pl.len().alias("rows"), *[pl.col(f"due_{p}").sum() for p in c.payer_ids]
                    + [(pl.col(f"due_{p}") != 0).sum().alias(f"n_{p}") for p in c.payer_ids])
               .collect())
     lines = {("" if r["outcome_id"] is None else str(r["outcome_id"])): r for r in due_by.rows(named=True)}
     names = {o.id: o.name for o in c.outcomes}
+    adjustments = _adjustment_rows(run)
     b.text(ws, 0, 0, f"Due per payer, {c.id} {run.quarter} ({b.record.status}): one block per payer", b.bold)
     r = 2
     for p in data["by_payer"]:
@@ -309,21 +359,38 @@ def _by_payer_sheet(b: _Book, data: dict[str, Any]) -> None:
             b.text(ws, r, 0, label, b.bold)
             b.amount(ws, r, 3, p[key], key == "due")
             r += 1
-        b.header(ws, r, ["Outcome", "Name", "Rows with a due", "Due this quarter"])
+        b.header(ws, r, ["Outcome or adjustment", "Name or reason", "Rows with a due", "Due this quarter"])
         r += 1
         order = [o.id for o in c.outcomes] + sorted(k for k in lines if k not in names)
         for oid in order:
             line = lines.get(oid)
             if line is None or (line[f"n_{pid}"] == 0 and line[f"due_{pid}"] == 0):
                 continue
-            b.text(ws, r, 0, oid or "(adjustments and rows with no outcome)")
+            b.text(ws, r, 0, oid or "(rows with no outcome)")
             b.text(ws, r, 1, names.get(oid, ""))
             ws.write_number(r, 2, int(line[f"n_{pid}"]))
             b.amount(ws, r, 3, c.money(int(line[f"due_{pid}"])))
             r += 1
+        for adj in adjustments:
+            if adj[f"due_{pid}"] == 0:
+                continue
+            b.text(ws, r, 0, adj["claim_id"])
+            b.text(ws, r, 1, adj["reason"] or "adjustment", b.wrap)
+            ws.write_number(r, 2, 1)
+            b.amount(ws, r, 3, c.money(int(adj[f"due_{pid}"])))
+            r += 1
         b.text(ws, r, 0, "Total due", b.bold)
         b.amount(ws, r, 3, p["due"], True)
         r += 2
+
+
+def _adjustment_rows(run: PayRun) -> list[dict[str, Any]]:
+    """Each adjustment row of the run (SPEC 10.6): its id, its reason (the ``note``) and each payer's due."""
+    t = run.table
+    note = pl.col("note").cast(pl.String) if "note" in t.columns else pl.lit(None, pl.String)
+    rows = t.filter((pl.col("kind").cast(pl.String) == "adjustment").fill_null(False))
+    return rows.select(pl.col("claim_id").cast(pl.String), note.alias("reason"),
+                       *[pl.col(f"due_{p}") for p in run.contract.payer_ids]).rows(named=True)
 
 
 def _by_outcome_sheet(b: _Book, data: dict[str, Any]) -> None:

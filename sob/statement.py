@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from sob.export import check_target
+from sob.export import WriteError, check_target
 from sob.findings import UsageError
 from sob.pack import CloseRecord, save_bytes
 from sob.payrun import PayRun
@@ -117,6 +117,10 @@ def check_statement(payer_id: str, contract_payers: list[str] | None, export: Pa
     """
     if export is None or export.suffix.lower() not in SUFFIXES:
         raise UsageError("--statement PAYER writes the statement to --export FILE ending in .html or .pdf")
+    if contract_payers is None and export.suffix.lower() == ".pdf":
+        from sob.report.pdf import require_pdf
+
+        require_pdf()
     if contract_payers is not None and payer_id not in contract_payers:
         raise UsageError(f"--statement {payer_id}: not a payer of the contract ({', '.join(contract_payers)})")
 
@@ -128,9 +132,18 @@ def write_statement(run: PayRun, data: dict[str, Any], payer_id: str, record: Cl
     if path.suffix.lower() == ".pdf":
         from sob.report.pdf import html_to_pdf
 
-        save_bytes(path, html_to_pdf(html))
+        content = html_to_pdf(html)
     else:
-        save_bytes(path, html.encode("utf-8"))
+        content = html.encode("utf-8")
+    try:
+        save_bytes(path, content)
+    except WriteError as exc:
+        if record.status != "closed":
+            raise
+        # the statement is written after the close commits: say the close stands, never "nothing was written"
+        raise WriteError(f"{str(exc).removesuffix('; nothing was written')}; quarter {run.quarter} is closed in "
+                         f"the ledger all the same (manifest {record.manifest_sha256 or 'written'}): write the "
+                         "statement again with the same command without --close") from exc
 
 
 __all__ = ["SUFFIXES", "check_statement", "statement_html", "statement_lines", "write_statement"]

@@ -85,7 +85,11 @@ def test_the_manifest_hash_and_close_time_are_the_ledgers(closed_pack: dict[str,
     rows = _labelled(closed_pack["wb"]["Summary"])
     assert rows["Ledger manifest SHA-256"][0] == sha
     closed_at = next(line for line in manifest.read_text().splitlines() if line.startswith("closed_at"))
-    assert rows["Closed at (UTC)"][0] in closed_at
+    when = rows["Closed at (UTC)"][0]
+    assert isinstance(when, datetime), when  # a date cell, not text
+    assert f'"{when:%Y-%m-%dT%H:%M:%S}Z"' in closed_at
+    cell = next(c for c in closed_pack["wb"]["Summary"]["B"] if c.value == when)
+    assert "hh:mm" in cell.number_format
     props = closed_pack["wb"].custom_doc_props
     custom = {p.name: p.value for p in props.props}
     assert custom == {"contract_id": "kirklees-bop", "quarter": closed_pack["quarter"], "status": "closed",
@@ -103,18 +107,28 @@ def test_by_payer_blocks_add_up_to_the_json_and_to_the_claim_table(closed_pack: 
         assert _money(block["Previously paid"][3]) == Decimal(p["previously_paid"])
         assert _money(block["Entitled"][3]) == Decimal(p["entitled"])
         assert _money(block["Due this quarter"][3]) == Decimal(p["due"])
-        lines, i = {}, start + 5
+        lines, reasons, i = {}, {}, start + 5
         while rows[i][0] != "Total due":
             lines[rows[i][0]] = _money(rows[i][3])
+            reasons[rows[i][0]] = rows[i][1]
             i += 1
         assert _money(rows[i][3]) == Decimal(p["due"])
         assert sum(lines.values()) == Decimal(p["due"])
         expected: dict[str, Decimal] = {}  # due_<payer> of the CSV export, summed by outcome by hand
+        notes: dict[str, str] = {}
         for r in closed_pack["csv"]:
-            key = r["outcome_id"] or "(adjustments and rows with no outcome)"  # SPEC 10.6 rows have no outcome
+            # an adjustment row (SPEC 10.6) is its own line, by id with its reason, as on the statement
+            key = r["claim_id"] if r["kind"] == "adjustment" else r["outcome_id"] or "(rows with no outcome)"
             expected[key] = expected.get(key, Decimal(0)) + Decimal(r[f"due_{pid}"])
+            if r["kind"] == "adjustment":
+                notes[key] = r["note"]
         assert lines == {k: v for k, v in expected.items() if k in lines}
         assert all(v == 0 for k, v in expected.items() if k not in lines)
+        # the quarter closed here (fiscal 2020-Q2) pays the second COVID adjustment
+        # by hand (the contract's worked example 3): 113,648,600p x 0.704 = 80,008,614.4 -> KC 800,086.14, LCF the rest
+        assert lines["COVID-PROFILE-2020-Q2"] == {"KC": Decimal("800086.14"), "LCF": Decimal("336399.86")}[pid]
+        assert {k: reasons[k] for k in notes if k in lines} == {k: v for k, v in notes.items() if k in lines}
+        assert reasons["COVID-PROFILE-2020-Q2"].startswith("COVID-19 payment on profile, July-September 2020")
 
 
 def test_by_outcome_is_the_json_with_the_profile(closed_pack: dict[str, Any]) -> None:
@@ -193,6 +207,28 @@ def test_a_preview_pack_says_preview_and_names_the_close_it_builds_on(closed_pac
     assert rows["Builds on the close"][0] == f"2020-Q2 {hashlib.sha256(manifest.read_bytes()).hexdigest()}"
 
 
+def test_a_pack_and_statement_asked_for_again_after_a_later_close_carry_their_own_close(
+        closed_pack: dict[str, Any], tmp_path: Path) -> None:
+    """2020-Q2's pack re-exported after 2020-Q3 closed: still the closed figures, under 2020-Q2's manifest hash."""
+    import shutil
+
+    ledger = tmp_path / "ledger"
+    shutil.copytree(closed_pack["ledger"], ledger)
+    c, q = closed_pack["contract"], closed_pack["quarter"]
+    assert sob("pay", c, "--quarter", "2020-Q3", "--ledger", ledger, "--close", "--format", "json").exit_code == 0
+    manifest = (ledger / "kirklees-bop" / f"{q}.toml").read_bytes()
+    sha = hashlib.sha256(manifest).hexdigest()
+    pack, statement = tmp_path / "again.xlsx", tmp_path / "kc.html"
+    assert sob("pay", c, "--quarter", q, "--ledger", ledger, "--export", pack).exit_code == 0
+    rows = _labelled(openpyxl.load_workbook(pack)["Summary"])
+    assert (rows["Status"][0], rows["Ledger manifest SHA-256"][0]) == ("closed", sha)
+    assert f'"{rows["Closed at (UTC)"][0]:%Y-%m-%dT%H:%M:%S}Z"' in manifest.decode()
+    result = sob_subprocess("pay", c, "--quarter", q, "--ledger", ledger, "--statement", "KC", "--export", statement)
+    assert result.returncode == 0, result.stderr
+    html = statement.read_text(encoding="utf-8")
+    assert "<td>Status</td><td>closed</td>" in html and sha in html
+
+
 def test_a_preview_of_a_closed_quarter_whose_evidence_changed_is_not_called_closed(closed_pack: dict[str, Any],
                                                                                      tmp_path: Path) -> None:
     """Filing changed figures under the closed quarter's hash would misstate what was paid."""
@@ -253,6 +289,21 @@ def test_a_summary_shows_a_contract_change_and_adjustments_when_the_run_has_them
     assert _money(rows["ADJ-1"][4]) == Decimal("1000.00")
 
 
+def test_the_summary_lists_the_adjustments_of_a_real_close(closed_pack: dict[str, Any]) -> None:
+    """Fiscal 2020-Q2 closed for real: both COVID payments in scope are listed, by id, date, reason and amounts."""
+    rows = _labelled(closed_pack["wb"]["Summary"])
+    listed = closed_pack["json"]["adjustments"]
+    assert [a["id"] for a in listed] == ["COVID-PROFILE-2020-Q1", "COVID-PROFILE-2020-Q2"]
+    assert closed_pack["json"]["totals"]["adjustments"] == 2 and rows["Adjustments"][0] == 2
+    on, reason, entitled, previous, due = rows["COVID-PROFILE-2020-Q2"][:5]
+    assert on == datetime(2020, 9, 30)  # a date cell: the adjustment's `on`
+    assert reason.startswith("COVID-19 payment on profile, July-September 2020")
+    assert (_money(entitled), _money(previous), _money(due)) == (Decimal("1136486.00"), 0, Decimal("1136486.00"))
+    # paid at the 2020-Q1 close: entitled still, nothing more due
+    first = rows["COVID-PROFILE-2020-Q1"]
+    assert (_money(first[2]), _money(first[3]), _money(first[4])) == (Decimal("971234.00"), Decimal("971234.00"), 0)
+
+
 def test_the_pack_json_and_the_ledger_agree(closed_pack: dict[str, Any]) -> None:
     """The closed Q.csv (read with csv) sums to the pack's due: what was filed is what was recorded."""
     rows = read_rows(closed_pack["ledger"] / "kirklees-bop" / f"{closed_pack['quarter']}.csv")
@@ -260,3 +311,39 @@ def test_the_pack_json_and_the_ledger_agree(closed_pack: dict[str, Any]) -> None
     assert due == Decimal(closed_pack["json"]["totals"]["due"])
     assert _money(_labelled(closed_pack["wb"]["Summary"])["Due"][0]) == due
     assert json.dumps(closed_pack["json"])  # the JSON itself stays serialisable
+
+
+def test_a_contract_change_accepted_at_a_real_close_shows_in_the_pack_and_the_report(tmp_path: Path) -> None:
+    """SPEC 10.1: WB_2's price raised from 100.00 to 110.00 after 2019-Q3 closed, then 2019-Q4 closed with
+    --accept-contract-change and --export; the restatement is counted by hand from the closed table."""
+    contract = sample_copy(tmp_path, "kirklees-bop")
+    ledger = tmp_path / "ledger"
+    close_all(contract, ledger, KIRKLEES_QUARTERS[:2])
+    before = hashlib.sha256(contract.read_bytes()).hexdigest()
+    text = contract.read_text(encoding="utf-8")
+    old = 'id = "WB_2"\nname = "2nd wellbeing assessment"\nprice = 100.00'
+    assert old in text
+    contract.write_text(text.replace(old, old.replace("100.00", "110.00")), encoding="utf-8")
+    closed = read_rows(ledger / "kirklees-bop" / f"{KIRKLEES_QUARTERS[1]}.csv")
+    restated = [r["claim_id"] for r in closed if r["outcome_id"] == "WB_2" and Decimal(r["entitled"]) > 0]
+    assert restated  # the sample pays some WB_2 claims by then
+    pack = tmp_path / "pack.xlsx"
+    q = KIRKLEES_QUARTERS[2]
+    refused = sob("pay", contract, "--quarter", q, "--ledger", ledger, "--close", "--export", pack)
+    assert refused.exit_code == 1 and not pack.exists()
+    result = sob_subprocess("pay", contract, "--quarter", q, "--ledger", ledger, "--close", "--accept-contract-change",
+                            "--export", pack)
+    assert result.returncode == 0, result.stderr
+    rows = _labelled(openpyxl.load_workbook(pack)["Summary"])
+    assert rows["Status"][0] == "closed"
+    n, amount, sha = rows[KIRKLEES_QUARTERS[1]][:3]  # the row of "Since" = the quarter closed before
+    assert (n, _money(amount), sha) == (len(restated), Decimal("10.00") * len(restated), before)
+    report = sob("report", contract, "--ledger", ledger, "--format", "json")
+    assert report.exit_code == 0, report.output
+    changes = json.loads(report.stdout)["contract_changes"]
+    assert changes == [{"quarter": q, "since": KIRKLEES_QUARTERS[1], "previous_contract_sha256": before,
+                        "restated_rows": len(restated), "restated_amount": f"{10 * len(restated)}.00"}]
+    page = tmp_path / "r.html"
+    assert sob("report", contract, "--ledger", ledger, "--out", page).exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    assert before in html and f"{10 * len(restated)}.00" in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -20,6 +21,7 @@ from report_helpers import (
     WB1_PROFILE,
     close_all,
     ledger_figures,
+    read_rows,
     sample_copy,
     sob,
     sob_subprocess,
@@ -63,6 +65,31 @@ def dwp(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "ledger_figures": ledger_figures(ledger, "dwp-innovation-fund", DWP_QUARTERS, ["DWP"])}
 
 
+#: Kirklees closed through fiscal 2020 (its three COVID adjustments, SPEC 10.6), then 2022-Q1 with --allow-gap
+#: (2021 skipped, SPEC 10.4), when the total cap's second entry (from 2022-04-01, SPEC 10.5) is in force
+LIFE_QUARTERS = ["2019-Q2", "2019-Q3", "2019-Q4", "2020-Q1", "2020-Q2", "2020-Q3", "2020-Q4", "2022-Q1"]
+#: the published COVID payments (the sample's [[adjustments]]), paid in the fiscal quarter each is dated in
+COVID = {"2020-Q1": ("COVID-PROFILE-2020-Q1", "971234.00", "April-June 2020"),
+         "2020-Q2": ("COVID-PROFILE-2020-Q2", "1136486.00", "July-September 2020"),
+         "2020-Q3": ("COVID-PROFILE-2020-Q3", "1194738.00", "October-December 2020")}
+
+
+@pytest.fixture(scope="module")
+def kirklees_life(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Real closes only (no hand-made manifest): adjustments, a skipped year and a dated total cap."""
+    tmp = tmp_path_factory.mktemp("kirklees-life")
+    contract = sample_copy(tmp, "kirklees-bop")
+    ledger = tmp / "ledger"
+    close_all(contract, ledger, LIFE_QUARTERS[:-1])
+    result = sob("pay", contract, "--quarter", LIFE_QUARTERS[-1], "--ledger", ledger, "--close", "--allow-gap",
+                 "--format", "json")
+    assert result.exit_code == 0, result.output
+    out = tmp / "report.html"
+    assert sob("report", contract, "--ledger", ledger, "--out", out).exit_code == 0
+    return {"contract": contract, "ledger": ledger, "json": _report(contract, ledger), "html": out,
+            "ledger_figures": ledger_figures(ledger, "kirklees-bop", LIFE_QUARTERS, ["KC", "LCF"])}
+
+
 def test_the_real_program_writes_the_same_page_byte_for_byte(kirklees: dict[str, Any], tmp_path: Path) -> None:
     """`sob report` in a new process; the page depends only on the ledger, so it is reproducible."""
     out = tmp_path / "again.html"
@@ -72,7 +99,7 @@ def test_the_real_program_writes_the_same_page_byte_for_byte(kirklees: dict[str,
     assert out.read_bytes() == kirklees["html"].read_bytes()
 
 
-@pytest.mark.parametrize("sample", ["kirklees", "dwp"])
+@pytest.mark.parametrize("sample", ["kirklees", "dwp", "kirklees_life"])
 def test_json_and_html_agree_with_the_ledger_to_the_penny(sample: str, request: pytest.FixtureRequest) -> None:
     s = request.getfixturevalue(sample)
     data, figures = s["json"], s["ledger_figures"]["quarters"]
@@ -233,6 +260,56 @@ def test_life_events_from_a_hand_made_manifest_are_shown(kirklees: dict[str, Any
     assert "ADJ-1" in html and "payment on profile" in html and "2020-Q1" in html and "-50.00" in html
 
 
+def test_covid_adjustments_from_real_closes_are_listed_once_in_the_quarter_that_paid_them(
+        kirklees_life: dict[str, Any]) -> None:
+    data = kirklees_life["json"]
+    got = [(a["quarter"], a["id"], a["due"]) for a in data["adjustments"]]
+    assert got == [(q, ident, amt) for q, (ident, amt, _) in COVID.items()]
+    for a in data["adjustments"]:
+        assert a["reason"].startswith(f"COVID-19 payment on profile, {COVID[a['quarter']][2]}")
+    by_quarter = {q["quarter"]: q["adjustments_due"] for q in data["quarters"]}
+    assert by_quarter == {q: COVID[q][1] if q in COVID else "0.00" for q in LIFE_QUARTERS}
+    # paid to date = every claim's due + the three payments: the ledger's rows of kind adjustment, read by hand
+    rows = read_rows(kirklees_life["ledger"] / "kirklees-bop" / "2022-Q1.csv")
+    adjustments = {r["claim_id"]: Decimal(r["entitled"]) for r in rows if r["kind"] == "adjustment"}
+    assert adjustments == {ident: Decimal(amt) for ident, amt, _ in COVID.values()}
+    assert sum(adjustments.values()) == Decimal("3302458.00")  # 971,234 + 1,136,486 + 1,194,738
+    html = kirklees_life["html"].read_text(encoding="utf-8")
+    for ident, amt, months in COVID.values():
+        assert re.search(rf"<td>{ident}</td><td>COVID-19 payment on profile, {months}[^<]*</td>"
+                         rf"<td class='n'>{re.escape(amount(amt))}</td>", html), ident
+
+
+def test_a_dated_total_cap_and_skipped_quarters_from_real_closes(kirklees_life: dict[str, Any]) -> None:
+    """SPEC 10.5: each close records the limit in force at its quarter's end; SPEC 10.4: the gap is shown."""
+    data = kirklees_life["json"]
+    cap = next(c for c in data["caps"] if c["cap"] == "total")
+    limits = [q["limit"] for q in cap["quarters"]]
+    assert limits == ["22297917.00"] * 7 + ["22553795.00"]  # fiscal 2022-Q1 (April-June 2022) has the raised cap
+    assert data["headline"]["contract_cap"] == "22553795.00"
+    paid = {q: f["paid_to_date"] for q, f in kirklees_life["ledger_figures"]["quarters"].items()}
+    exact = Fraction(paid["2022-Q1"]) * 100 / 22553795
+    assert abs(Decimal(data["headline"]["contract_cap_used_percent"]) - Decimal(float(exact))) <= Decimal("0.05")
+    assert data["skipped"] == [{"quarter": "2022-Q1", "skipped": ["2021-Q1", "2021-Q2", "2021-Q3", "2021-Q4"]}]
+    # the pace runs over the last four closes, 2020-Q1 to 2022-Q1: eight quarters of time, not four
+    pace = (paid["2022-Q1"] - paid["2020-Q1"]) / 8
+    assert Decimal(cap["projection"]["pace_per_quarter"]) == pace.quantize(Decimal("0.01"))
+    html = kirklees_life["html"].read_text(encoding="utf-8")
+    assert "2021-Q1, 2021-Q2, 2021-Q3, 2021-Q4" in html and "22,553,795.00" in html
+
+
+def test_quarter_labels_on_a_chart_axis_never_overlap_and_the_last_is_shown() -> None:
+    from sob.report import charts
+
+    labels = [f"{2019 + i // 4}-Q{i % 4 + 1}" for i in range(16)]  # 8 closes and 8 projected, as on the burn-down
+    svg = charts.lines("c", "t", labels, [("used", [float(i) for i in range(16)])], "%")
+    axis = re.findall(r'<text x="([0-9.]+)" y="[0-9.]+" font-size="11" text-anchor="middle">(\d{4}-Q\d)</text>', svg)
+    xs = [float(x) for x, _ in axis]
+    assert axis[-1][1] == labels[-1]
+    # "2022-Q4" at 11px is about 45px wide: centres at least 50px apart never print over each other
+    assert min(b - a for a, b in itertools.pairwise(xs)) >= 50, axis
+
+
 # --------------------------------------------------------------------------
 # the page as a person sees it: real headless Chromium
 
@@ -349,3 +426,67 @@ def test_pdf_needs_the_extra_or_says_how_to_get_it(kirklees: dict[str, Any], tmp
 
     page = pypdf.PdfReader(io.BytesIO(pdf)).pages[0]
     assert float(page.mediabox.width) > float(page.mediabox.height)
+
+
+def test_outcome_and_payer_caps_burn_down_from_real_closes(tmp_path: Path) -> None:
+    """An outcome money cap (SPEC 5) and a payer cap (SPEC 11.1) on the DWP card: each close's use, by hand."""
+    contract = sample_copy(tmp_path, "dwp-innovation-fund")
+    text = contract.read_text(encoding="utf-8")
+    text = text.replace('share = 1.0 ', 'cap = 90000.00\nshare = 1.0 ', 1)
+    text = text.replace('price = 1300.00 ', 'amount_cap = 20000.00\nprice = 1300.00 ', 1)
+    contract.write_text(text, encoding="utf-8")
+    ledger = tmp_path / "ledger"
+    close_all(contract, ledger, DWP_QUARTERS)
+    data = _report(contract, ledger)
+    caps = {c["cap"]: c for c in data["caps"]}
+    assert {"outcome_BEHAVIOUR", "payer_DWP"} <= set(caps)
+    behaviour = payer = Decimal(0)
+    for i, q in enumerate(DWP_QUARTERS):  # running sums of the closed tables' dues, read with csv
+        rows = read_rows(ledger / "dwp-innovation-fund" / f"{q}.csv")
+        behaviour += sum((Decimal(r["due"]) for r in rows if r["outcome_id"] == "BEHAVIOUR"), Decimal(0))
+        payer += sum((Decimal(r["due_DWP"]) for r in rows), Decimal(0))
+        assert caps["outcome_BEHAVIOUR"]["quarters"][i] == {
+            "quarter": q, "limit": "20000.00", "used": f"{behaviour:.2f}",
+            "used_percent": f"{(behaviour * 100 / 20000).quantize(Decimal('0.1'), 'ROUND_HALF_UP')}"}
+        assert (caps["payer_DWP"]["quarters"][i]["limit"], caps["payer_DWP"]["quarters"][i]["used"]) == (
+            "90000.00", f"{payer:.2f}")
+    assert behaviour <= 20000 and payer <= 90000  # never over a cap
+    assert payer == 90000 and caps["payer_DWP"]["projection"]["binds_in"] == "already reached"  # the card needs more
+    page = tmp_path / "r.html"
+    assert sob("report", contract, "--ledger", ledger, "--out", page).exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    assert "outcome_BEHAVIOUR" in html and "payer_DWP" in html and amount(f"{behaviour:.2f}") in html
+
+
+def test_volume_caps_burn_down_counts_accepted_claims_from_real_closes(tmp_path: Path) -> None:
+    """Pan-London rough sleeping: every outcome has a volume_cap (320; WELLBEING 960), ACC_ENTRY's binds."""
+    contract = sample_copy(tmp_path, "london-rough-sleeping")
+    ledger = tmp_path / "ledger"
+    quarters = ["2017-Q2", "2017-Q3", "2017-Q4", "2018-Q1"]
+    close_all(contract, ledger, quarters)
+    data = _report(contract, ledger)
+    caps = {c["outcome_id"]: c for c in data["volume_caps"]}
+    accepted: dict[str, list[int]] = {}
+    for q in quarters:  # accepted rows of each closed table, by hand: passed rules 1-10 (not rejected, not VOLUME_CAP)
+        counts: dict[str, int] = {}
+        for r in read_rows(ledger / "london-rough-sleeping" / f"{q}.csv"):
+            ok = r["status"] in ("paid", "partial") or (r["status"] == "capped" and r["reason"] != "VOLUME_CAP")
+            counts[r["outcome_id"]] = counts.get(r["outcome_id"], 0) + ok
+        for oid in caps:
+            accepted.setdefault(oid, []).append(counts.get(oid, 0))
+    assert set(caps) == set(accepted) and len(caps) == 18
+    for oid, cap in caps.items():
+        limit = 960 if oid == "WELLBEING" else 320
+        assert [(p["quarter"], p["limit"], p["used"]) for p in cap["quarters"]] == [
+            (q, limit, n) for q, n in zip(quarters, accepted[oid], strict=True)]
+        assert max(accepted[oid]) <= limit  # never more accepted than the cap
+    entry = caps["ACC_ENTRY"]
+    assert entry["used"] == 320 and entry["headroom"] == 0 and entry["projection"]["binds_in"] == "already reached"
+    wb = accepted["WELLBEING"]
+    pace = Fraction(wb[-1] - wb[0], 3)  # three quarters from 2017-Q2 to 2018-Q1
+    assert Decimal(caps["WELLBEING"]["projection"]["pace_per_quarter"]) == (
+        Decimal(pace.numerator) / pace.denominator).quantize(Decimal("0.1"), "ROUND_HALF_UP")
+    page = tmp_path / "r.html"
+    assert sob("report", contract, "--ledger", ledger, "--out", page).exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    assert 'id="chart-volume-caps"' in html and "<td>volume_ACC_ENTRY</td><td class='n'>320</td>" in html

@@ -59,6 +59,9 @@ def test_the_statement_is_the_payers_json_figures_and_its_lines_add_up(closed: d
     lines = {k: _amount(v[2]) for k, v in rows.items() if k in by_outcome}
     assert lines == {k: v for k, v in by_outcome.items() if v != 0}
     assert sum(lines.values()) == Decimal(lcf["due"])
+    # by hand (the contract's worked example 2): 97,123,400p x 0.296 = 28,748,526.4 -> LCF 287,485.26
+    assert lines["COVID-PROFILE-2020-Q1"] == Decimal("287485.26")
+    assert rows["COVID-PROFILE-2020-Q1"][0].startswith("COVID-19 payment on profile, April-June 2020")
     manifest = ledger / "kirklees-bop" / f"{q}.toml"
     assert hashlib.sha256(manifest.read_bytes()).hexdigest() in html
     assert "<script" not in html and "http:" not in html and "https:" not in html
@@ -103,3 +106,63 @@ def test_a_preview_statement_says_it_is_not_closed(closed: dict[str, Any], tmp_p
     assert result.exit_code == 0, result.output
     html = out.read_text(encoding="utf-8")
     assert "preview" in html and "not closed" in html
+
+
+def test_a_pdf_statement_without_the_extra_closes_nothing(closed: dict[str, Any], tmp_path: Path) -> None:
+    """The real program with WeasyPrint unloadable: exit 2 naming the extra, and the quarter is not closed."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    ledger = tmp_path / "ledger"
+    shutil.copytree(closed["ledger"], ledger)
+    before = sorted(p.name for p in (ledger / "kirklees-bop").iterdir())
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "weasyprint.py").write_text("raise ImportError('not installed here')\n", encoding="utf-8")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake), str(root)])}
+    out = tmp_path / "kc.pdf"
+    result = subprocess.run([sys.executable, "-m", "sob", "pay", str(closed["contract"]), "--quarter",
+                             KIRKLEES_QUARTERS[3], "--ledger", str(ledger), "--close", "--statement", "KC",
+                             "--export", str(out)], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "sob[pdf]" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in (ledger / "kirklees-bop").iterdir()) == before
+    assert not out.exists()
+
+
+def test_a_statement_that_cannot_be_written_after_the_close_says_the_close_stands(
+        closed: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The statement is written once the close committed: a full disk then must not read as nothing done."""
+    import errno
+    import shutil
+
+    from sob import export as sob_export
+
+    ledger = tmp_path / "ledger"
+    shutil.copytree(closed["ledger"], ledger)
+    q = next(q for q in KIRKLEES_QUARTERS if not (ledger / "kirklees-bop" / f"{q}.toml").exists())
+    out = tmp_path / "kc.html"
+    real = sob_export.stage_write
+
+    def full_disk_for_the_statement(path: Path, write: Any) -> Any:
+        if Path(path) == out:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, write)
+
+    monkeypatch.setattr(sob_export, "stage_write", full_disk_for_the_statement)
+    result = sob("pay", closed["contract"], "--quarter", q, "--ledger", ledger, "--close", "--statement", "KC",
+                 "--export", out)
+    assert result.exit_code == 2, result.output
+    manifest = ledger / "kirklees-bop" / f"{q}.toml"
+    assert manifest.exists()  # the close stands
+    assert f"cannot write {out}: No space left on device" in result.output
+    assert f"quarter {q} is closed in the ledger all the same" in result.output
+    assert hashlib.sha256(manifest.read_bytes()).hexdigest() in result.output
+    assert "nothing was written" not in result.output and not out.exists()
+    monkeypatch.undo()
+    again = sob("pay", closed["contract"], "--quarter", q, "--ledger", ledger, "--statement", "KC", "--export", out)
+    assert again.exit_code == 0, again.output
+    assert "<td>Status</td><td>closed</td>" in out.read_text(encoding="utf-8")

@@ -93,10 +93,8 @@ def _axes(categories: Sequence[str], top: float, x_label: str, y_label: str, per
     out.append(f'<line x1="{LEFT:.1f}" y1="{TOP:.1f}" x2="{LEFT:.1f}" y2="{TOP + plot_h:.1f}" stroke="#000"/>')
     out.append(f'<line x1="{LEFT:.1f}" y1="{TOP + plot_h:.1f}" x2="{LEFT + plot_w:.1f}" y2="{TOP + plot_h:.1f}" stroke="#000"/>')
     n = max(len(categories), 1)
-    every = max(1, ceil(n / 12))  # at most a dozen quarter labels, so they never overlap
-    for i, cat in enumerate(categories):
-        if i % every and i != n - 1:
-            continue
+    for i in _label_positions(len(categories), plot_w):
+        cat = categories[i]
         x = LEFT + plot_w * (i + 0.5) / n
         out.append(f'<text x="{x:.1f}" y="{TOP + plot_h + 16:.1f}" font-size="11" text-anchor="middle">{escape(cat)}</text>')
     out.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 28:.1f}" font-size="12" text-anchor="middle">'
@@ -104,6 +102,24 @@ def _axes(categories: Sequence[str], top: float, x_label: str, y_label: str, per
     out.append(f'<text transform="translate(18,{TOP + plot_h / 2:.1f}) rotate(-90)" font-size="12" '
                f'text-anchor="middle">{escape(y_label)}</text>')
     return out
+
+
+def _label_positions(n: int, plot_w: float, label_w: float = 56.0) -> list[int]:
+    """Which categories get an axis label: at most a dozen, evenly spaced, always the last, never overlapping.
+
+    The last quarter is the one a reader looks for, so it is always
+    labelled; when it falls too close to the evenly spaced label before it,
+    that label gives way rather than the two printing over each other.
+    """
+    if n <= 0:
+        return []
+    every = max(1, ceil(n / 12))
+    picks = list(range(0, n, every))
+    if picks[-1] != n - 1:
+        if (n - 1 - picks[-1]) * plot_w / n < label_w and len(picks) > 1:
+            picks.pop()
+        picks.append(n - 1)
+    return picks
 
 
 def _legend(labels: Sequence[str], kinds: Sequence[str]) -> list[str]:

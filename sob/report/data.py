@@ -192,18 +192,28 @@ def _profiles(contract: Contract, quarters: list[dict[str, Any]], figures: list[
     return out
 
 
-def _projection(limit: int, series: list[int], last: Quarter) -> dict[str, Any]:
+def _span(labels: list[str]) -> int:
+    """Quarters of time from the first label to the last: a skipped quarter (SPEC 10.4) still took a quarter."""
+    first, last = Quarter.parse(labels[0]), Quarter.parse(labels[-1])
+    return (last.year - first.year) * 4 + (last.n - first.n)
+
+
+def _projection(limit: int, series: list[int], last: Quarter, labels: list[str] | None = None) -> dict[str, Any]:
     """The naive projection of the quarter a cap would bind, at the last four quarters' pace.
 
     Pace is the rise of cumulative use over the last (up to) four closed
-    quarters, divided by their number; the cap binds in the first quarter
-    whose projected use reaches the limit.  No pace (no rise) projects nothing.
+    quarters, divided by the quarters of time they span (``labels``, the
+    quarter of each point; their number of closes when not given): a close
+    after skipped quarters pays for all of them, and dividing by closes
+    would project the cap binding sooner than the money is going.  The cap
+    binds in the first quarter whose projected use reaches the limit.  No
+    pace (no rise) projects nothing.
     """
     used = series[-1]
     if used >= limit:
         return {"pace_per_quarter": None, "binds_in": "already reached", "quarters_ahead": 0}
     window = series[-(PACE_QUARTERS + 1):]
-    steps = len(window) - 1
+    steps = len(window) - 1 if labels is None or len(window) < 2 else _span(labels[-len(window):])
     if steps < 1 or window[-1] <= window[0]:
         return {"pace_per_quarter": None, "binds_in": None, "quarters_ahead": None}
     pace = Fraction(window[-1] - window[0], steps)
@@ -230,16 +240,17 @@ def _caps(contract: Contract, quarters: list[dict[str, Any]], figures: list[dict
             entry = caps.setdefault(name, {"cap": name, "points": []})
             entry["points"].append((q["quarter"], _minor(use["limit"], units, name),
                                     _minor(use["paid_to_date"], units, name)))
-    for p in contract.payers:
-        if p.cap is not None:
-            caps[f"payer_{p.id}"] = {"cap": f"payer_{p.id}", "points": [
-                (q["quarter"], p.cap, q["paid_to_date_by_payer"].get(p.id, 0)) for q in quarters
-            ]}
+    in_force = [_in_force_at(contract, q["quarter"]) for q in quarters]
+    for i, p in enumerate(contract.payers):
+        points = [(q["quarter"], c.payers[i].cap, q["paid_to_date_by_payer"].get(p.id, 0))
+                  for q, c in zip(quarters, in_force, strict=True) if c.payers[i].cap is not None]
+        if points:
+            caps[f"payer_{p.id}"] = {"cap": f"payer_{p.id}", "points": points}
     out = []
     for entry in caps.values():
         points = entry["points"]
         limit = points[-1][1]
-        proj = _projection(limit, [used for _, _, used in points], last)
+        proj = _projection(limit, [used for _, _, used in points], last, [q for q, _, _ in points])
         pace = proj["pace_per_quarter"]
         out.append({
             "cap": entry["cap"], "limit": money(limit), "used": money(points[-1][2]),
@@ -249,6 +260,46 @@ def _caps(contract: Contract, quarters: list[dict[str, Any]], figures: list[dict
             "projection": {
                 "basis": f"naive: the average rise of the last {PACE_QUARTERS} closed quarters (or fewer), continued",
                 "pace_per_quarter": None if pace is None else money(round_half_away(pace / 10**units, units)),
+                "binds_in": proj["binds_in"], "quarters_ahead": proj["quarters_ahead"],
+            },
+        })
+    return out
+
+
+def _in_force_at(contract: Contract, label: str) -> Contract:
+    """The contract with each dated cap (SPEC 10.5) at its entry in force at the end of quarter ``label``."""
+    return contract.in_force(Quarter.parse(label).end(contract.fiscal_year_start_month))
+
+
+def _volume_caps(contract: Contract, quarters: list[dict[str, Any]], figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each outcome's ``volume_cap``: claims accepted by each close against the limit in force then.
+
+    A volume cap counts the claims that passed rules 1–10 (SPEC rule 11), so
+    its use is the outcome's accepted rows of the closed table (a row capped
+    by ``VOLUME_CAP`` is not one).  The ledger records money limits only, so
+    the limit is the contract's entry in force at each quarter's end.  The
+    projection is the naive one of the money caps, in claims.
+    """
+    last = Quarter.parse(quarters[-1]["quarter"])
+    in_force = [_in_force_at(contract, q["quarter"]) for q in quarters]
+    out = []
+    for k, o in enumerate(contract.outcomes):
+        points = [(q["quarter"], c.outcomes[k].volume_cap, int(figures[i]["outcomes"].get(o.id, {}).get("accepted", 0)))
+                  for i, (q, c) in enumerate(zip(quarters, in_force, strict=True)) if c.outcomes[k].volume_cap is not None]
+        if not points:
+            continue
+        limit, used = points[-1][1], points[-1][2]
+        assert limit is not None  # points keep quarters with a cap in force
+        proj = _projection(limit, [u for _, _, u in points], last, [q for q, _, _ in points])
+        pace = proj["pace_per_quarter"]
+        out.append({
+            "cap": f"volume_{o.id}", "outcome_id": o.id, "limit": limit, "used": used, "headroom": max(limit - used, 0),
+            "used_percent": percent(used, limit),
+            "quarters": [{"quarter": q, "limit": lim, "used": u, "used_percent": percent(u, lim or 0)}
+                         for q, lim, u in points],
+            "projection": {
+                "basis": f"naive: the average rise of the last {PACE_QUARTERS} closed quarters (or fewer), continued",
+                "pace_per_quarter": None if pace is None else format_minor(round_half_away(pace, 1), 1),
                 "binds_in": proj["binds_in"], "quarters_ahead": proj["quarters_ahead"],
             },
         })
@@ -314,6 +365,7 @@ def _assemble(contract: Contract, quarters: list[dict[str, Any]], figures: list[
         "quarters": _outcome_series(contract, quarters, figures),
         "profile": _profiles(contract, quarters, figures),
         "caps": _caps(contract, quarters, figures),
+        "volume_caps": _volume_caps(contract, quarters, figures),
         "rejections": _rejections(quarters, figures),
         **_life(contract, quarters, figures),
     }

@@ -173,6 +173,28 @@ def _caps(r: dict[str, Any]) -> str:
             f"<figure>{chart}</figure>{table}</section>")
 
 
+def _volume_caps(r: dict[str, Any]) -> str:
+    """Outcome volume caps (claims, not money): a chart of the share used and a table, only when the contract has any."""
+    caps = r.get("volume_caps") or []
+    if not caps:
+        return ""
+    labels = [q["quarter"] for q in r["quarters"]]
+    series: list[tuple[str, list[float | None]]] = []
+    for cap in caps:
+        by_quarter = {p["quarter"]: p["used_percent"] for p in cap["quarters"]}
+        series.append((cap["cap"], [None if by_quarter.get(q) is None else _num(by_quarter[q]) for q in labels]))
+    chart = charts.lines("chart-volume-caps", "Volume caps: share of each outcome's volume_cap used", labels, series,
+                         "Share of the volume cap used (%)", percent=True, limit=100.0, x_label="Quarter (closed)")
+    rows = [[c["cap"], c["limit"], c["used"], c["headroom"], "–" if c["used_percent"] is None else f"{c['used_percent']}%",
+             c["projection"]["pace_per_quarter"] or "–", c["projection"]["binds_in"] or "not at this pace"] for c in caps]
+    table = _table(["Volume cap", "Limit (claims)", "Accepted to date (claims)", "Headroom (claims)", "Used",
+                    "Pace per quarter (claims)", "Projected to bind in"], rows, {1, 2, 3, 4, 5})
+    return ("<section id='volume-caps'><h2>Volume caps</h2><p>Claims accepted by each close (rules 1–10 passed, "
+            "SPEC rule 11) against each outcome's <code>volume_cap</code> in force at the quarter's end; the "
+            "projection is the same naive straight line as above.</p>"
+            f"<figure>{chart}</figure>{table}</section>")
+
+
 def _rejections(r: dict[str, Any]) -> str:
     rej = r["rejections"]
     if not rej["reasons"]:
@@ -222,7 +244,8 @@ def render_html(report: dict[str, Any]) -> str:
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
         f"<h1>{escape(title)}</h1><p class='meta'>{meta}</p>"
-        + _headline(report) + _quarters(report) + _profile(report) + _caps(report) + _rejections(report)
+        + _headline(report) + _quarters(report) + _profile(report) + _caps(report) + _volume_caps(report)
+        + _rejections(report)
         + _life(report) + "</body></html>\n"
     )
 

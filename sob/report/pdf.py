@@ -24,6 +24,21 @@ def _no_fetch(url: str, *args: Any, **kwargs: Any) -> Any:
     raise ValueError(f"sob PDFs load nothing: {url!r} refused")
 
 
+def require_pdf() -> None:
+    """A UsageError naming the extra unless WeasyPrint can be loaded: checked before a close, not after it.
+
+    ``--close --statement P --export F.pdf`` must not close the quarter and
+    then fail for want of the extra: the user would read exit 2 as nothing
+    done.
+    """
+    try:
+        import weasyprint  # noqa: F401  (optional: the `pdf` extra)
+    except ImportError as exc:
+        raise UsageError(MISSING) from exc
+    except OSError as exc:
+        raise UsageError(f"{MISSING} ({exc})") from exc
+
+
 def html_to_pdf(html: str) -> bytes:
     """The PDF of a self-contained page; a UsageError (exit 2) naming the extra when WeasyPrint is missing."""
     try:
@@ -36,4 +51,4 @@ def html_to_pdf(html: str) -> bytes:
     return bytes(document.write_pdf())
 
 
-__all__ = ["MISSING", "html_to_pdf"]
+__all__ = ["MISSING", "html_to_pdf", "require_pdf"]
