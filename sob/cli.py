@@ -602,6 +602,41 @@ def publish(
         sys.stderr.write(f"wrote {out} ({len(files)} files)\n")
 
 
+@app.command(epilog=_example(
+    "sob portfolio contracts/*.toml --ledger ledger",
+    "sob portfolio contracts/*.toml --ledger ledger --quarter 2025-Q4 --payer LCF --format json",
+    "sob portfolio contracts/*.toml --ledger ledger --export portfolio.xlsx",
+    "sob portfolio contracts/*.toml --ledger ledger --export portfolio.html",
+))
+def portfolio(
+    contracts: Annotated[list[Path], typer.Argument(help="The contract TOML files.")],
+    ledger: Annotated[Path, typer.Option("--ledger", help="Folder of closed quarters of every contract.")],
+    quarter: Annotated[str | None, typer.Option(
+        "--quarter", help=f"As at this quarter (default: each contract's latest close): {ACCEPTED_FORMS}.")] = None,
+    payer: Annotated[str | None, typer.Option("--payer", help="Only this payer's part (and contracts it pays).")] = None,
+    format: Annotated[PayFormat, typer.Option("--format", help="table (terminal) or json.")] = PayFormat.table,
+    export: Annotated[Path | None, typer.Option(
+        "--export", help="Also write the portfolio to FILE: .csv, .xlsx, or .html (a page like sob report).")] = None,
+) -> None:
+    """A funder's view across contracts from the ledger: paid to date, due, caps, profile, ledgers behind.
+
+    Totals are per currency; money in different currencies is never added up.
+    """
+    from sob.portfolio import build_portfolio_view, write_portfolio_export
+
+    with _errors():
+        data = build_portfolio_view(contracts, ledger, quarter, payer)
+        if export is not None:
+            write_portfolio_export(data, export)
+            sys.stderr.write(f"wrote {export}\n")
+        if format is PayFormat.json:
+            sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        else:
+            from sob.render.portfolio import render_portfolio
+
+            render_portfolio(data, _consoles()[0])
+
+
 @ledger_app.command("verify", epilog=_example("sob ledger verify ledger"))
 def ledger_verify(directory: Annotated[Path, typer.Argument(help="The ledger folder.")]) -> None:
     """Check that no closed quarter was changed.

@@ -261,3 +261,23 @@ def test_a_broken_ledger_publishes_nothing(kirklees: tuple[Path, Path], tmp_path
     result = sob_subprocess("publish", contract, "--ledger", broken, "--out", tmp_path / "o")
     assert result.returncode == 1 and "ledger verify" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_every_sample_of_the_fixture_publishes_valid_indigo(tmp_path: Path) -> None:
+    from sample_ledgers import CLOSES, closed_samples
+
+    contracts, ledger = closed_samples(tmp_path)
+    validator = jsonschema.Draft7Validator(indigo_schema())
+    for name, contract in contracts.items():
+        out = tmp_path / f"open-{name}"
+        publish(contract, ledger, out)
+        document = json.loads((out / "project.json").read_text(encoding="utf-8"), parse_float=Decimal)
+        assert [e.message for e in validator.iter_errors(document)] == [], name
+        periods = {r["period"]["start_date"]["value"] for r in document["results"]}
+        assert len(periods) == len(CLOSES[name])
+        # paid in the publication (shown cells plus hidden ones) adds up to the ledger's outcome payments
+        total = next(r for r in rows_of(out / "payments.csv") if r["outcome_id"] == "TOTAL" and r["quarter"] == "TOTAL")
+        ledger_total = sum((Decimal(r[f"due_{total['payer_id']}"]) for q in CLOSES[name]
+                            for r in read_rows(ledger / name / f"{q}.csv") if r["kind"] != "adjustment"), Decimal(0))
+        if total["amount"] != "[c]":
+            assert Decimal(total["amount"]) == ledger_total, name
