@@ -64,3 +64,53 @@ def determined(hidden: set[tuple[int, int]], n_rows: int, n_cols: int) -> set[tu
         if _rank([*matrix, unit]) == base:
             out.add(cell)
     return out
+
+
+def determined_general(unknowns: list[object], eqs: list[dict[object, Fraction]]) -> set[object]:
+    """The unknowns fixed by linear equations (each a dict unknown → coefficient; known terms left out)."""
+    index = {u: k for k, u in enumerate(unknowns)}
+    matrix = [[Fraction(0)] * len(unknowns) for _ in eqs]
+    for row, eq in zip(matrix, eqs, strict=True):
+        for u, coef in eq.items():
+            if u in index:
+                row[index[u]] += coef
+    matrix = [r for r in matrix if any(r)]
+    base = _rank(matrix) if matrix else 0
+    out = set()
+    for u, k in index.items():
+        unit = [Fraction(0)] * len(unknowns)
+        unit[k] = Fraction(1)
+        if (_rank([*matrix, unit]) if matrix else 1) == base:
+            out.add(u)
+    return out
+
+
+def determined_with_money(hidden: set[tuple[int, int]], money_hidden: set[tuple[int, int]],
+                          prices: list[list[int]]) -> set[tuple[int, int]]:
+    """Hidden counts fixed by the count totals *and* the money totals, money of a cell = price × count.
+
+    ``prices[i][j]`` is the price of inner cell (i, j); the tables are
+    extended (last row and column totals).  Count unknowns are ``("n", cell)``,
+    money totals ``("m", cell)``; a hidden inner money cell is price × its count.
+    """
+    rows, cols = len(prices) + 1, len(prices[0]) + 1
+    eqs: list[dict[object, Fraction]] = []
+    for kind in ("n", "m"):
+        mask = hidden if kind == "n" else money_hidden
+        for line in [[(i, j) for j in range(cols)] for i in range(rows)] + [[(i, j) for i in range(rows)] for j in range(cols)]:
+            eq: dict[object, Fraction] = {}
+            *parts, total = line
+            for cell in parts:
+                if cell in mask:
+                    inner = cell[0] < rows - 1 and cell[1] < cols - 1
+                    if kind == "m" and inner:
+                        key: object = ("n", cell)
+                        eq[key] = eq.get(key, Fraction(0)) + prices[cell[0]][cell[1]]
+                    else:
+                        eq[(kind, cell)] = eq.get((kind, cell), Fraction(0)) + 1
+            if total in mask:
+                eq[(kind, total)] = eq.get((kind, total), Fraction(0)) - 1
+            eqs.append(eq)
+    unknowns = sorted({u for eq in eqs for u in eq}, key=repr)
+    fixed = determined_general(unknowns, eqs)
+    return {u[1] for u in fixed if isinstance(u, tuple) and u[0] == "n" and u[1] in hidden}  # type: ignore[index]

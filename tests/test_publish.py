@@ -130,7 +130,10 @@ def test_nothing_small_and_nothing_recoverable_in_the_published_files(kirklees: 
         money = {(r["outcome_id"], r["quarter"]) for r in rows_of(tmp_path / "open" / "payments.csv")
                  if r["type"] == "Actual" and r["payer_id"] == payer and r["amount"] == "[c]"}
         labels, cols = [*OUTCOMES, "TOTAL"], [*KIRKLEES_QUARTERS, "TOTAL"]
-        assert {(labels.index(o), cols.index(q)) for o, q in money} == hidden
+        n, m = len(OUTCOMES), len(KIRKLEES_QUARTERS)
+        inner = {(i, j) for i, j in hidden if i < n and j < m}
+        rule = hidden | {(i, m) for i, _ in inner} | {(n, j) for _, j in inner} | {(n, m)}
+        assert {(labels.index(o), cols.index(q)) for o, q in money} == rule
 
 
 def test_nothing_identifying_leaves_the_ledger(kirklees: tuple[Path, Path], tmp_path: Path) -> None:
@@ -275,9 +278,12 @@ def test_every_sample_of_the_fixture_publishes_valid_indigo(tmp_path: Path) -> N
         assert [e.message for e in validator.iter_errors(document)] == [], name
         periods = {r["period"]["start_date"]["value"] for r in document["results"]}
         assert len(periods) == len(CLOSES[name])
-        # paid in the publication (shown cells plus hidden ones) adds up to the ledger's outcome payments
-        total = next(r for r in rows_of(out / "payments.csv") if r["outcome_id"] == "TOTAL" and r["quarter"] == "TOTAL")
-        ledger_total = sum((Decimal(r[f"due_{total['payer_id']}"]) for q in CLOSES[name]
-                            for r in read_rows(ledger / name / f"{q}.csv") if r["kind"] != "adjustment"), Decimal(0))
-        if total["amount"] != "[c]":
+        # without suppression, the grand total of each payer is the ledger's outcome payments, by hand
+        plain = tmp_path / f"plain-{name}"
+        publish(contract, ledger, plain, "--min-count", "1")
+        totals = [r for r in rows_of(plain / "payments.csv") if r["outcome_id"] == "TOTAL" and r["quarter"] == "TOTAL"]
+        assert totals
+        for total in totals:
+            ledger_total = sum((Decimal(r[f"due_{total['payer_id']}"]) for q in CLOSES[name]
+                                for r in read_rows(ledger / name / f"{q}.csv") if r["kind"] != "adjustment"), Decimal(0))
             assert Decimal(total["amount"]) == ledger_total, name

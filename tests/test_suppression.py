@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
-from solve_back import determined
+from solve_back import determined, determined_with_money
 
 from sob.publish.data import Figures
 from sob.publish.suppression import bridges, extended, suppress
@@ -126,10 +126,26 @@ def test_published_files_of_generated_ledgers_give_nothing_back(cells: list[tupl
     for payer in ("LA", "CF"):
         money = {(["A", "B", "TOTAL"].index(r["outcome_id"]), [*QUARTERS, "TOTAL"].index(r["quarter"]))
                  for r in payments if r["payer_id"] == payer and r["amount"] == "[c]"}
-        assert money == hidden  # money linked to a hidden count is hidden, by the same rule
+        assert hidden <= money  # money linked to a hidden count is hidden, by the same rule
+        # and a money total is shown only when every cell it adds up is shown
+        inner = {(i, j) for i, j in hidden if i < 2 and j < 4}
+        assert money == hidden | {(i, 4) for i, _ in inner} | {(2, j) for _, j in inner} | ({(2, 4)} if inner else set())
+        # the attacker with both count and money totals (different prices per outcome) still learns no count
+        assert determined_with_money(hidden, money, [[250] * 4, [1000] * 4]) == set()
         shown = {(r["outcome_id"], r["quarter"]): r["amount"] for r in payments
                  if r["payer_id"] == payer and r["amount"] != "[c]"}
         for (o, q), amount in shown.items():  # what is shown is the ledger's money, by hand
             if q != "TOTAL" and o != "TOTAL":
                 i, j = ["A", "B"].index(o), QUARTERS.index(q)
                 assert int(amount.replace(".", "")) == paid[payer][i][j]
+
+
+def test_money_totals_over_hidden_cells_would_give_the_counts_back() -> None:
+    # why money totals over hidden cells are hidden: two outcomes priced 250 and 1000, a hidden rectangle
+    hidden = {(0, 0), (0, 1), (1, 0), (1, 1)}
+    prices = [[250, 250], [1000, 1000]]
+    assert determined(hidden, 3, 3) == set()  # the counts alone keep the rectangle safe
+    leaky = hidden  # money totals published as the count totals are: the column money totals pin the counts
+    assert determined_with_money(hidden, leaky, prices) == hidden
+    safe = hidden | {(0, 2), (1, 2), (2, 0), (2, 1), (2, 2)}
+    assert determined_with_money(hidden, safe, prices) == set()

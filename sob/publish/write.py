@@ -29,7 +29,7 @@ from sob.ledger import sha256_bytes
 from sob.payers import share_table, split_integers
 from sob.publish import indigo
 from sob.publish.data import Figures
-from sob.publish.suppression import Cell, suppress
+from sob.publish.suppression import Cell, extended, suppress
 from sob.quarters import Quarter
 
 #: what a suppressed figure is published as
@@ -130,7 +130,7 @@ class Publication:
 
     def paid_table(self, payer: str) -> list[list[int]]:
         """The payer's due per outcome and quarter, with totals, in the layout of the count table."""
-        return suppress(self.figures.paid[payer], self.min_count)[0] if self.figures.outcomes else [[0]]
+        return extended(self.figures.paid[payer]) if self.figures.outcomes else [[0]]
 
     def planned(self) -> list[tuple[str, str, str, int]]:
         """(outcome, quarter, payer, amount) of the profile priced at the price in force, split as SPEC 5.6."""
@@ -145,14 +145,29 @@ class Publication:
                     out.append((o.id, label, p.id, part))
         return out
 
+    def money_hidden(self) -> set[Cell]:
+        """The hidden cells of the money tables: those of the counts, and every total that adds up a hidden cell.
+
+        Why more than the counts: prices differ between outcomes (and over
+        time), so a money total over hidden cells is a second, differently
+        weighted equation next to the count total, and together they could
+        pin the hidden counts.  A money total is published only when every
+        cell it adds up is published; then no published money equation
+        involves a hidden cell at all.
+        """
+        n, m = len(self.figures.outcomes), len(self.figures.quarters)
+        inner = {(i, j) for i, j in self.hidden if i < n and j < m}
+        totals = {(i, m) for i, _ in inner} | {(n, j) for _, j in inner} | ({(n, m)} if inner else set())
+        return self.hidden | totals
+
     def payments(self) -> bytes:
         """Per outcome, quarter and payer: paid (Actual, totals included) and the profile priced (Planned)."""
-        money, rows = self.contract.money, []
+        money, rows, hidden = self.contract.money, [], self.money_hidden()
         for p in self.figures.payer_ids:
             for i, line in enumerate(self.paid_table(p)):
                 for j, amount in enumerate(line):
                     rows.append([self._label(i), self._quarter(j), p, "Actual",
-                                 self.shown((i, j), money(amount)), self.contract.currency])
+                                 MARKER if (i, j) in hidden else money(amount), self.contract.currency])
         for p in self.figures.payer_ids:
             for q, amount in zip(self.figures.quarters, self.figures.adjustments.get(p, []), strict=True):
                 if amount:
@@ -272,7 +287,9 @@ Suppression rule (minimum count {min_count})
    closed loop of suppressed cells (alternating along rows and columns), so the totals can be met by
    more than one set of values. Cells added are the smallest non-zero counts that close a loop.
 3. Money follows the counts: the participants and every payer's amount of a suppressed cell (totals
-   included) are published as {marker} too. The same rule, one set of suppressed cells.
+   included) are published as {marker} too. The same rule, one set of suppressed cells. And because
+   prices differ between outcomes, a money TOTAL is published only when every cell it adds up is
+   published (otherwise it is {marker}): money totals never give a second equation over hidden cells.
 A count of 0 is published as 0.
 """
 
@@ -352,7 +369,9 @@ def compare(files: dict[str, bytes], folder: Path) -> list[str]:
     problems = [f"{name}: missing" for name in sorted(files) if name not in present]
     problems += [f"{name}: not published by sob" for name in sorted(present - set(files))]
     for name in sorted(set(files) & present):
-        if (folder / name).read_bytes() != files[name]:
+        path = folder / name
+        # the size first: a folder under check is untrusted, and a larger file is not read at all
+        if path.stat().st_size != len(files[name]) or path.read_bytes() != files[name]:
             problems.append(f"{name}: differs from what the ledger gives")
     return problems
 
