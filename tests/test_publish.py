@@ -227,7 +227,10 @@ def test_an_earlier_publication_is_replaced_atomically(kirklees: tuple[Path, Pat
     publish(contract, ledger, tmp_path / "open", "--quarter", "2019-Q3")
     publish(contract, ledger, tmp_path / "open")
     assert "2020-Q2" in (tmp_path / "open" / "results.csv").read_text()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["open"]  # no temporary folder left beside it
+    (tmp_path / "empty").mkdir()  # an empty folder made beforehand is used
+    publish(contract, ledger, tmp_path / "empty")
+    assert (tmp_path / "empty" / "SHA256SUMS").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "open"]  # no temporary folder left beside it
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [
@@ -287,3 +290,30 @@ def test_every_sample_of_the_fixture_publishes_valid_indigo(tmp_path: Path) -> N
             ledger_total = sum((Decimal(r[f"due_{total['payer_id']}"]) for q in CLOSES[name]
                                 for r in read_rows(ledger / name / f"{q}.csv") if r["kind"] != "adjustment"), Decimal(0))
             assert Decimal(total["amount"]) == ledger_total, name
+
+
+def test_a_failed_write_leaves_the_earlier_publication_and_no_temporary_folder(
+        kirklees: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from sob.findings import UsageError
+    from sob.publish import write
+
+    contract, ledger = kirklees
+    publish(contract, ledger, tmp_path / "open", "--quarter", "2019-Q3")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "open").iterdir()}
+    calls = {"n": 0}
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:  # the disk fills up on the third file
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(write.os, "fsync", failing_fsync)
+    files = {"a.csv": b"1\n", "b.csv": b"2\n", "c.csv": b"3\n", "SHA256SUMS": b""}
+    with pytest.raises(UsageError, match="nothing was published"):
+        write.write_folder(files, tmp_path / "open")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "open").iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["open"]

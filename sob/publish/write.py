@@ -328,11 +328,12 @@ def write_folder(files: dict[str, bytes], out: Path) -> None:
     """Write ``files`` into a new folder ``out`` atomically: a temporary folder beside it, then a rename.
 
     An existing ``out`` is replaced only when it is an earlier publication
-    (it holds ``SHA256SUMS``); any other existing path is refused, so a
-    mistyped ``--out`` never deletes someone's folder.
+    (it holds ``SHA256SUMS``) or an empty folder; any other existing path is
+    refused, so a mistyped ``--out`` never deletes someone's folder.
     """
     out = Path(out)
-    if out.exists() and not (out.is_dir() and (out / SUMS).is_file() and not out.is_symlink()):
+    reusable = out.is_dir() and not out.is_symlink() and ((out / SUMS).is_file() or not any(out.iterdir()))
+    if (out.exists() or out.is_symlink()) and not reusable:
         raise UsageError(f"--out {out}: exists and is not an earlier publication; choose a new folder")
     if not out.parent.is_dir():
         raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
