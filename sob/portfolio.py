@@ -166,7 +166,7 @@ def build_portfolio(contracts: list[Contract], directory: Path, upto: str | None
         if not contracts:
             raise UsageError(f"--payer {payer}: no contract given has that payer (payers: "
                              + ", ".join(sorted(known)) + ")")
-    shown = ledger.show(directory)
+    shown = ledger.show(directory, {c.id for c in contracts})
     entries = [Entry(c, [r for r in shown if r["contract"] == c.id]) for c in contracts]
     ends = [_end(e.contract, e.rows[-1]["quarter"]) for e in entries if e.rows]
     reference = max(ends) if ends else None

@@ -55,7 +55,7 @@ class Figures:
 
 def closed_rows(directory: Path, contract: Contract, upto: Quarter | None) -> list[str]:
     """Closed quarters of the contract up to ``upto``; InputError for no ledger entry or an unclosed ``upto``."""
-    labels = [r["quarter"] for r in ledger.show(directory) if r["contract"] == contract.id]
+    labels = [r["quarter"] for r in ledger.show(directory, {contract.id}) if r["contract"] == contract.id]
     if not labels:
         raise InputError(f"{directory} holds no closed quarter of {contract.id}: close one with "
                          f"`sob pay ... --ledger {directory} --close` first")
