@@ -12,21 +12,33 @@ from __future__ import annotations
 from fractions import Fraction
 
 
-def _rank(rows: list[list[Fraction]]) -> int:
-    """Rank of a matrix by exact elimination."""
-    m = [r[:] for r in rows]
-    rank, cols = 0, len(m[0]) if m else 0
+def _echelon(rows: list[list[Fraction]]) -> list[tuple[int, list[Fraction]]]:
+    """Reduced row echelon form by exact elimination: (pivot column, row) pairs."""
+    m = [r[:] for r in rows if any(r)]
+    pivots: list[tuple[int, list[Fraction]]] = []
+    cols = len(m[0]) if m else 0
     for c in range(cols):
-        pivot = next((i for i in range(rank, len(m)) if m[i][c] != 0), None)
+        pivot = next((r for r in m if r[c] != 0), None)
         if pivot is None:
             continue
-        m[rank], m[pivot] = m[pivot], m[rank]
-        for i in range(len(m)):
-            if i != rank and m[i][c] != 0:
-                f = m[i][c] / m[rank][c]
-                m[i] = [a - f * b for a, b in zip(m[i], m[rank], strict=True)]
-        rank += 1
-    return rank
+        m.remove(pivot)
+        pivot = [v / pivot[c] for v in pivot]
+        m = [[a - r[c] * b for a, b in zip(r, pivot, strict=True)] if r[c] != 0 else r for r in m]
+        pivots = [(pc, [a - pr[c] * b for a, b in zip(pr, pivot, strict=True)] if pr[c] != 0 else pr)
+                  for pc, pr in pivots]
+        pivots.append((c, pivot))
+    return pivots
+
+
+def _in_row_space(pivots: list[tuple[int, list[Fraction]]], k: int, width: int) -> bool:
+    """Whether the unit vector e_k is a combination of the equations (then unknown k is determined)."""
+    v = [Fraction(0)] * width
+    v[k] = Fraction(1)
+    for c, row in pivots:
+        if v[c] != 0:
+            f = v[c]
+            v = [a - f * b for a, b in zip(v, row, strict=True)]
+    return not any(v)
 
 
 def equations(n_rows: int, n_cols: int) -> list[dict[tuple[int, int], int]]:
@@ -56,14 +68,8 @@ def determined(hidden: set[tuple[int, int]], n_rows: int, n_cols: int) -> set[tu
             if cell in index:
                 row[index[cell]] = Fraction(coef)
         matrix.append(row)
-    base = _rank(matrix)
-    out = set()
-    for cell, k in index.items():
-        unit = [Fraction(0)] * len(unknowns)
-        unit[k] = Fraction(1)
-        if _rank([*matrix, unit]) == base:
-            out.add(cell)
-    return out
+    pivots = _echelon(matrix)
+    return {cell for cell, k in index.items() if _in_row_space(pivots, k, len(unknowns))}
 
 
 def determined_general(unknowns: list[object], eqs: list[dict[object, Fraction]]) -> set[object]:
@@ -74,15 +80,8 @@ def determined_general(unknowns: list[object], eqs: list[dict[object, Fraction]]
         for u, coef in eq.items():
             if u in index:
                 row[index[u]] += coef
-    matrix = [r for r in matrix if any(r)]
-    base = _rank(matrix) if matrix else 0
-    out = set()
-    for u, k in index.items():
-        unit = [Fraction(0)] * len(unknowns)
-        unit[k] = Fraction(1)
-        if (_rank([*matrix, unit]) if matrix else 1) == base:
-            out.add(u)
-    return out
+    pivots = _echelon(matrix)
+    return {u for u, k in index.items() if _in_row_space(pivots, k, len(unknowns))}
 
 
 def determined_with_money(hidden: set[tuple[int, int]], money_hidden: set[tuple[int, int]],
