@@ -299,7 +299,7 @@ def _fiscal(contract: Contract) -> str:
     first = Quarter(2000, 1).start(contract.fiscal_year_start_month)
     if contract.fiscal_year_start_month == 1:
         return "calendar quarters (Q1 = January to March)"
-    return f"the year YYYY starts on {first.strftime('%d %B')} YYYY (Q1 = {first.strftime('%B')} to " \
+    return f"the year YYYY starts on {first.day} {first.strftime('%B')} YYYY (Q1 = {first.strftime('%B')} to " \
         f"{Quarter(2000, 1).end(contract.fiscal_year_start_month).strftime('%B')})"
 
 
