@@ -581,6 +581,81 @@ def report(
                 sys.stderr.write(f"wrote {path}\n")
 
 
+@app.command(epilog=_example(
+    "sob publish contract.toml --ledger ledger --out open-data",
+    "sob publish contract.toml --ledger ledger --quarter 2025-Q4 --out open-data --min-count 5",
+    "sob publish contract.toml --ledger ledger --verify open-data",
+))
+def publish(
+    contract: Annotated[Path, typer.Argument(help="The contract TOML file.")],
+    ledger: Annotated[Path, typer.Option("--ledger", help="Folder of closed quarters: only closed quarters are published.")],
+    quarter: Annotated[str | None, typer.Option(
+        "--quarter", help=f"Publish up to this closed quarter (default: the latest): {ACCEPTED_FORMS}.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="The folder to write (a new one, or an earlier publication to replace).")] = None,
+    min_count: Annotated[int, typer.Option("--min-count", help="Counts from 1 to this minus 1 are suppressed.")] = 10,
+    verify: Annotated[Path | None, typer.Option(
+        "--verify", help="Instead of writing: check a published folder is exactly what the ledger gives.")] = None,
+) -> None:
+    """Publish open data from the ledger: CSVs, INDIGO JSON, README and SHA256SUMS, small counts suppressed.
+
+    Nothing identifying leaves the ledger; the folder is written atomically
+    and byte for byte the same for the same ledger.
+    """
+    from sob.findings import UsageError
+    from sob.publish import run
+
+    with _errors():
+        if (out is None) == (verify is None):
+            raise UsageError("sob publish needs exactly one of --out DIR (write) or --verify DIR (check)")
+        if verify is not None:
+            problems = run.verify(contract, ledger, quarter, min_count, verify)
+            for line in problems:
+                sys.stderr.write(f"{verify}/{line}\n")
+            if problems:
+                sys.stderr.write(f"publication {verify}: NOT what the ledger gives ({len(problems)} problem(s))\n")
+                raise typer.Exit(1)
+            sys.stdout.write(f"publication {verify}: identical to what the ledger gives\n")
+            return
+        assert out is not None
+        files = run.publish(contract, ledger, quarter, min_count, out)
+        sys.stderr.write(f"wrote {out} ({len(files)} files)\n")
+
+
+@app.command(epilog=_example(
+    "sob portfolio contracts/*.toml --ledger ledger",
+    "sob portfolio contracts/*.toml --ledger ledger --quarter 2025-Q4 --payer LCF --format json",
+    "sob portfolio contracts/*.toml --ledger ledger --export portfolio.xlsx",
+    "sob portfolio contracts/*.toml --ledger ledger --export portfolio.html",
+))
+def portfolio(
+    contracts: Annotated[list[Path], typer.Argument(help="The contract TOML files.")],
+    ledger: Annotated[Path, typer.Option("--ledger", help="Folder of closed quarters of every contract.")],
+    quarter: Annotated[str | None, typer.Option(
+        "--quarter", help=f"As at this quarter (default: each contract's latest close): {ACCEPTED_FORMS}.")] = None,
+    payer: Annotated[str | None, typer.Option("--payer", help="Only this payer's part (and contracts it pays).")] = None,
+    format: Annotated[PayFormat, typer.Option("--format", help="table (terminal) or json.")] = PayFormat.table,
+    export: Annotated[Path | None, typer.Option(
+        "--export", help="Also write the portfolio to FILE: .csv, .xlsx, or .html (a page like sob report).")] = None,
+) -> None:
+    """A funder's view across contracts from the ledger: paid to date, due, caps, profile, ledgers behind.
+
+    Totals are per currency; money in different currencies is never added up.
+    """
+    from sob.portfolio import build_portfolio_view, write_portfolio_export
+
+    with _errors():
+        data = build_portfolio_view(contracts, ledger, quarter, payer)
+        if export is not None:
+            write_portfolio_export(data, export)
+            sys.stderr.write(f"wrote {export}\n")
+        if format is PayFormat.json:
+            sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        else:
+            from sob.render.portfolio import render_portfolio
+
+            render_portfolio(data, _consoles()[0])
+
+
 @ledger_app.command("verify", epilog=_example("sob ledger verify ledger"))
 def ledger_verify(directory: Annotated[Path, typer.Argument(help="The ledger folder.")]) -> None:
     """Check that no closed quarter was changed.

@@ -46,7 +46,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -1272,8 +1272,11 @@ def _check_recorded_totals(cdir: Path, q: Quarter, manifest: Path, parsed: dict[
     return data
 
 
-def show(directory: Path) -> list[dict[str, Any]]:
+def show(directory: Path, contracts: Collection[str] | None = None) -> list[dict[str, Any]]:
     """One dict per contract and closed quarter, oldest first, from the manifests.
+
+    ``contracts``: only these contract folders are read and checked (all when
+    ``None``), so one contract of a large ledger is not paid for by the rest.
 
     Keys: contract, quarter, closed_at, claims, entitled, previously_paid, due,
     due_by_payer {payer: due}, paid_to_date (cumulative due up to and
@@ -1287,7 +1290,7 @@ def show(directory: Path) -> list[dict[str, Any]]:
     """
     root = _ledger_root(directory)
     rows: list[dict[str, Any]] = []
-    for cdir in sorted(p for p in root.iterdir() if p.is_dir()):
+    for cdir in sorted(p for p in root.iterdir() if p.is_dir() and (contracts is None or p.name in contracts)):
         running: dict[str, int] = {}
         outcome_running: dict[str, int] = {}
         opening = _opening_summary(cdir)

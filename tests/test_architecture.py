@@ -35,6 +35,8 @@ FLOORS: dict[str, int] = {
     "sob.pack": 5, "sob.statement": 5, "sob.report": 5,
     # each command as a plain function over files
     "sob.workflows": 6, "sob.diff": 6,
+    # open data and the funder's view across contracts, from ledgers
+    "sob.publish": 5, "sob.publish.run": 6, "sob.portfolio": 6, "sob.portfolio_page": 5,
     # the user interface: Rich views and the command line
     "sob.render": 7,
     "sob.cli": 8, "sob.__main__": 9,

@@ -120,6 +120,7 @@ _NOT_CODES = {
     "PASS", "FAIL",                  # sob test's result marks
     "O_CLOEXEC", "O_NOFOLLOW", "O_NONBLOCK",       # os flag names looked up with getattr (absent on some systems)
     "SOURCE_DATE_EPOCH", "SOB_TEST_PAUSE_AT",  # environment variable names
+    "TOTAL", "ADJUSTMENTS", "SHA256SUMS", "PUBLIC",  # sob publish: row labels, the hashes file, INDIGO's status
 }
 
 
