@@ -596,8 +596,9 @@ def publish(
     verify: Annotated[Path | None, typer.Option(
         "--verify", help="Instead of writing: check a published folder is exactly what the ledger gives.")] = None,
 ) -> None:
-    """Publish open data from the ledger: CSVs, INDIGO JSON, README and SHA256SUMS, small counts suppressed.
+    """Publish open data from the ledger, small counts suppressed.
 
+    It writes CSVs, an INDIGO project JSON, a README and SHA256SUMS.
     Nothing identifying leaves the ledger; the folder is written atomically
     and byte for byte the same for the same ledger.
     """
@@ -637,8 +638,10 @@ def portfolio(
     export: Annotated[Path | None, typer.Option(
         "--export", help="Also write the portfolio to FILE: .csv, .xlsx, or .html (a page like sob report).")] = None,
 ) -> None:
-    """A funder's view across contracts from the ledger: paid to date, due, caps, profile, ledgers behind.
+    """A funder's view of many contracts, from their ledgers.
 
+    Per contract: paid to date, due, cap use, outcomes against profile, and
+    ledgers that are behind.
     Totals are per currency; money in different currencies is never added up.
     """
     from sob.portfolio import build_portfolio_view, write_portfolio_export
