@@ -327,3 +327,19 @@ def test_complex_pay_binds_every_cap_and_rule(complex4000, tmp_path):
         assert Decimal(entitled) == due.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), rid
     by_payer = {p["payer_id"]: p["entitled"] for p in summary["by_payer"]}
     assert set(by_payer) == {"LA", "CF"}
+
+
+def test_profile_pay_runs_on_a_case_folder_without_case_json(complex4000, tmp_path):
+    case = tmp_path / "case"
+    case.mkdir()
+    for name in ("contract.toml", "claims.csv", "participants.csv", "results.csv"):
+        (case / name).write_bytes((complex4000 / name).read_bytes())
+    script = [sys.executable, str(ROOT / "benchmarks" / "profile_pay.py"), str(case)]
+    proc = subprocess.run(script, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 2 and "give --quarter" in proc.stderr
+    proc = subprocess.run(script + ["--quarter", "2023-Q3", "--summary-only"], capture_output=True, text=True,
+                          cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "results " + str(case / "results.csv") in proc.stdout  # found through the contract's [evidence]
+    for stage in ("read_evidence", "assess as at 2023-Q3", "assess as at 2023-Q2", "pay_quarter", "export .parquet"):
+        assert stage in proc.stdout, stage
