@@ -39,7 +39,7 @@ import re
 import sys
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -77,6 +77,14 @@ PROFILES = {
     "QUAL_L2": Profile(0.35, 270, 700),
     "QUAL_L3": Profile(0.15, 365, 800),
     "JOB_13W": Profile(0.30, 200, 800),
+    # the complex card (complex_contract_text); chained outcomes follow their prerequisite instead
+    "ENGAGE": Profile(0.85, 5, 89),
+    "ACC_ENTRY": Profile(0.55, 14, 300),
+    "JOB_PART_TIME": Profile(0.22, 60, 500),
+    "JOB_FULL_TIME": Profile(0.28, 60, 500),
+    "EDU_ENTRY": Profile(0.45, 30, 400),
+    "VOLUNTEER": Profile(0.35, 30, 600),
+    "WELLBEING": Profile(0.50, 30, 500),
 }
 DEFAULT_PROFILE = Profile(0.40, 60, 600)
 
@@ -93,6 +101,7 @@ WITHDRAWN_PROB, FAILED_PROB = 0.015, 0.005
 AFTER_END_PROB = 0.003  # achieved 1-40 days after outcomes_end
 BEFORE_ENROLMENT_PROB = 0.002  # achieved 1-30 days before enrolment
 LATE_CLAIM_PROB = 0.003  # submitted 1-45 days after claims_end
+WINDOW_MISS_PROB = 0.02  # an outcome with window_days achieved 1-60 days after the window (OUT_OF_WINDOW)
 LAST_SUBMISSION_DAYS = 150  # nothing is submitted later than this after claims_end
 DEFAULT_COHORTS = ("age-14", "age-15")
 CHUNK_PARTICIPANTS = 500_000
@@ -215,6 +224,148 @@ def bench_contract_text(text: str, claims: str = "claims.csv", participants: str
     if parsed.get("evidence") != {"claims": claims, "participants": participants}:
         raise ValueError("could not point [evidence] at the generated files")
     return body
+
+
+#: The cards ``--card`` names: the DWP sample copied, or the complex card written for N.
+CARDS = ("dwp", "complex")
+COMPLEX_COHORTS = ("18-24", "25-34", "35-49", "50+")
+
+
+def complex_contract_text(n: int) -> str:
+    """The complex card for N claims: every rule family of SPEC 5 at once.
+
+    A housing and employment programme in the style of a Life Chances Fund
+    card: 11 claim outcomes and one improvement outcome; ``requires`` chains
+    three deep with ``min_days`` (ACC_ENTRY -> ACC_3M -> ACC_6M -> ACC_12M,
+    JOB_FULL_TIME -> JOB_13W); an ``exclusive`` group (part-time
+    or full-time job entry); ``window_days``; a dated ``prices`` schedule;
+    volume ``tiers``; a ``volume_cap`` and an ``amount_cap``; ``cohorts``;
+    two payers 0.7/0.3; a per-participant cap with ``partial = false`` that
+    high achievers reach; a contract total that does not bind.  The volume
+    and money limits scale with N so they bind late in the file at any size
+    (about the last sixth of the outcome's claims).
+    """
+    per = n / 4.6 * 1.1  # claiming participants times mean engagement: expected claims = per * prob
+    volunteers = max(1, round(per * PROFILES["VOLUNTEER"].prob * 0.85))
+    wellbeing = max(1, round(per * PROFILES["WELLBEING"].prob * 0.8)) * 400
+    tier = max(1, round(per * PROFILES["EDU_ENTRY"].prob / len(COMPLEX_COHORTS) * 0.5))
+    total = max(1, n) * 5000
+    return f"""schema = "sob/1"
+
+# The complex benchmark card written by benchmarks/generate.py --card complex (N = {n}).
+# Illustrative: every rule family at once, sized so that the limits bind for some claims.
+
+[contract]
+id = "bench-complex"
+name = "Benchmark: housing, employment and wellbeing outcomes"
+currency = "GBP"
+start = 2019-04-01
+referrals_end = 2021-09-30
+outcomes_end = 2023-09-30
+claims_end = 2023-12-31
+fiscal_year_start_month = 4
+
+[[payers]]
+id = "LA"
+name = "Local authority"
+share = 0.7
+
+[[payers]]
+id = "CF"
+name = "Central fund"
+share = 0.3
+
+[caps]
+per_participant = 9000.00
+total = {total}.00
+partial = false
+
+[evidence]
+claims = "claims.csv"
+participants = "participants.csv"
+results = "results.csv"
+
+[[outcomes]]
+id = "ENGAGE"
+name = "Engagement within 90 days of referral"
+price = 300.00
+window_days = 90
+
+[[outcomes]]
+id = "ACC_ENTRY"
+name = "Entry into settled accommodation"
+prices = [
+  {{ from = 2019-04-01, price = 500.00 }},
+  {{ from = 2021-04-01, price = 450.00 }},
+]
+
+[[outcomes]]
+id = "ACC_3M"
+name = "Accommodation sustained 3 months"
+price = 1500.00
+requires = [{{ outcome = "ACC_ENTRY", min_days = 91 }}]
+
+[[outcomes]]
+id = "ACC_6M"
+name = "Accommodation sustained 6 months"
+price = 1500.00
+requires = [{{ outcome = "ACC_3M", min_days = 91 }}]
+
+[[outcomes]]
+id = "ACC_12M"
+name = "Accommodation sustained 12 months"
+price = 2000.00
+requires = [{{ outcome = "ACC_6M", min_days = 182 }}]
+
+[[outcomes]]
+id = "JOB_PART_TIME"
+name = "Part-time job entry"
+price = 1000.00
+exclusive = "job-entry"
+window_days = 730
+
+[[outcomes]]
+id = "JOB_FULL_TIME"
+name = "Full-time job entry"
+price = 1500.00
+exclusive = "job-entry"
+window_days = 730
+
+[[outcomes]]
+id = "JOB_13W"
+name = "Full-time job sustained 13 weeks"
+price = 2000.00
+requires = [{{ outcome = "JOB_FULL_TIME", min_days = 91 }}]
+
+[[outcomes]]
+id = "EDU_ENTRY"
+name = "Entry into education or training"
+cohorts = ["18-24", "25-34"]
+tiers = [
+  {{ up_to = {tier}, price = 1200.00 }},
+  {{ price = 900.00 }},
+]
+
+[[outcomes]]
+id = "VOLUNTEER"
+name = "Volunteering placement"
+price = 200.00
+volume_cap = {volunteers}
+
+[[outcomes]]
+id = "WELLBEING"
+name = "Wellbeing improvement (individual)"
+price = 400.00
+amount_cap = {wellbeing}.00
+
+[[outcomes]]
+id = "REOFFENDING"
+name = "Reduction in reoffending, by cohort"
+kind = "improvement"
+direction = "decrease"
+price = 100.00
+min_improvement = 0.10
+"""
 
 
 @dataclass(frozen=True)
@@ -351,6 +502,12 @@ def _wide(parts: pl.DataFrame, card: _Card, seed: int, n_slots: int) -> pl.DataF
             lo = pl.min_horizontal(pl.lit(prof.lo), hi)
             inc = _field("_h0", 0) < (pl.col("engagement") * (prof.prob * _P16)).clip(upper_bound=_P16)
             achieved = enrolled + lo + _field("_h0", 1) * (hi - lo + 1) // _P16
+            if o.window_days is not None:  # a few just miss the window (stream s + 3: only such outcomes draw it)
+                achieved = (
+                    pl.when(unit(key, s + 3, seed) < WINDOW_MISS_PROB)
+                    .then(enrolled + int(o.window_days) + 1 + below(key, s + 4, seed, 60))
+                    .otherwise(achieved)
+                )
         if o.cohorts is not None:
             inc = inc & (pl.col("cohort").is_in(list(o.cohorts)) | _chance("_h1", 0, OFF_COHORT_PROB))
         odd = _field("_h1", 1)
@@ -380,6 +537,8 @@ def _wide(parts: pl.DataFrame, card: _Card, seed: int, n_slots: int) -> pl.DataF
             .then(pl.lit("failed"))
             .otherwise(pl.lit("claimed"))
         )
+        # a chain off a prerequisite achieved after outcomes_end could run past the last submission day
+        achieved = pl.min_horizontal(achieved, pl.lit(last_day))
         frame = frame.with_columns(inc.alias(f"inc_{o.id}"), achieved.alias(f"ach_{o.id}"))
         frame = frame.with_columns(
             pl.min_horizontal(submitted, pl.lit(last_day)).alias(f"sub_{o.id}"),
@@ -418,6 +577,41 @@ def _long(wide: pl.DataFrame, card: _Card, first_pos: int, n: int) -> pl.DataFra
     return pl.concat(pieces, rechunk=True)
 
 
+RESULT_COLUMNS = ["result_id", "outcome_id", "cohort", "achieved_on", "submitted_on", "baseline", "observed",
+                  "units", "status"]
+
+
+def _results(card: _Card, outcome: str, seed: int) -> pl.DataFrame:
+    """Cohort results of ``outcome``: per cohort, a withdrawn interim result and the final one.
+
+    An improvement outcome admits one result per cohort (SPEC 5.3), so each
+    cohort has its interim measurement (withdrawn: ``WITHDRAWN``) a year
+    before its final one, measured two years before ``outcomes_end``.
+    Baselines near 0.40 (a reoffending rate); cohort j improves by 4% + 6%·j
+    of its baseline, plus up to 3%, so the first cohort falls below the
+    card's 10% threshold (``BELOW_THRESHOLD``) and the others are paid.
+    Values have three decimals; units (the cohort's size) are whole.
+    """
+    final = _day(card.outcomes_end) - 730
+    grid = pl.DataFrame(
+        [(2 * j + k, j, final - 365 * (1 - k), c) for j, c in enumerate(card.cohorts) for k in (0, 1)],
+        schema={"r": pl.Int64, "j": pl.Int64, "achieved": pl.Int64, "cohort": pl.String}, orient="row",
+    )
+    r = pl.col("r")
+    improvement = 40 + 60 * pl.col("j") + below(r, 902, seed, 31)  # thousandths of the baseline
+    return grid.with_columns(baseline=350 + below(r, 901, seed, 101)).select(  # thousandths
+        result_id=_ids("R", r + 1, 4),
+        outcome_id=pl.lit(outcome),
+        cohort="cohort",
+        achieved_on=_to_date(pl.col("achieved")),
+        submitted_on=_to_date(pl.col("achieved") + 30 + below(r, 903, seed, 61)),
+        baseline=(pl.col("baseline") / 1000).round(3),
+        observed=((pl.col("baseline") * (1000 - improvement) + 500) // 1000 / 1000).round(3),
+        units=(150 + below(r, 904, seed, 251)),
+        status=pl.when(r % 2 == 0).then(pl.lit("withdrawn")).otherwise(pl.lit("claimed")),
+    )
+
+
 def _ids(prefix: str, number: pl.Expr, width: int) -> pl.Expr:
     return pl.concat_str(pl.lit(prefix), number.cast(pl.String).str.zfill(width))
 
@@ -426,15 +620,29 @@ def _to_date(days: pl.Expr) -> pl.Expr:
     return days.cast(pl.Int32).cast(pl.Date)
 
 
-def generate(n: int, out: Path, contract: Path = DEFAULT_CONTRACT, seed: int = 1) -> dict:
-    """Write the case for N claims into ``out``; returns what ``case.json`` holds."""
+def generate(n: int, out: Path, contract: Path = DEFAULT_CONTRACT, seed: int = 1, card_name: str = "dwp") -> dict:
+    """Write the case for N claims into ``out``; returns what ``case.json`` holds.
+
+    ``card_name`` ``"complex"`` writes :func:`complex_contract_text` and a
+    ``results.csv`` for its improvement outcome instead of copying ``contract``.
+    """
     if n < 1:
         raise ValueError("N must be at least 1")
+    if card_name not in CARDS:
+        raise ValueError(f"unknown card {card_name!r}: {', '.join(CARDS)}")
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    text = contract.read_text(encoding="utf-8-sig")
-    card = _read_card(tomllib.loads(text))
-    (out / "contract.toml").write_text(bench_contract_text(text), encoding="utf-8", newline="")
+    if card_name == "complex":
+        text = complex_contract_text(n)
+        (out / "contract.toml").write_text(text, encoding="utf-8", newline="")
+        data = tomllib.loads(text)
+        card = replace(_read_card(data), cohorts=COMPLEX_COHORTS)
+        improvement = [o["id"] for o in data["outcomes"] if o.get("kind") == "improvement"]
+        _results(card, improvement[0], seed).write_csv(out / "results.csv", date_format="%Y-%m-%d")
+    else:
+        text = contract.read_text(encoding="utf-8-sig")
+        card = _read_card(tomllib.loads(text))
+        (out / "contract.toml").write_text(bench_contract_text(text), encoding="utf-8", newline="")
     n_slots = 2 * len(card.outcomes)
 
     # Participants in chunks until the claims reach N (about 4.6 claims each on average,
@@ -504,14 +712,17 @@ def generate(n: int, out: Path, contract: Path = DEFAULT_CONTRACT, seed: int = 1
 
     case = {
         "generator_version": GENERATOR_VERSION,
+        "card": card_name,
         "n": n,
         "seed": seed,
         "participants": p_count,
-        "source_contract": str(contract),
+        "source_contract": "complex" if card_name == "complex" else str(contract),
         "quarter": quarter_of(last_submission(card), card.fy_start),
         "last_submitted": last_submitted.isoformat(),
         "bytes": {
-            name: (out / name).stat().st_size for name in ("contract.toml", "participants.csv", "claims.csv")
+            name: (out / name).stat().st_size
+            for name in ("contract.toml", "participants.csv", "claims.csv", "results.csv")
+            if (out / name).exists()
         },
     }
     (out / "case.json").write_text(json.dumps(case, indent=2) + "\n", encoding="utf-8")
@@ -528,8 +739,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path, help="folder to write the case into")
     ap.add_argument("--contract", type=Path, default=DEFAULT_CONTRACT, help="source contract (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--card", choices=CARDS, default="dwp",
+                    help="dwp: copy --contract (default); complex: the generated card with every rule family")
     args = ap.parse_args(argv)
-    case = generate(args.n, args.out, args.contract, args.seed)
+    case = generate(args.n, args.out, args.contract, args.seed, args.card)
     b = case["bytes"]
     print(
         f"{args.out}: claims.csv {case['n']} rows {_mb(b['claims.csv'])}, "

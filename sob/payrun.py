@@ -252,18 +252,72 @@ def _recomputed_previous(
     prerequisite of an earlier one (rule 8 looks at every in-scope claim,
     whatever its order).  Only then is the evidence assessed a second time.
     With payer caps the recomputed parts (``_prev_<payer>``) come along the
-    same way (SPEC 11.1).
+    same way (SPEC 11.1).  When no rule or cap looks across participants,
+    only the claims of the participants such a claim touches are assessed
+    again (:func:`_own_rows_only`).
     """
     parts = list(contract.payer_ids) if contract.has_payer_caps else []
-    if _new_rows_meet_old_prerequisites(contract, rows, previous_end) or _caps_moved(contract, previous_end):
-        before = assess(contract, claims, participants, results, previous_end, carry=False,
-                        participant_rows=participant_rows)
-        before = before.select("claim_id", pl.col("payable").alias("previously_paid"),
-                               *[pl.col(f"{PART}{p}").alias(f"_prev_{p}") for p in parts])
-        return rows.join(before, on="claim_id", how="left", maintain_order="left")
     earlier = pl.col("_undated") | (pl.col("submitted_on") <= pl.lit(previous_end))
-    return rows.with_columns(previously_paid=pl.when(earlier).then(pl.col("entitled")).otherwise(0),
-                             **{f"_prev_{p}": pl.when(earlier).then(pl.col(f"_ent_{p}")).otherwise(0) for p in parts})
+    shortcut = rows.with_columns(previously_paid=pl.when(earlier).then(pl.col("entitled")).otherwise(0),
+                                 **{f"_prev_{p}": pl.when(earlier).then(pl.col(f"_ent_{p}")).otherwise(0)
+                                    for p in parts})
+    moved = _caps_moved(contract, previous_end)
+    touched = None if moved else _participants_met_by_new_rows(contract, rows, previous_end)
+    if touched is not None and touched.height == 0:
+        return shortcut
+    if touched is not None and claims is not None and _own_rows_only(contract):
+        return _reassessed_participants(contract, shortcut, claims, participants, previous_end, participant_rows,
+                                        touched)
+    before = assess(contract, claims, participants, results, previous_end, carry=False,
+                    participant_rows=participant_rows)
+    before = before.select("claim_id", pl.col("payable").alias("previously_paid"),
+                           *[pl.col(f"{PART}{p}").alias(f"_prev_{p}") for p in parts])
+    return rows.join(before, on="claim_id", how="left", maintain_order="left")
+
+
+def _own_rows_only(contract: Contract) -> bool:
+    """Does each participant's claims' assessment depend on that participant's rows alone?
+
+    True without tiers, volume and amount caps, a contract total and payer
+    caps: every other rule of SPEC 5.2 and 5.5 (prerequisites, max_claims,
+    exclusive groups, the participant cap) looks only at the same
+    participant's claims, and cohort results, adjustments and netting touch
+    no participant's claims without a total or a payer cap.  A participant
+    whose claims did not change between two runs then keeps their verdicts.
+    """
+    if contract.has_payer_caps or contract.caps.total is not None or contract.caps.total_schedule:
+        return False
+    return not any(o.tiers or o.volume_cap is not None or o.amount_cap is not None or o.volume_cap_schedule
+                   or o.amount_cap_schedule for o in contract.outcomes)
+
+
+def _reassessed_participants(
+    contract: Contract,
+    shortcut: pl.DataFrame,
+    claims: pl.DataFrame,
+    participants: pl.DataFrame | None,
+    previous_end: date,
+    participant_rows: pl.Series | None,
+    touched: pl.DataFrame,
+) -> pl.DataFrame:
+    """``shortcut`` with the previously paid amounts of ``touched`` participants' claims assessed again.
+
+    Only for contracts where :func:`_own_rows_only` holds: the other
+    participants' earlier claims keep their verdicts and amounts, so the
+    prefix shortcut is exact for them, and the touched participants' claims
+    are assessed as at ``previous_end`` on their own (a claim of theirs not
+    in scope then was previously paid nothing).
+    """
+    ids = touched.to_series()
+    mine = claims.select(pl.col("participant_id").is_in(ids.cast(claims.schema["participant_id"]).implode())).to_series()
+    rows = None if participant_rows is None else participant_rows.filter(mine)
+    before = assess(contract, claims.filter(mine), participants, None, previous_end, carry=False,
+                    participant_rows=rows)
+    before = before.filter(pl.col("kind") == "claim").select("claim_id", pl.col("payable").alias("_again"))
+    out = shortcut.join(before, on="claim_id", how="left", maintain_order="left")
+    again = (pl.col("kind") == "claim") & pl.col("participant_id").is_in(ids.cast(shortcut.schema["participant_id"]).implode())
+    return out.with_columns(previously_paid=pl.when(again).then(pl.col("_again").fill_null(0))
+                            .otherwise(pl.col("previously_paid"))).drop("_again")
 
 
 def _caps_moved(contract: Contract, previous_end: date) -> bool:
@@ -278,9 +332,20 @@ def _caps_moved(contract: Contract, previous_end: date) -> bool:
 
 def _new_rows_meet_old_prerequisites(contract: Contract, current: pl.DataFrame, previous_end: date) -> bool:
     """Could a claim submitted after ``previous_end`` satisfy a ``requires`` of an earlier-submitted one?"""
+    return _participants_met_by_new_rows(contract, current, previous_end).height > 0
+
+
+def _participants_met_by_new_rows(contract: Contract, current: pl.DataFrame, previous_end: date) -> pl.DataFrame:
+    """The participants (one column, unique) of :func:`_new_rows_meet_old_prerequisites`' matches.
+
+    Prerequisites are met within one participant, so only these
+    participants' earlier claims can have another verdict as at
+    ``previous_end`` than now (given the same caps).
+    """
+    none = current.select("participant_id").clear()
     edges = [(o.id, r.outcome, r.min_days) for o in contract.outcomes for r in o.requires]
     if not edges:
-        return False
+        return none
     # lazy throughout, so only the five columns read here are filtered and joined
     dated = current.lazy().filter(~pl.col("_undated") & (pl.col("kind") == "claim"))
     # Only a claim that is qualified now can meet a requirement; a late or
@@ -289,19 +354,17 @@ def _new_rows_meet_old_prerequisites(contract: Contract, current: pl.DataFrame, 
         "participant_id", pl.col("outcome_id").alias("_req"), pl.col("achieved_on").alias("_req_on")
     ).collect()
     if new.height == 0:
-        return False
+        return none
     old = dated.filter(pl.col("submitted_on") <= pl.lit(previous_end)).select("participant_id", "outcome_id", "achieved_on")
     graph = pl.DataFrame(edges, schema={"outcome_id": pl.String, "_req": pl.String, "_min_days": pl.Int64}, orient="row")
     graph = keyed_like(keyed_like(graph, old, ["outcome_id"]), new, ["_req"])
-    met = (
+    return (
         old.join(graph.lazy(), on="outcome_id")
         .join(new.lazy(), on=["participant_id", "_req"])
         .filter(pl.col("_req_on") <= pl.col("achieved_on") - pl.duration(days=pl.col("_min_days")))
-        .select(pl.len())
+        .select(pl.col("participant_id").unique())
         .collect()
-        .item()
     )
-    return bool(met > 0)
 
 
 def _missing_rows(paid: pl.DataFrame, current: pl.DataFrame, payers: list[str]) -> pl.DataFrame:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tomllib
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import polars as pl
@@ -228,3 +229,117 @@ def test_engine_on_a_generated_case_matches_a_small_case_cut_from_it(case3000):
         return frame.sort("_order").group_by("participant_id", maintain_order=True).agg("claim_id")
 
     assert order(small).sort("participant_id").equals(order(full.filter(keep)).sort("participant_id"))
+
+
+# --- the complex card (--card complex) ---------------------------------------------------------
+
+COMPLEX_FILES = FILES + ("results.csv",)
+
+
+@pytest.fixture(scope="module")
+def complex4000(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bench") / "complex4000"
+    gen.generate(4000, out, seed=1, card_name="complex")
+    return out
+
+
+def test_complex_card_is_byte_identical_for_the_same_n_and_seed(complex4000, tmp_path):
+    again = tmp_path / "again"
+    gen.generate(4000, again, seed=1, card_name="complex")
+    for name in COMPLEX_FILES:
+        assert (complex4000 / name).read_bytes() == (again / name).read_bytes(), name
+
+
+def _depth(outcomes: dict, oid: str) -> int:
+    """Length of the longest ``requires`` chain below ``oid`` (0: no prerequisite)."""
+    return max((1 + _depth(outcomes, r["outcome"]) for r in outcomes[oid].get("requires", [])), default=0)
+
+
+def test_complex_card_has_every_rule_family(complex4000):
+    contract, findings = load_contract(complex4000 / "contract.toml")
+    assert contract is not None and not findings, findings
+    data = tomllib.loads((complex4000 / "contract.toml").read_text())
+    outcomes = {o["id"]: o for o in data["outcomes"]}
+    assert len(outcomes) == 12
+    assert max(_depth(outcomes, oid) for oid in outcomes) == 3
+    assert all(r["min_days"] > 0 for o in outcomes.values() for r in o.get("requires", []))
+    groups = [o["exclusive"] for o in outcomes.values() if "exclusive" in o]
+    assert len(groups) == 2 and len(set(groups)) == 1
+    for key in ("window_days", "prices", "tiers", "volume_cap", "amount_cap", "cohorts"):
+        assert any(key in o for o in outcomes.values()), key
+    assert [o["id"] for o in outcomes.values() if o.get("kind") == "improvement"] == ["REOFFENDING"]
+    assert [(p["id"], p["share"]) for p in data["payers"]] == [("LA", 0.7), ("CF", 0.3)]
+    assert data["caps"]["partial"] is False and data["caps"]["per_participant"] == 9000
+    assert data["evidence"]["results"] == "results.csv"
+    results = _read(complex4000 / "results.csv")
+    assert results.columns == gen.RESULT_COLUMNS
+
+
+def test_complex_evidence_passes_sob_validate(complex4000):
+    proc = subprocess.run(
+        [sys.executable, "-m", "sob", "validate", str(complex4000 / "contract.toml"), "--format", "json"],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_complex_chains_mostly_respect_prerequisites(complex4000):
+    claims = _read(complex4000 / "claims.csv")
+    chained = claims.filter(pl.col("outcome_id").is_in(["ACC_3M", "ACC_6M", "ACC_12M", "JOB_13W"]))
+    assert chained.height > 0.2 * claims.height
+    # each chained claim's participant has a claim of the prerequisite, in most cases
+    need = {"ACC_3M": "ACC_ENTRY", "ACC_6M": "ACC_3M", "ACC_12M": "ACC_6M", "JOB_13W": "JOB_FULL_TIME"}
+    pairs = set(zip(claims["participant_id"], claims["outcome_id"], strict=True))
+    has = sum((p, need[o]) in pairs for p, o in zip(chained["participant_id"], chained["outcome_id"], strict=True))
+    assert 0.85 < has / chained.height < 1.0  # most, not all: some orphans for PREREQUISITE_MISSING
+
+
+def test_complex_pay_binds_every_cap_and_rule(complex4000, tmp_path):
+    summary, table = _pay_json(complex4000, tmp_path)
+    assert summary["totals"]["claims"] == 4000 + 8  # claims and cohort results
+    for reason in ("WITHDRAWN", "INELIGIBLE", "OUT_OF_WINDOW", "PREREQUISITE_MISSING", "MAX_CLAIMS", "EXCLUSIVE",
+                   "LATE_CLAIM", "BELOW_THRESHOLD"):
+        assert summary["rejections"].get(reason, 0) > 0, reason
+    reasons = set(table.filter(pl.col("status") == "capped")["reason"].unique())
+    assert {"PARTICIPANT_CAP", "OUTCOME_CAP", "VOLUME_CAP"} <= reasons
+    assert summary["totals"]["partial"] == 0  # partial = false: a claim over a cap is paid nothing
+    money = table.with_columns(pl.col("entitled", "price").cast(pl.Decimal(18, 2)))
+    # per-participant cap of 9000.00: nobody over it, and a claim it capped would have gone over it
+    per = money.filter(pl.col("kind") == "claim").group_by("participant_id").agg(pl.col("entitled").sum())
+    assert per["entitled"].max() <= 9000
+    capped = money.filter(pl.col("reason") == "PARTICIPANT_CAP").join(per, on="participant_id", suffix="_total")
+    assert (capped["entitled_total"] + capped["price"] > 9000).all()
+    # the volume cap: exactly volume_cap accepted volunteering claims once it binds
+    cap = tomllib.loads((complex4000 / "contract.toml").read_text())
+    volume = next(o["volume_cap"] for o in cap["outcomes"] if o["id"] == "VOLUNTEER")
+    assert table.filter((pl.col("outcome_id") == "VOLUNTEER") & (pl.col("status") == "paid")).height == volume
+    # both dated prices and both tiers are used; three cohorts' results are paid
+    acc = set(money.filter((pl.col("outcome_id") == "ACC_ENTRY") & (pl.col("status") == "paid"))["price"])
+    edu = set(money.filter((pl.col("outcome_id") == "EDU_ENTRY") & (pl.col("status") == "paid"))["price"])
+    assert {str(p) for p in acc} == {"500.00", "450.00"} and {str(p) for p in edu} == {"1200.00", "900.00"}
+    paid = table.filter((pl.col("kind") == "improvement") & (pl.col("status") == "paid"))
+    assert paid.height == 3
+    # SPEC 5.4 by hand: price 100.00 x units x (baseline - observed), no deadweight, rounded to pence
+    results = {r["result_id"]: r for r in _read(complex4000 / "results.csv").iter_rows(named=True)}
+    for rid, entitled in zip(paid["claim_id"], paid["entitled"], strict=True):
+        r = results[rid]
+        due = Decimal(100) * Decimal(r["units"]) * (Decimal(r["baseline"]) - Decimal(r["observed"]))
+        assert Decimal(entitled) == due.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), rid
+    by_payer = {p["payer_id"]: p["entitled"] for p in summary["by_payer"]}
+    assert set(by_payer) == {"LA", "CF"}
+
+
+def test_profile_pay_runs_on_a_case_folder_without_case_json(complex4000, tmp_path):
+    case = tmp_path / "case"
+    case.mkdir()
+    for name in ("contract.toml", "claims.csv", "participants.csv", "results.csv"):
+        (case / name).write_bytes((complex4000 / name).read_bytes())
+    script = [sys.executable, str(ROOT / "benchmarks" / "profile_pay.py"), str(case)]
+    proc = subprocess.run(script, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 2 and "give --quarter" in proc.stderr
+    proc = subprocess.run(script + ["--quarter", "2023-Q3", "--summary-only"], capture_output=True, text=True,
+                          cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "results " + str(case / "results.csv") in proc.stdout  # found through the contract's [evidence]
+    for stage in ("read_evidence", "assess as at 2023-Q3", "assess as at 2023-Q2", "pay_quarter", "export .parquet"):
+        assert stage in proc.stdout, stage
