@@ -67,15 +67,16 @@ def check_requires(r: Reporter, outcomes: list[OutcomeFacts]) -> bool:
     return check_cycles(r, outcomes, edges) and ok
 
 
-def check_cycles(r: Reporter, outcomes: list[OutcomeFacts], edges: dict[int, list[tuple[int, int]]]) -> bool:
-    """REQUIRES_CYCLE once per cycle, at the ``requires`` entry that closes it.
+def cycles(edges: dict[int, list[tuple[int, int]]]) -> list[tuple[list[int], int, int]]:
+    """Every cycle of a graph once: (its nodes in order, the node whose edge closes it, that edge's index).
 
-    Iterative depth-first search, so a long chain of requirements cannot
-    overflow the call stack.
+    Iterative depth-first search, so a long chain of references cannot
+    overflow the call stack; ``edges[i]`` lists (target, index of the entry
+    naming it).  Shared by ``requires`` and ``net_of``: both must be acyclic.
     """
     state: dict[int, int] = {}  # 1 = on the current path, 2 = done
-    reported: set[frozenset[int]] = set()
-    ok = True
+    found: list[tuple[list[int], int, int]] = []
+    seen: set[frozenset[int]] = set()
     for root in sorted(edges):
         if state.get(root):
             continue
@@ -91,21 +92,28 @@ def check_cycles(r: Reporter, outcomes: list[OutcomeFacts], edges: dict[int, lis
             target, j = step
             if state.get(target) == 1:
                 cycle = path[path.index(target) :]
-                if frozenset(cycle) not in reported:
-                    reported.add(frozenset(cycle))
-                    names = [str(outcomes[k].id) for k in (*cycle, target)]
-                    r.error(
-                        "REQUIRES_CYCLE",
-                        ("outcomes", path[-1], "requires", j),
-                        f"requires forms a cycle: {' -> '.join(names)}",
-                        hint="an outcome cannot (even indirectly) require itself",
-                    )
-                    ok = False
+                if frozenset(cycle) not in seen:
+                    seen.add(frozenset(cycle))
+                    found.append((cycle, path[-1], j))
             elif not state.get(target):
                 state[target] = 1
                 path.append(target)
                 iters.append(iter(edges.get(target, [])))
-    return ok
+    return found
+
+
+def check_cycles(r: Reporter, outcomes: list[OutcomeFacts], edges: dict[int, list[tuple[int, int]]]) -> bool:
+    """REQUIRES_CYCLE once per cycle, at the ``requires`` entry that closes it."""
+    found = cycles(edges)
+    for cycle, last, j in found:
+        names = [str(outcomes[k].id) for k in (*cycle, cycle[0])]
+        r.error(
+            "REQUIRES_CYCLE",
+            ("outcomes", last, "requires", j),
+            f"requires forms a cycle: {' -> '.join(names)}",
+            hint="an outcome cannot (even indirectly) require itself",
+        )
+    return not found
 
 
 def check_net_of(r: Reporter, outcomes: list[OutcomeFacts]) -> bool:
@@ -145,34 +153,10 @@ def check_net_of(r: Reporter, outcomes: list[OutcomeFacts]) -> bool:
 
 
 def _net_of_acyclic(r: Reporter, outcomes: list[OutcomeFacts], edges: dict[int, list[tuple[int, int]]]) -> bool:
-    """NETTING_CYCLE once per cycle of ``net_of``, at the entry that closes it (iterative search)."""
-    state: dict[int, int] = {}
-    reported: set[frozenset[int]] = set()
-    ok = True
-    for root in sorted(edges):
-        if state.get(root):
-            continue
-        path: list[int] = [root]
-        iters = [iter(edges.get(root, []))]
-        state[root] = 1
-        while path:
-            step = next(iters[-1], None)
-            if step is None:
-                state[path.pop()] = 2
-                iters.pop()
-                continue
-            target, j = step
-            if state.get(target) == 1:
-                cycle = path[path.index(target):]
-                if frozenset(cycle) not in reported:
-                    reported.add(frozenset(cycle))
-                    names = [str(outcomes[k].id) for k in (*cycle, target)]
-                    r.error("NETTING_CYCLE", ("outcomes", path[-1], "net_of", j),
-                            f"net_of forms a cycle: {' -> '.join(names)}",
-                            hint="two pooled payments cannot each be net of the other")
-                    ok = False
-            elif not state.get(target):
-                state[target] = 1
-                path.append(target)
-                iters.append(iter(edges.get(target, [])))
-    return ok
+    """NETTING_CYCLE once per cycle of ``net_of``, at the entry that closes it."""
+    found = cycles(edges)
+    for cycle, last, j in found:
+        names = [str(outcomes[k].id) for k in (*cycle, cycle[0])]
+        r.error("NETTING_CYCLE", ("outcomes", last, "net_of", j), f"net_of forms a cycle: {' -> '.join(names)}",
+                hint="two pooled payments cannot each be net of the other")
+    return not found
