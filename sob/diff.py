@@ -18,13 +18,12 @@ from typing import Any
 
 import polars as pl
 
-from sob.assessment import RULE_COLUMNS, assess
+from sob.assessment import RULE_COLUMNS
 from sob.contract import Contract
 from sob.export import money_text_expr
 from sob.findings import UsageError
-from sob.lifecycle import outcomes_under
+from sob.lifecycle import entitled_rows, outcomes_under
 from sob.money import format_minor
-from sob.payers import payer_parts
 from sob.quarters import Quarter
 from sob.workflows import EvidencePaths, load_valid_contract, parse_quarter, read_files, resolve_evidence
 
@@ -153,11 +152,9 @@ def run_side(
     """
     if contract.start > as_at:
         return _empty_side(contract)
-    rows = assess(contract, claims, participants, results, as_at, carry=False, participant_rows=participant_rows)
+    rows = entitled_rows(contract, claims, participants, results, as_at, participant_rows)
     text = [pl.col(c).cast(pl.String) for c in ("kind", "participant_id", "cohort", "outcome_id", "status", "reason")]
-    rows = rows.with_columns(*text, pl.col("payable").fill_null(0).cast(pl.Int64).alias("entitled"),
-                             pl.col("price").cast(pl.Int64))
-    rows = payer_parts(rows, contract, "entitled", "_part_")
+    rows = rows.with_columns(*text, pl.col("price").cast(pl.Int64))
     return rows.select("claim_id", *_META, *_SIDE, *(f"_part_{p}" for p in contract.payer_ids))
 
 

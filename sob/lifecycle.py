@@ -119,13 +119,29 @@ def _side(
     if contract is None or contract.start > as_at:
         return empty
     try:
-        rows = assess(contract, claims, participants, results, as_at, carry=False, participant_rows=participant_rows)
+        rows = entitled_rows(contract, claims, participants, results, as_at, participant_rows)
     except (SobError, pl.exceptions.PolarsError, KeyError, ValueError):
         return empty
+    return rows.select("claim_id", "outcome_id", "entitled", *(f"_part_{p}" for p in contract.payer_ids))
+
+
+def entitled_rows(
+    contract: Contract,
+    claims: pl.DataFrame | None,
+    participants: pl.DataFrame | None,
+    results: pl.DataFrame | None,
+    as_at: date,
+    participant_rows: pl.Series | None,
+) -> pl.DataFrame:
+    """Every assessed row as at ``as_at`` with ``entitled`` and each payer's part, ``_part_<payer>``.
+
+    The one way a contract's money is compared with another contract's, by
+    the change guard (10.1) and by ``sob diff`` (10.2): both must see the
+    same amounts a close would record.
+    """
+    rows = assess(contract, claims, participants, results, as_at, carry=False, participant_rows=participant_rows)
     rows = rows.with_columns(pl.col("payable").fill_null(0).cast(pl.Int64).alias("entitled"))
-    return payer_parts(rows, contract, "entitled", "_part_").select(
-        "claim_id", "outcome_id", "entitled", *(f"_part_{p}" for p in contract.payer_ids)
-    )
+    return payer_parts(rows, contract, "entitled", "_part_")
 
 
 _OUTCOME_ERRORS = ("UNKNOWN_OUTCOME", "WRONG_OUTCOME_KIND")
